@@ -1,0 +1,129 @@
+// One worker's request handler: the routes of DESIGN §4 on a Polka router, each going
+// through CORS, authentication, the ACL and body parsing before its resource.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import polka from 'polka';
+import type { Request as PolkaRequest } from 'polka';
+import type pg from 'pg';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import type { Acl, Method } from './auth/acl.js';
+import { aclAllows, isGlobalRole } from './auth/acl.js';
+import type { Authenticator, Principal } from './auth/authenticate.js';
+import { createCors } from './http/cors.js';
+import { errors, fromPgError, HttpError } from './http/errors.js';
+import { sendError, sendJson } from './http/respond.js';
+import { readJsonObject } from './http/body.js';
+import type { ResourceContext, Reply } from './resources/context.js';
+import { ROUTES, type Route } from './routes.js';
+
+export interface AppDeps {
+  config: Config;
+  pool: pg.Pool;
+  auth: Authenticator;
+  /** Current roles file; a function so a reload can swap it. */
+  acl: () => Acl;
+  log: Logger;
+  /** Called once per finished request (metrics). */
+  observe?: (info: RequestInfo) => void;
+}
+
+export interface RequestInfo { method: string; route: string; status: number; seconds: number }
+
+type Req = PolkaRequest & { id?: string; route?: string; principal?: Principal };
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { config, pool, auth, log } = deps;
+  const cors = createCors(config.corsOrigins);
+  const allowed = new Map<string, Set<string>>();
+
+  const fail = (err: unknown, req: Req, res: ServerResponse) => {
+    const known = err instanceof HttpError ? err : fromPgError(err);
+    if (!known) log.error({ err, reqId: req.id, route: req.route }, 'request failed');
+    if (res.headersSent) { res.destroy(); return; }
+    sendError(res, known ?? errors.internal());
+  };
+
+  const app = polka<Req>({
+    onError: (err, req, res) => fail(err, req, res),
+    onNoMatch: (req, res) => {
+      if (req.method === 'OPTIONS') return cors.preflight(req, res);
+      const methods = [...allowed.entries()].find(([pattern]) => matches(pattern, req.path))?.[1];
+      fail(methods ? errors.methodNotAllowed([...methods].join(', ')) : errors.noRoute(), req, res);
+    },
+  });
+
+  // Every request: an id, CORS headers, one log line when it ends.
+  app.use((req, res, next) => {
+    const start = process.hrtime.bigint();
+    const given = req.headers['x-request-id'];
+    req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', req.id);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    cors.decorate(req, res);
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const route = req.route ?? 'unmatched';
+      log.info({ reqId: req.id, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10, account: req.principal?.id }, 'request');
+      deps.observe?.({ method: req.method, route, status: res.statusCode, seconds });
+    });
+    next();
+  });
+
+  for (const route of ROUTES) {
+    const verbs = route.methods.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]));
+    allowed.set(route.path, new Set([...(allowed.get(route.path) ?? []), ...verbs, 'OPTIONS']));
+    const handler = async (req: Req, res: ServerResponse) => {
+      req.route = route.path;
+      const method = (req.method === 'HEAD' ? 'GET' : req.method) as Method;
+      const params = route.params(req.params);
+      let principal: Principal | undefined;
+      let global = false;
+      if (route.acl !== null) {
+        principal = await auth.authenticate(req.headers.authorization);
+        req.principal = principal;
+        const acl = deps.acl();
+        if (!aclAllows(acl, principal.roles, method, route.acl, route.person ? params[route.person] : undefined, principal.id)) {
+          throw errors.forbidden();
+        }
+        global = isGlobalRole(acl, principal.roles);
+      }
+      const body = method === 'POST' || method === 'PATCH' ? await readJsonObject(req, config.bodyLimit) : {};
+      const ctx: ResourceContext = {
+        pool, principal, global, params, query: req.query, body, head: req.method === 'HEAD', res,
+        legacyRowArrays: config.legacyRowArrays, pageLimitMax: config.pageLimitMax, listingTimeout: config.listingTimeout,
+      };
+      const reply = await route.handle(ctx, req);
+      if (reply) send(res, reply);
+    };
+    for (const verb of verbs) app.add(verb as never, route.path, handler as never);
+  }
+
+  return app.handler as unknown as (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+function send(res: ServerResponse, reply: Reply & { bytes?: Buffer }): void {
+  if (reply.bytes) {
+    res.statusCode = reply.status;
+    for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+    res.setHeader('Content-Length', reply.bytes.length);
+    res.end(reply.bytes);
+  } else if (reply.json !== undefined) {
+    sendJson(res, reply.status, reply.json, reply.headers);
+  } else {
+    res.statusCode = reply.status;
+    for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+    res.end();
+  }
+}
+
+/** Whether a route pattern such as `/people/:id` matches a path. */
+function matches(pattern: string, path: string): boolean {
+  const a = pattern.split('/');
+  const b = path.split('/');
+  return a.length === b.length && a.every((seg, i) => seg.startsWith(':') ? b[i] !== '' : seg === b[i]);
+}
+
+export type { Route };

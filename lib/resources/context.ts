@@ -1,0 +1,27 @@
+// What a resource handler receives: the request already parsed, authenticated and
+// authorized by lib/http and lib/auth. Resources never read headers.
+import type { ServerResponse } from 'node:http';
+import type pg from 'pg';
+import type { Principal } from '../auth/authenticate.js';
+
+export interface ResourceContext {
+  pool: pg.Pool;
+  /** Undefined only on public routes. */
+  principal: Principal | undefined;
+  /** Whether one of the principal's roles is global. */
+  global: boolean;
+  /** URL parameters, decoded and validated; person ids upper-cased. */
+  params: Record<string, string>;
+  query: Record<string, string | string[] | undefined>;
+  /** The parsed JSON object body, on POST and PATCH. */
+  body: Record<string, unknown>;
+  /** HEAD: answer with headers only. */
+  head: boolean;
+  res: ServerResponse;
+  legacyRowArrays: boolean;
+  pageLimitMax: number;
+  listingTimeout: number;
+}
+
+/** A complete JSON answer; `json` is already serialized text. */
+export interface Reply { status: number; json?: string; headers?: Record<string, string> }

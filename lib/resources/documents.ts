@@ -1,0 +1,50 @@
+// Personal documents: metadata listings per person and per page (never the bytes),
+// and one document's bytes with its content type and an ETag.
+import type { ResourceContext, Reply } from './context.js';
+import { errors } from '../http/errors.js';
+import { sendListing } from './listing.js';
+import { personExists } from './pols.js';
+
+/** The stored `data` fields, then the columns, then the size: the bytes stay in the database. */
+const META_JSON = `(COALESCE(data, '{}'::jsonb) || jsonb_build_object('id', id, 'fedacct', fedacct, 'pol', pol,
+  'size', COALESCE(octet_length(document), 0)))::text`;
+
+const TYPES: Record<string, string> = {
+  jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp', svg: 'image/svg+xml',
+  pdf: 'application/pdf', txt: 'text/plain; charset=utf-8', json: 'application/json', xml: 'application/xml',
+  dcm: 'application/dicom', odt: 'application/vnd.oasis.opendocument.text', mp4: 'video/mp4', ogg: 'audio/ogg',
+};
+
+export async function listPersonDocs(ctx: ResourceContext, person: string): Promise<void> {
+  if (!(await personExists(ctx, person))) throw errors.notFound('Person');
+  await sendListing(ctx, { table: 'personal_docs', json: META_JSON, where: 'fedacct = $1', args: [person], path: `/personal_docs/${encodeURIComponent(person)}` });
+}
+
+export async function listPageDocs(ctx: ResourceContext, person: string, page: string): Promise<void> {
+  const { rowCount } = await ctx.pool.query('SELECT 1 FROM pols WHERE id = $1 AND book = $2', [page, person]);
+  if (!rowCount) throw errors.notFound('Page');
+  await sendListing(ctx, {
+    table: 'personal_docs', json: META_JSON, where: 'fedacct = $1 AND pol = $2', args: [person, page],
+    path: `/personal_docs/${encodeURIComponent(person)}/${encodeURIComponent(page)}`,
+  });
+}
+
+interface DocRow { document: Buffer | null; extension: string | null; etag: string | null }
+
+/** The document's bytes. The ETag is a digest of the bytes, so it changes only when they do. */
+export async function getDocument(ctx: ResourceContext, person: string, page: string, doc: string, ifNoneMatch: string | undefined): Promise<Reply & { bytes?: Buffer }> {
+  const { rows } = await ctx.pool.query<DocRow>(
+    `SELECT ${ctx.head ? 'NULL::bytea' : 'document'} AS document, lower(data->>'extension') AS extension,
+       encode(sha256(COALESCE(document, ''::bytea)), 'hex') AS etag
+     FROM personal_docs WHERE id = $1 AND fedacct = $2 AND pol = $3`, [doc, person, page]);
+  const row = rows[0];
+  if (!row) throw errors.notFound('Document');
+  const etag = `"${row.etag}"`;
+  const type = TYPES[(row.extension ?? '').replace(/^\./, '')] ?? 'application/octet-stream';
+  const headers = {
+    'Content-Type': type, ETag: etag, 'Cache-Control': 'private, no-cache',
+    'Content-Disposition': `inline; filename="${doc.replace(/[^\w.-]/g, '_')}.${(row.extension ?? 'bin').replace(/[^\w]/g, '')}"`,
+  };
+  if (ifNoneMatch && ifNoneMatch.split(/\s*,\s*/).includes(etag)) return { status: 304, headers };
+  return { status: 200, headers, bytes: row.document ?? Buffer.alloc(0) };
+}

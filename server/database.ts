@@ -1,0 +1,35 @@
+// Getting a database ready before any worker starts: the configured server or an
+// embedded one, migrations, and the demo data on a fresh embedded database.
+import pg from 'pg';
+import type { Config } from '../lib/config.js';
+import type { Logger } from '../lib/log.js';
+import { startEmbedded } from '../lib/db/embedded.js';
+import { migrate, loadDemo, isEmpty } from '../lib/db/migrate.js';
+
+export interface Database { url: string; embedded: boolean; stop(): Promise<void> }
+
+export async function prepareDatabase(config: Config, log: Logger): Promise<Database> {
+  let db: Database;
+  if (config.postgresqlUri) {
+    db = { url: config.postgresqlUri, embedded: false, stop: async () => undefined };
+  } else {
+    const e = await startEmbedded(config.dataDir, (m) => log.info(m));
+    db = { url: e.url, embedded: true, stop: e.stop };
+  }
+  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+  try {
+    const applied = await migrate(pool);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+    if (db.embedded && (await isEmpty(pool))) {
+      await loadDemo(pool);
+      log.info('demo federation loaded into the empty embedded database');
+    }
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    await db.stop().catch(() => undefined);
+    throw err;
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+  return db;
+}
