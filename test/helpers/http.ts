@@ -1,0 +1,52 @@
+// The test client: undici requests with Basic credentials. Every body any test
+// receives is checked here for password hashes, so the whole suite enforces that no
+// response ever carries one.
+import { request, Agent } from 'undici';
+import * as assert from 'uvu/assert';
+
+export const ANA = { user: 'ESPGNU777ORG', password: 'gnusolidario' };
+export const CAMERON = { user: 'ITAPYT999HON', password: 'gnusolidario' };
+export const ROOT = { user: 'ARGBUE111FAV', password: 'freedom' };
+
+export interface Account { user: string; password: string }
+
+export interface Response {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  bytes: Buffer;
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export const HASH_PATTERN = /\$2[aby]\$\d\d\$|\$argon2(id|i|d)\$/;
+
+/** Counts the bodies checked, so a suite can show the check ran. */
+export const checked = { bodies: 0 };
+
+export const agent = new Agent({ keepAliveTimeout: 10_000, connections: 64 });
+
+export function basic(account: Account): string {
+  return `Basic ${Buffer.from(`${account.user}:${account.password}`).toString('base64')}`;
+}
+
+export interface CallOptions {
+  as?: Account;
+  body?: unknown;
+  /** A raw body, sent as is. */
+  raw?: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+export async function call(base: string, method: string, path: string, opts: CallOptions = {}): Promise<Response> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.as) headers.authorization = basic(opts.as);
+  const body = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  const res = await request(base + path, { method: method as 'GET', headers, body, dispatcher: agent });
+  const bytes = Buffer.from(await res.body.arrayBuffer());
+  const text = bytes.toString('utf8');
+  checked.bodies++;
+  assert.not.match(text, HASH_PATTERN, `${method} ${path} returned a password hash`);
+  let json: unknown;
+  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+  return { status: res.statusCode, headers: res.headers, text, bytes, json };
+}
