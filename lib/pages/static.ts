@@ -20,15 +20,23 @@ type StaticRequest = IncomingMessage & { path: string; url: string; route?: stri
  * falls through untouched (polka's own prefix mount would leave a rewritten path behind).
  */
 export function serveStatic(dir = PUBLIC_DIR): (req: StaticRequest, res: ServerResponse, next: () => void) => void {
+  // sirv sets `Vary: Accept-Encoding`, replacing CORS's `Vary: Origin`; keep both.
+  const priorVary = new WeakMap<ServerResponse, string>();
   const serve = sirv(dir, {
     etag: true, gzip: true, brotli: true, maxAge: STATIC_MAX_AGE, extensions: [], dotfiles: false,
-    setHeaders: (res) => res.setHeader('Content-Security-Policy', PAGE_CSP),
+    setHeaders(res) {
+      res.setHeader('Content-Security-Policy', PAGE_CSP);
+      const prior = priorVary.get(res);
+      if (prior) res.setHeader('Vary', `${prior}, ${res.getHeader('Vary')}`);
+    },
   });
   return (req, res, next) => {
     if (!req.path.startsWith(`${STATIC_PREFIX}/`) || (req.method !== 'GET' && req.method !== 'HEAD')) return next();
     const { url } = req;
     req.url = url.slice(STATIC_PREFIX.length);
     req.route = `${STATIC_PREFIX}/*`;
+    const vary = res.getHeader('Vary');
+    if (typeof vary === 'string') priorVary.set(res, vary);
     serve(req, res, () => {
       req.url = url;
       req.route = undefined;
