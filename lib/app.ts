@@ -14,6 +14,9 @@ import { createCors } from './http/cors.js';
 import { errors, fromPgError, HttpError } from './http/errors.js';
 import { sendError, sendJson } from './http/respond.js';
 import { readJsonObject } from './http/body.js';
+import { readForm } from './http/form.js';
+import { createCsrf } from './pages/csrf.js';
+import { serveStatic } from './pages/static.js';
 import type { ResourceContext, Reply } from './resources/context.js';
 import { ROUTES, type Route } from './routes.js';
 
@@ -38,6 +41,7 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
   const { config, pool, auth, log } = deps;
   const cors = createCors(config.corsOrigins);
   const allowed = new Map<string, Set<string>>();
+  const csrf = createCsrf(config.secretKey);
 
   const fail = (err: unknown, req: Req, res: ServerResponse) => {
     const known = err instanceof HttpError ? err : fromPgError(err);
@@ -72,6 +76,8 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
     next();
   });
 
+  app.use(serveStatic());
+
   for (const route of ROUTES) {
     const verbs = route.methods.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]));
     allowed.set(route.path, new Set([...(allowed.get(route.path) ?? []), ...verbs, 'OPTIONS']));
@@ -90,9 +96,10 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
         }
         global = isGlobalRole(acl, principal.roles);
       }
-      const body = method === 'POST' || method === 'PATCH' ? await readJsonObject(req, config.bodyLimit) : {};
+      const body = method === 'POST' || method === 'PATCH'
+        ? await (route.form ? readForm(req, config.bodyLimit) : readJsonObject(req, config.bodyLimit)) : {};
       const ctx: ResourceContext = {
-        pool, principal, global, params, query: req.query, body, head: req.method === 'HEAD', res,
+        pool, principal, global, params, query: req.query, body, head: req.method === 'HEAD', res, csrf,
         legacyRowArrays: config.legacyRowArrays, pageLimitMax: config.pageLimitMax, listingTimeout: config.listingTimeout,
       };
       const reply = await route.handle(ctx, req);

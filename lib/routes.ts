@@ -9,6 +9,7 @@ import { createPerson, deletePerson, patchPerson } from './resources/people.js';
 import { createPage, deletePage, getPage, listBook, patchPage } from './resources/pols.js';
 import { getDocument, listPageDocs, listPersonDocs } from './resources/documents.js';
 import { indexPage } from './pages/index.js';
+import { passwordPage } from './pages/password.js';
 
 export interface Route {
   path: string;
@@ -17,6 +18,8 @@ export interface Route {
   acl: string | null;
   /** The parameter holding a person id, for the own-id/global rule. */
   person?: string;
+  /** The body is an HTML form (application/x-www-form-urlencoded), not JSON. */
+  form?: boolean;
   /** Validates and normalizes the URL parameters. */
   params(raw: Record<string, string>): Record<string, string>;
   handle(ctx: ResourceContext, req: IncomingMessage): Promise<Reply | void> | Reply | void;
@@ -27,7 +30,7 @@ const person = (raw: Record<string, string>) => ({ id: personId(raw.id) });
 const page = (raw: Record<string, string>) => ({ id: personId(raw.id), page: validId(raw.page, 'page id') });
 
 export const ROUTES: Route[] = [
-  { path: '/', methods: ['GET'], acl: null, params: none, handle: (ctx) => indexPage(ctx.res) },
+  { path: '/', methods: ['GET'], acl: null, params: none, handle: (ctx) => indexPage(ctx.res, ctx.head) },
   { path: '/login', methods: ['GET'], acl: 'login', params: none, handle: () => ({ status: 200, json: 'true' }) },
   { path: '/people', methods: ['GET'], acl: 'people', params: none, handle: (ctx) => listRecords(ctx, PEOPLE) },
   {
@@ -75,6 +78,7 @@ export const ROUTES: Route[] = [
       return req.method === 'POST' ? createRecord(ctx, DUS, id) : req.method === 'PATCH' ? patchRecord(ctx, DUS, id) : getRecord(ctx, DUS, id);
     },
   },
+  { path: '/password/:id', methods: ['GET', 'POST'], acl: 'password', person: 'id', form: true, params: person, handle: passwordPage },
   { path: '/institutions', methods: ['GET'], acl: 'institutions', params: none, handle: (ctx) => listRecords(ctx, INSTITUTIONS) },
   {
     path: '/institutions/:inst', methods: ['GET', 'POST', 'PATCH'], acl: 'institution',

@@ -1,29 +1,34 @@
 // The public index page at `/`: what this server is and how to reach its API.
 import type { ServerResponse } from 'node:http';
+import { html, layout, sendHtml } from './html.js';
 
-const HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Thalamus — GNU Health Federation</title>
-</head>
-<body>
-<main>
-<h1>Thalamus</h1>
-<p>The message and authentication server of this GNU Health Federation.</p>
-<p>Hospitals' HMIS nodes, the MyGNUHealth app and web portals reach its REST/JSON API
-with HTTP Basic credentials, for example <code>GET /people/&lt;federation account&gt;</code>
-or <code>GET /pols/&lt;federation account&gt;</code>.</p>
-</main>
-</body>
-</html>
-`;
+const ENDPOINTS: Array<[string, string]> = [
+  ['GET /login', 'check your credentials'],
+  ['GET /people/<account>', 'a person of the Person Master Index'],
+  ['GET /pols/<account>', "a person's Book of Life (their Pages of Life)"],
+  ['GET /pols/<account>/<page>', 'one Page of Life'],
+  ['GET /personal_docs/<account>', "a person's documents"],
+  ['GET /domiciliary-units', 'domiciliary units'],
+  ['GET /institutions', 'health institutions'],
+];
 
-export function indexPage(res: ServerResponse): void {
-  res.statusCode = 200;
-  res.setHeader('Content-Type', 'text/html; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(HTML));
-  res.setHeader('Content-Security-Policy', "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
-  res.end(HTML);
+const PAGE = layout('GNU Health Federation', html`<h1>Thalamus</h1>
+<p>This is the message and authentication server of a GNU Health Federation. Hospitals'
+HMIS nodes, the MyGNUHealth app and web portals exchange people, Pages of Life and
+personal documents through its REST/JSON API.</p>
+<h2>Reaching the API</h2>
+<p>The API answers at this same address. Every request carries the HTTP Basic credentials
+of a federation account (its id, for example <code>ESPGNU777ORG</code>, and its password);
+what an account may do follows from its roles.</p>
+<pre><code>curl -u ACCOUNT:PASSWORD https://this-server/people/ACCOUNT</code></pre>
+<ul class="endpoints">
+${ENDPOINTS.map(([path, what]) => html`<li><code>${path}</code>: ${what}</li>`)}
+</ul>
+<h2>Your password</h2>
+<p>To change your password, open <code>/password/&lt;your account&gt;</code> in a browser
+and sign in with your current password.</p>`);
+
+/** The index is the same for everyone; a browser revalidates it on each visit. */
+export function indexPage(res: ServerResponse, head = false): void {
+  sendHtml(res, 200, PAGE, { head, cache: 'no-cache' });
 }

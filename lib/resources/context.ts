@@ -3,6 +3,7 @@
 import type { ServerResponse } from 'node:http';
 import type pg from 'pg';
 import type { Principal } from '../auth/authenticate.js';
+import type { Csrf } from '../pages/csrf.js';
 
 export interface ResourceContext {
   pool: pg.Pool;
@@ -13,11 +14,13 @@ export interface ResourceContext {
   /** URL parameters, decoded and validated; person ids upper-cased. */
   params: Record<string, string>;
   query: Record<string, string | string[] | undefined>;
-  /** The parsed JSON object body, on POST and PATCH. */
+  /** The parsed JSON object body (a route with `form` set: the form's fields), on POST and PATCH. */
   body: Record<string, unknown>;
   /** HEAD: answer with headers only. */
   head: boolean;
   res: ServerResponse;
+  /** Signs and checks the CSRF tokens of HTML forms. */
+  csrf: Csrf;
   legacyRowArrays: boolean;
   pageLimitMax: number;
   listingTimeout: number;
