@@ -324,6 +324,9 @@ t('GET /personal_docs/:id/:pol/:doc: bytes, content type, ETag, 304; HEAD; 404; 
   assert.is(cached.headers.etag, etag);
   assert.is((await req('GET', path, { as: ANA, headers: { 'if-none-match': `"0", ${etag}` } })).status, 304);
   assert.is((await req('GET', path, { as: ANA, headers: { 'if-none-match': '"stale"' } })).status, 200);
+  // If-None-Match compares weakly, and `*` matches any stored document.
+  assert.is((await req('GET', path, { as: ANA, headers: { 'if-none-match': `W/${etag}` } })).status, 304);
+  assert.is((await req('GET', path, { as: ANA, headers: { 'if-none-match': '*' } })).status, 304);
   const head = await req('HEAD', path, { as: ANA });
   assert.is(head.status, 200);
   assert.is(head.text, '');
@@ -465,6 +468,42 @@ t('413 for a body over BODY_LIMIT, with Content-Length and chunked; the client r
   assert.is(Buffer.byteLength(exact), LIMIT);
   assert.is((await req('POST', '/domiciliary-units/tst-exact', { as: ROOT, raw: exact })).status, 201);
   assert.is((await req('GET', `/people/${ANA_ID}`, { as: ANA })).status, 200, 'the server still answers');
+});
+
+t('bodies are JSON whatever the Content-Type, chunked or not; nesting, NUL and bad ids are 400', async () => {
+  for (const [i, type] of ['application/x-www-form-urlencoded', 'text/plain', 'application/octet-stream', 'application/json; charset=latin1'].entries()) {
+    const r = await req('POST', `/pols/${ANA_ID}/tstapi-type-${i}`, { as: ANA, raw: '{"summary": "typed"}', headers: { 'content-type': type } });
+    assert.equal([r.status, r.json.summary], [201, 'typed'], type);
+  }
+  const chunked = await req('POST', `/pols/${ANA_ID}/tstapi-chunked`, { as: ANA, raw: Readable.from([Buffer.from('{"summary": '), Buffer.from('"in chunks"}')]) });
+  assert.equal([chunked.status, chunked.json.summary], [201, 'in chunks']);
+  const deep = `${'{"a":'.repeat(80)}1${'}'.repeat(80)}`;
+  await refused('POST', `/pols/${ANA_ID}/tstapi-deep`, { as: ANA, raw: deep }, 400, { error: 'The request body nests deeper than 64 levels', code: 'BODY_TOO_DEEP' });
+  await refused('PATCH', `/people/${ANA_ID}`, { as: ANA, raw: deep }, 400, { error: 'The request body nests deeper than 64 levels', code: 'BODY_TOO_DEEP' });
+  const nul = await refused('POST', `/pols/${ANA_ID}/tstapi-nul`, { as: ANA, raw: '{"summary": "a\\u0000b"}' }, 400);
+  assert.is(nul.json.code, 'INVALID_VALUE');
+  await refused('PATCH', `/people/${ANA_ID}`, { as: ANA, raw: '{"name": "a\\u0000b"}' }, 400);
+  for (const path of ['/people/A%2FB', '/people/A%00B', `/pols/${ANA_ID}/a%5Cb`, `/people/${'X'.repeat(256)}`, '/domiciliary-units/a%25b']) {
+    const r = await req('GET', path, { as: ROOT });
+    assert.is(r.status, 400, path);
+    assert.is(r.json.code, 'INVALID_ID', path);
+  }
+  await refused('POST', '/people/A%2FB', { as: ROOT, body: {} }, 400);
+});
+
+t('a refusal before the body is read (401, 403) still reaches a client sending a large body', async () => {
+  const big = Buffer.alloc(3 * LIMIT, 32);
+  await refused('POST', '/people/TSTAPI050', { raw: big }, 401, E.unauthenticated);
+  await refused('POST', `/pols/${CAMERON_ID}/tstapi-page-050`, { as: ANA, raw: big }, 403, E.forbidden);
+  assert.is((await req('GET', '/login', { as: ANA })).status, 200);
+});
+
+t('X-Request-Id: a valid one is echoed, otherwise one is made', async () => {
+  const r = await req('GET', '/login', { as: ANA, headers: { 'x-request-id': 'client-abc.123' } });
+  assert.is(r.headers['x-request-id'], 'client-abc.123');
+  const made = await req('GET', '/login', { as: ANA, headers: { 'x-request-id': 'bad id with spaces' } });
+  assert.match(String(made.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+  assert.is(r.headers['x-content-type-options'], 'nosniff');
 });
 
 t('LEGACY_ROW_ARRAYS wraps each listed row as [row], single records stay objects', async () => {

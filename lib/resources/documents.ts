@@ -2,6 +2,7 @@
 // and one document's bytes with its content type and an ETag.
 import type { ResourceContext, Reply } from './context.js';
 import { errors } from '../http/errors.js';
+import { noneMatch } from '../http/conditional.js';
 import { sendListing } from './listing.js';
 import { personExists } from './pols.js';
 
@@ -46,7 +47,7 @@ export async function getDocument(ctx: ResourceContext, person: string, page: st
     'Content-Type': type, ETag: etag, 'Cache-Control': 'private, no-cache',
     'Content-Disposition': `inline; filename="${doc.replace(/[^\w.-]/g, '_')}.${(row.extension ?? 'bin').replace(/[^\w]/g, '')}"`,
   };
-  if (ifNoneMatch && ifNoneMatch.split(/\s*,\s*/).includes(etag)) return { status: 304, headers };
+  if (noneMatch(ifNoneMatch, etag)) return { status: 304, headers };
   // HEAD reads no bytes but announces the length GET would send.
   if (ctx.head) return { status: 200, headers: { ...headers, 'Content-Length': String(row.size) } };
   return { status: 200, headers, bytes: row.document ?? Buffer.alloc(0) };
