@@ -196,4 +196,18 @@ t('50 concurrent PATCHes with distinct keys to one person all survive', async ()
   for (let i = 0; i < 20; i++) assert.is(page[`k${i}`], i);
 });
 
+t('concurrent POSTs of one id create it once: one 201, the others 409', async () => {
+  const cases = [
+    ['/people/RULES050', CAMERON, 'people', 'RULES050'],
+    [`/pols/${ANA_ID}/rules-page-race`, ANA, 'pols', 'rules-page-race'],
+    ['/institutions/rules-race', ROOT, 'institutions', 'rules-race'],
+  ] as const;
+  for (const [path, as, table, id] of cases) {
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => req('POST', path, { as, body: { n: i } })));
+    assert.equal(results.map((r) => r.status).sort(), [201, ...Array(9).fill(409)], path);
+    const winner = results.find((r) => r.status === 201)!;
+    assert.is((await storedData(s.db.pool, table, id))?.n, winner.json.n, 'the stored row is the one answered 201');
+  }
+});
+
 t.run();
