@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { startServer, type TestServer } from './helpers/server.js';
-import { call, ANA, CAMERON, ROOT, type Account, type CallOptions, type Response } from './helpers/http.js';
+import { call, checked, HASH_PATTERN, ANA, CAMERON, ROOT, type Account, type CallOptions, type Response } from './helpers/http.js';
 import { dumpRows, storedData } from './helpers/rows.js';
 
 const ANA_ID = 'ESPGNU777ORG';
@@ -506,6 +506,29 @@ t('X-Request-Id: a valid one is echoed, otherwise one is made', async () => {
   assert.is(r.headers['x-content-type-options'], 'nosniff');
 });
 
+t('a listing larger than one cursor batch streams as one valid array; Link pages walk all of it', async () => {
+  await s.db.pool.query(`INSERT INTO institutions (id, data)
+    SELECT 'tst-inst-' || lpad(i::text, 4, '0'), jsonb_build_object('id', 'tst-inst-' || lpad(i::text, 4, '0'), 'n', i)
+    FROM generate_series(1, 1234) i`);
+  const { rows } = await s.db.pool.query<{ id: string }>('SELECT id FROM institutions ORDER BY id');
+  const all = await req('GET', '/institutions', { as: ROOT });
+  assert.is(all.status, 200);
+  assert.equal(all.json.map((r: { id: string }) => r.id).sort(), rows.map((r) => r.id).sort());
+  const walked: string[] = [];
+  let next: string | undefined = '/institutions?limit=500';
+  let pages = 0;
+  while (next) {
+    const page = await req('GET', next, { as: ROOT });
+    assert.is(page.status, 200);
+    walked.push(...page.json.map((r: { id: string }) => r.id));
+    const link = page.headers.link as string | undefined;
+    next = link ? /^<([^>]+)>; rel="next"$/.exec(link)![1] : undefined;
+    pages++;
+  }
+  assert.is(pages, Math.ceil(rows.length / 500));
+  assert.equal(walked, rows.map((r) => r.id));
+});
+
 t('LEGACY_ROW_ARRAYS wraps each listed row as [row], single records stay objects', async () => {
   const legacy = await startServer({ legacyRowArrays: true });
   try {
@@ -527,6 +550,14 @@ t('LEGACY_ROW_ARRAYS wraps each listed row as [row], single records stay objects
   } finally {
     await legacy.close();
   }
+});
+
+t('the suite-wide hash check recognises every stored hash kind, and ran on each body', async () => {
+  const { rows } = await s.db.pool.query<{ hash: string }>(`SELECT data->>'password' AS hash FROM people WHERE data ? 'password'`);
+  assert.ok(rows.length >= 3);
+  for (const { hash } of rows) assert.match(hash, HASH_PATTERN);
+  for (const hash of ['$2a$12$abc', '$2y$10$abc', '$argon2i$v=19$m=1', '$argon2d$v=19$m=1']) assert.match(hash, HASH_PATTERN);
+  assert.ok(checked.bodies > 200, `${checked.bodies} bodies checked`);
 });
 
 t.run();
