@@ -90,6 +90,17 @@ for (const [name, node] of [['ROOT', ROOT], ['CAMERON', CAMERON]] as Array<[stri
   });
 }
 
+t('a non-ASCII password works sent as Python requests does (latin-1) and as browsers do (UTF-8)', async () => {
+  const password = 'contraseña-ñandú';
+  assert.is((await req('POST', '/people/CLIENTS01', { as: ROOT, body: { password } })).status, 201);
+  const header = (encoding: BufferEncoding) => `Basic ${Buffer.concat([Buffer.from('CLIENTS01:'), Buffer.from(password, encoding)]).toString('base64')}`;
+  for (const encoding of ['latin1', 'utf8'] as const) {
+    const r = await req('GET', '/login', { headers: { ...PYTHON_REQUESTS, authorization: header(encoding) } });
+    assert.is(r.status, 200, encoding);
+  }
+  assert.is((await req('GET', '/login', { headers: { authorization: `Basic ${Buffer.from('CLIENTS01:contrasena-nandu').toString('base64')}` } })).status, 401);
+});
+
 t('the web portal: an unauthenticated CORS preflight, then GET /login with credentials is `true`', async () => {
   const origin = 'https://portal.federation.example';
   const pre = await req('OPTIONS', '/login', {
