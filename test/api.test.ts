@@ -437,6 +437,27 @@ t('OPTIONS: an unauthenticated preflight echoing the requested headers; CORS hea
   assert.is(error.headers['access-control-allow-origin'], '*', 'errors carry CORS headers too');
 });
 
+t('CORS_ORIGINS with named origins: only those are allowed, with Vary: Origin', async () => {
+  const named = await startServer({ corsOrigins: ['https://portal.example'] });
+  try {
+    const headers = { origin: 'https://portal.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' };
+    const ok = await call(named.base, 'OPTIONS', '/login', { headers });
+    assert.is(ok.status, 204);
+    assert.is(ok.headers['access-control-allow-origin'], 'https://portal.example');
+    assert.is(ok.headers['access-control-allow-headers'], 'authorization');
+    assert.match(String(ok.headers.vary), /Origin/);
+    const other = await call(named.base, 'OPTIONS', '/login', { headers: { ...headers, origin: 'https://evil.example' } });
+    assert.is(other.headers['access-control-allow-origin'], undefined);
+    assert.is(other.headers['access-control-allow-headers'], undefined);
+    const answer = await call(named.base, 'GET', '/login', { headers: { origin: 'https://portal.example' } });
+    assert.is(answer.status, 401);
+    assert.is(answer.headers['access-control-allow-origin'], 'https://portal.example');
+    assert.is((await call(named.base, 'GET', '/login', { headers: { origin: 'https://evil.example' } })).headers['access-control-allow-origin'], undefined);
+  } finally {
+    await named.close();
+  }
+});
+
 t('the query string is ignored outside listings', async () => {
   const plain = await req('GET', `/people/${ANA_ID}`, { as: ANA });
   for (const q of ['?foo=bar', `?${ANA_ID}`, '?limit=1&after=X', '?limit=abc']) {
