@@ -105,11 +105,15 @@ function convert(spec: KeySpec, raw: string, base: string): unknown {
   }
 }
 
-/** Reads a `KEY = VALUE` literal as upstream's Python config holds it: quoted string, number, True/False. */
+/**
+ * Reads a `KEY = VALUE` literal as upstream's Python config holds it: quoted string,
+ * number, True/False, each optionally followed by a `# comment` (which may hold quotes).
+ */
 function literal(text: string): string {
-  const q = /^(["'])(.*)\1$/.exec(text);
+  const q = /^(["'])((?:\\.|(?!\1)[^\\])*)\1\s*(#.*)?$/.exec(text);
   if (q) return q[2]!.replace(/\\(["'\\])/g, '$1');
-  if (/^-?\d+(\.\d+)?$/.test(text) || /^(True|False)$/.test(text)) return text;
+  const bare = text.replace(/\s*#.*$/, '');
+  if (/^-?\d+(\.\d+)?$/.test(bare) || /^(True|False)$/.test(bare)) return bare;
   throw new Error(`expected a quoted string, a number, True or False, got ${text}`);
 }
 
@@ -120,7 +124,7 @@ export function parseConfigText(text: string, file: string): Map<string, { value
     const line = source.replace(/^\s+|\s+$/g, '');
     if (line === '' || line.startsWith('#')) return;
     const where = `${file}:${i + 1}`;
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*(#[^"']*)?$/.exec(line);
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
     if (!m) throw new ConfigError(`${where}: expected KEY = VALUE`);
     const key = m[1]!;
     if (!(key in KEYS)) throw new ConfigError(`${where}: unknown key ${key}`);
@@ -147,13 +151,15 @@ export function loadConfig(file = defaultConfigFile(), env: NodeJS.ProcessEnv = 
   const fromFile = existsSync(file) ? parseConfigText(readFileSync(file, 'utf8'), file) : new Map();
   const base = ROOT;
   const config = { file: existsSync(file) ? file : '' } as Record<string, unknown>;
+  const origin = new Map<string, string>();
   for (const [key, spec] of Object.entries(KEYS)) {
     let raw = spec.default;
     let where = `default of ${key}`;
     const inFile = fromFile.get(key);
     if (inFile) { raw = inFile.value; where = `${file}:${inFile.line}`; }
-    const fromEnv = env[`THALAMUS_${key}`] ?? (key === 'POSTGRESQL_URI' ? env.DATABASE_URL ?? env.POSTGRESQL_URI : undefined);
-    if (fromEnv !== undefined) { raw = fromEnv; where = `environment variable THALAMUS_${key}`; }
+    const variable = [`THALAMUS_${key}`, ...(key === 'POSTGRESQL_URI' ? ['DATABASE_URL', 'POSTGRESQL_URI'] : [])].find((v) => env[v] !== undefined);
+    if (variable) { raw = env[variable]!; where = `environment variable ${variable}`; }
+    origin.set(key, where);
     try {
       config[spec.field] = convert(spec, raw.trim(), base);
     } catch (err) {
@@ -161,8 +167,9 @@ export function loadConfig(file = defaultConfigFile(), env: NodeJS.ProcessEnv = 
     }
   }
   const c = config as unknown as Config;
+  const range = (key: string, why: string) => new ConfigError(`${origin.get(key)}: ${key}: ${why}`);
   if (c.processes === 0) c.processes = availableParallelism();
-  if (c.bodyLimit < 1024) throw new ConfigError(`BODY_LIMIT: must be at least 1 KiB`);
-  if (c.pageLimitMax < 1) throw new ConfigError(`PAGE_LIMIT_MAX: must be at least 1`);
+  if (c.bodyLimit < 1024) throw range('BODY_LIMIT', 'must be at least 1 KiB');
+  if (c.pageLimitMax < 1) throw range('PAGE_LIMIT_MAX', 'must be at least 1');
   return c;
 }

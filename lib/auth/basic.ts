@@ -1,4 +1,5 @@
 // HTTP Basic credentials. The account id is compared upper-cased, as upstream does.
+import { isUtf8 } from 'node:buffer';
 
 export interface Credentials { account: string; password: string }
 
@@ -7,7 +8,9 @@ export function parseBasic(header: string | undefined): Credentials | undefined 
   if (!header) return undefined;
   const m = /^Basic[ \t]+([A-Za-z0-9+/=_-]+)[ \t]*$/i.exec(header);
   if (!m) return undefined;
-  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  // Browsers and curl send UTF-8; Python's requests (MyGNUHealth, HMIS nodes) sends latin-1.
+  const raw = Buffer.from(m[1]!, 'base64');
+  const decoded = raw.toString(isUtf8(raw) ? 'utf8' : 'latin1');
   const colon = decoded.indexOf(':');
   if (colon <= 0) return undefined;
   const account = decoded.slice(0, colon).toUpperCase();

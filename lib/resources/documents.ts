@@ -2,6 +2,7 @@
 // and one document's bytes with its content type and an ETag.
 import type { ResourceContext, Reply } from './context.js';
 import { errors } from '../http/errors.js';
+import { noneMatch } from '../http/conditional.js';
 import { sendListing } from './listing.js';
 import { personExists } from './pols.js';
 
@@ -29,12 +30,13 @@ export async function listPageDocs(ctx: ResourceContext, person: string, page: s
   });
 }
 
-interface DocRow { document: Buffer | null; extension: string | null; etag: string | null }
+interface DocRow { document: Buffer | null; size: number; extension: string | null; etag: string | null }
 
 /** The document's bytes. The ETag is a digest of the bytes, so it changes only when they do. */
 export async function getDocument(ctx: ResourceContext, person: string, page: string, doc: string, ifNoneMatch: string | undefined): Promise<Reply & { bytes?: Buffer }> {
   const { rows } = await ctx.pool.query<DocRow>(
-    `SELECT ${ctx.head ? 'NULL::bytea' : 'document'} AS document, lower(data->>'extension') AS extension,
+    `SELECT ${ctx.head ? 'NULL::bytea' : 'document'} AS document, COALESCE(octet_length(document), 0) AS size,
+       lower(data->>'extension') AS extension,
        encode(sha256(COALESCE(document, ''::bytea)), 'hex') AS etag
      FROM personal_docs WHERE id = $1 AND fedacct = $2 AND pol = $3`, [doc, person, page]);
   const row = rows[0];
@@ -45,6 +47,8 @@ export async function getDocument(ctx: ResourceContext, person: string, page: st
     'Content-Type': type, ETag: etag, 'Cache-Control': 'private, no-cache',
     'Content-Disposition': `inline; filename="${doc.replace(/[^\w.-]/g, '_')}.${(row.extension ?? 'bin').replace(/[^\w]/g, '')}"`,
   };
-  if (ifNoneMatch && ifNoneMatch.split(/\s*,\s*/).includes(etag)) return { status: 304, headers };
+  if (noneMatch(ifNoneMatch, etag)) return { status: 304, headers };
+  // HEAD reads no bytes but announces the length GET would send.
+  if (ctx.head) return { status: 200, headers: { ...headers, 'Content-Length': String(row.size) } };
   return { status: 200, headers, bytes: row.document ?? Buffer.alloc(0) };
 }

@@ -1,6 +1,7 @@
 // The test client: undici requests with Basic credentials. Every body any test
 // receives is checked here for password hashes, so the whole suite enforces that no
 // response ever carries one.
+import type { Readable } from 'node:stream';
 import { request, Agent } from 'undici';
 import * as assert from 'uvu/assert';
 
@@ -32,8 +33,8 @@ export function basic(account: Account): string {
 export interface CallOptions {
   as?: Account;
   body?: unknown;
-  /** A raw body, sent as is. */
-  raw?: string | Buffer;
+  /** A raw body, sent as is; a stream is sent chunked (no Content-Length). */
+  raw?: string | Buffer | Readable;
   headers?: Record<string, string>;
 }
 

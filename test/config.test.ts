@@ -1,0 +1,168 @@
+// lib/config.ts: upstream's `KEY = VALUE` syntax, THALAMUS_<KEY> and DATABASE_URL
+// overrides, and errors that name the key, the file and the line, also when
+// server/main.ts is started with a bad file.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, parseConfigText, ConfigError, ROOT } from '../lib/config.js';
+
+const t = suite('config');
+let dir = '';
+let n = 0;
+
+/** Writes a configuration file in the temporary folder and returns its path. */
+function cfg(text: string): string {
+  const file = join(dir, `thalamus-${++n}.cfg`);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** The ConfigError `fn` throws; fails when it throws nothing or something else. */
+function configError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    return (err as Error).message;
+  }
+  assert.unreachable('expected a ConfigError');
+  return '';
+}
+
+t.before(() => { dir = mkdtempSync(join(tmpdir(), 'thalamus-config-')); });
+t.after(() => { rmSync(dir, { recursive: true, force: true }); });
+
+t('the shipped etc/thalamus.cfg loads, with the documented defaults', () => {
+  const c = loadConfig(join(ROOT, 'etc', 'thalamus.cfg'), {});
+  assert.is(c.file, join(ROOT, 'etc', 'thalamus.cfg'));
+  assert.is(c.postgresqlUri, '');
+  assert.is(c.acl, join(ROOT, 'etc', 'roles.cfg'));
+  assert.equal(c.listen, { host: '127.0.0.1', port: 8080 });
+  assert.is(c.processes, availableParallelism());
+  assert.is(c.bodyLimit, 1024 * 1024);
+  assert.is(c.legacyRowArrays, false);
+  assert.equal(c.corsOrigins, ['*']);
+  assert.is(c.logLevel, 'info');
+  assert.is(c.dataDir, join(ROOT, 'var'));
+});
+
+t('a missing file means the defaults', () => {
+  const c = loadConfig(join(dir, 'none.cfg'), {});
+  assert.is(c.file, '');
+  assert.equal(c.listen, { host: '127.0.0.1', port: 8080 });
+});
+
+t('upstream syntax: quoted strings, numbers, True/False, # comments', () => {
+  const file = cfg([
+    '# Thalamus configuration',
+    '',
+    'POSTGRESQL_URI = "postgresql://thalamus@db.example/federation"',
+    "ACL='/etc/thalamus/roles.cfg'",
+    '   LISTEN   =   "0.0.0.0:9000"   # all interfaces',
+    'PROCESSES = 3',
+    'BODY_LIMIT = "2MiB"',
+    'LEGACY_ROW_ARRAYS = True',
+    'CORS_ORIGINS = "https://a.example https://b.example"',
+    "LOG_LEVEL = 'debug' # don't be quiet",
+    'DATA_DIR = "/var/lib/thalamus" # where "state" lives',
+    'SECRET_KEY = "a#b\\"c"',
+    'POOL_SIZE = 4\t# tabs too',
+  ].join('\n'));
+  const c = loadConfig(file, {});
+  assert.is(c.postgresqlUri, 'postgresql://thalamus@db.example/federation');
+  assert.is(c.acl, '/etc/thalamus/roles.cfg');
+  assert.equal(c.listen, { host: '0.0.0.0', port: 9000 });
+  assert.is(c.processes, 3);
+  assert.is(c.bodyLimit, 2 * 1024 * 1024);
+  assert.is(c.legacyRowArrays, true);
+  assert.equal(c.corsOrigins, ['https://a.example', 'https://b.example']);
+  assert.is(c.logLevel, 'debug');
+  assert.is(c.dataDir, '/var/lib/thalamus');
+  assert.is(c.secretKey, 'a#b"c');
+  assert.is(c.poolSize, 4);
+  assert.is(loadConfig(cfg('LEGACY_ROW_ARRAYS = False\nBODY_LIMIT = 4096\n'), {}).bodyLimit, 4096);
+  assert.is(loadConfig(cfg('LEGACY_ROW_ARRAYS = False\r\n'), {}).legacyRowArrays, false, 'CRLF lines');
+  assert.is(loadConfig(cfg('ACL = "etc/roles.cfg"'), {}).acl, join(ROOT, 'etc', 'roles.cfg'), 'relative paths from the install folder');
+});
+
+t('parseConfigText returns each raw value with its line', () => {
+  const parsed = parseConfigText('# c\nPROCESSES = 2\n\nLOG_LEVEL = "warn"\n', 'x.cfg');
+  assert.equal([...parsed.entries()], [['PROCESSES', { value: '2', line: 2 }], ['LOG_LEVEL', { value: 'warn', line: 4 }]]);
+});
+
+t('THALAMUS_<KEY> overrides the file; DATABASE_URL and POSTGRESQL_URI name the database', () => {
+  const file = cfg('PROCESSES = 3\nLEGACY_ROW_ARRAYS = True\nPOSTGRESQL_URI = "postgresql://file/db"\n');
+  const c = loadConfig(file, { THALAMUS_PROCESSES: '5', THALAMUS_LEGACY_ROW_ARRAYS: 'False', THALAMUS_LISTEN: '8081', THALAMUS_BODY_LIMIT: '64KiB' });
+  assert.is(c.processes, 5);
+  assert.is(c.legacyRowArrays, false);
+  assert.equal(c.listen, { host: '127.0.0.1', port: 8081 });
+  assert.is(c.bodyLimit, 64 * 1024);
+  assert.is(c.postgresqlUri, 'postgresql://file/db');
+  assert.is(loadConfig(file, { DATABASE_URL: 'postgresql://env/db' }).postgresqlUri, 'postgresql://env/db');
+  assert.is(loadConfig(file, { POSTGRESQL_URI: 'postgresql://upstream/db' }).postgresqlUri, 'postgresql://upstream/db');
+  assert.is(loadConfig(file, { DATABASE_URL: 'postgresql://env/db', THALAMUS_POSTGRESQL_URI: 'postgresql://thalamus/db' }).postgresqlUri, 'postgresql://thalamus/db');
+  assert.is(loadConfig(join(dir, 'none.cfg'), { DATABASE_URL: 'postgresql://env/db' }).postgresqlUri, 'postgresql://env/db');
+});
+
+t('an unknown key or a bad value in the file is a ConfigError naming the key, the file and the line', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['# ok\nPROCESSES = 2\nSERVER_NAME = "x"\n', /:3: unknown key SERVER_NAME$/],
+    ['PROCESSES = "many"\n', /:1: PROCESSES: expected a whole number, got "many"$/],
+    ['\n\nPROCESSES = 2.5\n', /:3: PROCESSES: expected a whole number/],
+    ['LEGACY_ROW_ARRAYS = "maybe"\n', /:1: LEGACY_ROW_ARRAYS: expected True or False/],
+    ['LISTEN = "localhost:99999"\n', /:1: LISTEN: expected HOST:PORT/],
+    ['LOG_LEVEL = "loud"\n', /:1: LOG_LEVEL: expected one of fatal, error/],
+    ['BODY_LIMIT = "lots"\n', /:1: BODY_LIMIT: expected a size/],
+    ['ACL = etc/roles.cfg\n', /:1: ACL: expected a quoted string, a number, True or False/],
+    ['LOG_LEVEL = "info\n', /:1: LOG_LEVEL: expected a quoted string/],
+    ['PROCESSES = 2\nBODY_LIMIT = 100\n', /:2: BODY_LIMIT: must be at least 1 KiB$/],
+    ['\nPAGE_LIMIT_MAX = 0\n', /:2: PAGE_LIMIT_MAX: must be at least 1$/],
+  ];
+  for (const [text, pattern] of cases) {
+    const file = cfg(text);
+    const message = configError(() => loadConfig(file, {}));
+    assert.ok(message.startsWith(`${file}:`), `names the file: ${message}`);
+    assert.match(message, pattern);
+  }
+  const noEquals = cfg('PROCESSES 2\n');
+  assert.is(configError(() => loadConfig(noEquals, {})), `${noEquals}:1: expected KEY = VALUE`);
+});
+
+t('a bad value in the environment names the variable and the key', () => {
+  const none = join(dir, 'none.cfg');
+  assert.is(configError(() => loadConfig(none, { THALAMUS_PROCESSES: 'x' })),
+    'environment variable THALAMUS_PROCESSES: PROCESSES: expected a whole number, got "x"');
+  assert.match(configError(() => loadConfig(none, { THALAMUS_BODY_LIMIT: '10' })), /^environment variable THALAMUS_BODY_LIMIT: BODY_LIMIT: must be at least 1 KiB$/);
+});
+
+/** Runs server/main.ts with THALAMUS_CONFIG=file; resolves with its exit code and stderr. */
+function runMain(file: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, THALAMUS_CONFIG: file },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('error', (err) => { clearTimeout(timer); reject(err); });
+    child.once('close', (code) => { clearTimeout(timer); resolve({ code, stderr }); });
+  });
+}
+
+t('server/main.ts with a bad configuration file exits non-zero, naming key, file and line', async () => {
+  const unknown = cfg('# bad\nLISTEN = "127.0.0.1:0"\nNO_SUCH_KEY = 1\n');
+  const bad = cfg('LOG_LEVEL = "info"\nPROCESSES = "two"\n');
+  const [a, b] = await Promise.all([runMain(unknown), runMain(bad)]);
+  assert.is.not(a.code, 0);
+  assert.is(a.code, 78);
+  assert.is(a.stderr, `thalamus: configuration error: ${unknown}:3: unknown key NO_SUCH_KEY\n`);
+  assert.is(b.code, 78);
+  assert.is(b.stderr, `thalamus: configuration error: ${bad}:2: PROCESSES: expected a whole number, got "two"\n`);
+});
+
+t.run();
