@@ -9,6 +9,7 @@ import { createPerson, deletePerson, patchPerson } from './resources/people.js';
 import { createPage, deletePage, getPage, listBook, patchPage } from './resources/pols.js';
 import { getDocument, listPageDocs, listPersonDocs } from './resources/documents.js';
 import { indexPage } from './pages/index.js';
+import { listAudit } from './resources/audit.js';
 
 export interface Route {
   path: string;
@@ -84,4 +85,5 @@ export const ROUTES: Route[] = [
       return req.method === 'POST' ? createRecord(ctx, INSTITUTIONS, id) : req.method === 'PATCH' ? patchRecord(ctx, INSTITUTIONS, id) : getRecord(ctx, INSTITUTIONS, id);
     },
   },
+  { path: '/audit', methods: ['GET'], acl: 'audit', params: none, handle: listAudit },
 ];

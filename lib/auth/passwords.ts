@@ -3,9 +3,9 @@
 import argon2 from 'argon2';
 import bcrypt from 'bcrypt';
 
-/** OWASP's minimum for argon2id: 19 MiB, 2 iterations, 1 lane. */
-export interface Argon2Params { memoryCost: number; timeCost: number; parallelism: number }
-export const DEFAULT_ARGON2: Argon2Params = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+import { DEFAULT_ARGON2, type Argon2Params } from './argon2-params.js';
+
+export { DEFAULT_ARGON2, type Argon2Params };
 
 const BCRYPT = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 const ARGON2 = /^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
@@ -18,8 +18,14 @@ export function isPasswordHash(value: string): boolean {
 }
 
 let params: Argon2Params = DEFAULT_ARGON2;
-/** Sets the argon2id parameters for new hashes. */
-export function setArgon2Params(p: Argon2Params): void { params = p; }
+/** A hash with the current parameters, verified against for accounts that cannot log in. */
+let dummy: Promise<string> | undefined;
+/** Sets the argon2id parameters for new hashes (and for the dummy verification). */
+export function setArgon2Params(p: Argon2Params): void {
+  if (p.memoryCost === params.memoryCost && p.timeCost === params.timeCost && p.parallelism === params.parallelism) return;
+  params = { ...p };
+  dummy = undefined;
+}
 
 export function hashPassword(plain: string): Promise<string> {
   return argon2.hash(plain, { type: argon2.argon2id, ...params });
@@ -39,12 +45,19 @@ export async function verifyPassword(plain: string, stored: string): Promise<boo
   return false;
 }
 
-/** A stored hash that should be replaced by argon2id after the next successful login. */
+/**
+ * A stored hash that should be replaced after the next successful login: bcrypt, or an
+ * argon2 hash made with other parameters than the configured ones.
+ */
 export function needsRehash(stored: string): boolean {
-  return BCRYPT.test(stored);
+  if (BCRYPT.test(stored)) return true;
+  try {
+    return !stored.startsWith('$argon2id$') || argon2.needsRehash(stored, { ...params });
+  } catch {
+    return false;
+  }
 }
 
-let dummy: Promise<string> | undefined;
 /** Spends the time of one verification, for accounts that cannot log in. */
 export async function dummyVerify(plain: string): Promise<void> {
   dummy ??= hashPassword('thalamus-dummy-password');

@@ -34,6 +34,7 @@ export const errors = {
   personInUse: (why: string) => new HttpError(409, 'PERSON_IN_USE', why),
   pageInUse: () => new HttpError(409, 'PAGE_IN_USE', 'The page still has personal documents'),
   tooLarge: (limit: number) => new HttpError(413, 'BODY_TOO_LARGE', `The request body exceeds ${limit} bytes`),
+  lockedOut: (seconds: number) => new HttpError(429, 'TOO_MANY_FAILED_LOGINS', 'Too many failed logins; try again later', { 'Retry-After': String(seconds) }),
   unavailable: () => new HttpError(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { 'Retry-After': '5' }),
   internal: () => new HttpError(500, 'INTERNAL', 'Internal server error'),
 } as const;

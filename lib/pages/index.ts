@@ -1,5 +1,6 @@
 // The public index page at `/`: what this server is and how to reach its API.
 import type { ServerResponse } from 'node:http';
+import { PAGE_CSP } from '../http/headers.js';
 
 const HTML = `<!doctype html>
 <html lang="en">
@@ -24,6 +25,7 @@ export function indexPage(res: ServerResponse): void {
   res.statusCode = 200;
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(HTML));
-  res.setHeader('Content-Security-Policy', "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+  res.setHeader('Content-Security-Policy', PAGE_CSP);
+  res.setHeader('Cache-Control', 'no-cache');
   res.end(HTML);
 }
