@@ -8,7 +8,9 @@ import { DEFAULT_ARGON2, type Argon2Params } from './argon2-params.js';
 export { DEFAULT_ARGON2, type Argon2Params };
 
 const BCRYPT = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
-const ARGON2 = /^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+// The PHC string's parameters come in either order: the reference writes m,t,p; the
+// npm argon2 package writes m,p,t.
+const ARGON2 = /^\$argon2(id|i|d)\$v=\d+\$[mtp]=\d+,[mtp]=\d+,[mtp]=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
 
 export function isBcryptHash(value: string): boolean { return BCRYPT.test(value); }
 
