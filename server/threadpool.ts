@@ -6,5 +6,6 @@
 import { availableParallelism } from 'node:os';
 
 if (!process.env.UV_THREADPOOL_SIZE) {
-  process.env.UV_THREADPOOL_SIZE = String(Math.max(4, availableParallelism() + 2));
+  // Hashing may use max(4, CPUs) threads (lib/auth/hash-slots.ts); two more stay free.
+  process.env.UV_THREADPOOL_SIZE = String(Math.max(4, availableParallelism()) + 2);
 }

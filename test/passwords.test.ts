@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { startServer, type TestServer } from './helpers/server.js';
 import { call, ANA, ROOT, type Account } from './helpers/http.js';
 import { loadConfig, ConfigError } from '../lib/config.js';
+import { HASH_SLOTS, inHashSlot } from '../lib/auth/hash-slots.js';
 
 /** argon2id with the default (OWASP minimum) parameters, in either order of the PHC string. */
 const ARGON2_DEFAULT = /^\$argon2id\$v=19\$(m=19456,t=2,p=1|m=19456,p=1,t=2)\$/;
@@ -61,6 +62,19 @@ t('concurrent first logins on a bcrypt account store one argon2id hash and chang
   // Later logins verify the new hash and leave it alone.
   assert.is((await call(s.base, 'GET', '/login', { as: ANA })).status, 200);
   assert.is((await stored('ESPGNU777ORG')).password, after.password);
+});
+
+t('hashing leaves thread-pool threads free for everything else', async () => {
+  const size = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  assert.ok(HASH_SLOTS >= 1 && HASH_SLOTS <= Math.max(1, size - 2), `${HASH_SLOTS} slots, pool ${size}`);
+  let running = 0;
+  let most = 0;
+  await Promise.all(Array.from({ length: HASH_SLOTS * 3 }, () => inHashSlot(async () => {
+    most = Math.max(most, ++running);
+    await new Promise((r) => setTimeout(r, 5));
+    running--;
+  })));
+  assert.is(most, HASH_SLOTS);
 });
 
 function median(xs: number[]): number {

@@ -1,8 +1,9 @@
 // Password hashes: argon2id for every new hash, bcrypt ($2a$, $2b$, $2y$) still
-// verified so upstream databases keep working. Both run on libuv's thread pool.
+// verified so upstream databases keep working. Both run on libuv's thread pool, a
+// bounded number at a time (hash-slots.ts).
 import argon2 from 'argon2';
 import bcrypt from 'bcrypt';
-
+import { inHashSlot } from './hash-slots.js';
 import { DEFAULT_ARGON2, type Argon2Params } from './argon2-params.js';
 
 export { DEFAULT_ARGON2, type Argon2Params };
@@ -30,7 +31,8 @@ export function setArgon2Params(p: Argon2Params): void {
 }
 
 export function hashPassword(plain: string): Promise<string> {
-  return argon2.hash(plain, { type: argon2.argon2id, ...params });
+  const current = params;
+  return inHashSlot(() => argon2.hash(plain, { type: argon2.argon2id, ...current }));
 }
 
 /** Verifies `plain` against a stored bcrypt or argon2 hash; anything else never matches. */
@@ -38,9 +40,9 @@ export async function verifyPassword(plain: string, stored: string): Promise<boo
   try {
     if (BCRYPT.test(stored)) {
       // node's bcrypt knows $2a$ and $2b$; $2y$ is the same algorithm under PHP's name.
-      return await bcrypt.compare(plain, stored.replace(/^\$2y\$/, '$2b$'));
+      return await inHashSlot(() => bcrypt.compare(plain, stored.replace(/^\$2y\$/, '$2b$')));
     }
-    if (ARGON2.test(stored)) return await argon2.verify(stored, plain);
+    if (ARGON2.test(stored)) return await inHashSlot(() => argon2.verify(stored, plain));
   } catch {
     return false;
   }

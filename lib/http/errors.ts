@@ -39,9 +39,13 @@ export const errors = {
   internal: () => new HttpError(500, 'INTERNAL', 'Internal server error'),
 } as const;
 
+const POOL_TIMEOUT = /^(timeout exceeded when trying to connect|Connection terminated due to connection timeout)$/;
+
 /** SQLSTATEs a client's input can cause, and the error each one means. */
 export function fromPgError(err: unknown): HttpError | undefined {
   const code = (err as { code?: unknown }).code;
+  // pg-pool's own errors have no code: no connection could be had in time.
+  if (code === undefined && err instanceof Error && POOL_TIMEOUT.test(err.message)) return errors.unavailable();
   if (typeof code !== 'string') return undefined;
   switch (code) {
     case '22P02': case '22P05': case '22021': case '22001': case '54000': case '22003':
