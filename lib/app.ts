@@ -10,6 +10,7 @@ import type { Logger } from './log.js';
 import type { Acl, Method } from './auth/acl.js';
 import { aclAllows, isGlobalRole } from './auth/acl.js';
 import type { Authenticator, Principal } from './auth/authenticate.js';
+import { parseBasic } from './auth/basic.js';
 import { createCors } from './http/cors.js';
 import { errors, fromPgError, HttpError } from './http/errors.js';
 import { sendError, sendJson } from './http/respond.js';
@@ -81,7 +82,11 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
     // 'close' also fires for a listing the client abandoned mid-stream: it was still read.
     res.once('close', () => {
       const event = deps.audit && auditEvent(req.method, req.route, req.validParams, res.statusCode);
-      if (event) deps.audit!.record({ ...auditSource(req), ...event });
+      if (!event) return;
+      const source = auditSource(req);
+      // A refused login has no principal: the actor is the account it tried.
+      if (event.action === 'login_locked') source.actor = parseBasic(req.headers.authorization)?.account ?? null;
+      deps.audit!.record({ ...source, ...event });
     });
     next();
   });

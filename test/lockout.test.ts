@@ -31,9 +31,14 @@ account.before(async () => { s = await startServer(); });
 account.after(async () => { await s.close(); });
 
 account('10 failures lock the account for up to 15 minutes, even for the right password', async () => {
+  const start = Date.now();
   await failTimes(s, wrong(ANA.user), 10);
-  assertLocked(await login(s, wrong(ANA.user)), 900);
+  const retry = assertLocked(await login(s, wrong(ANA.user)), 900);
   assertLocked(await login(s, ANA), 900);
+  console.log(`  lockout: 10 failures in ${Date.now() - start} ms, then 429 with Retry-After ${retry}`);
+  await s.worker.services.audit.flush();
+  const locked = await s.db.pool.query(`SELECT actor, status FROM audit WHERE action = 'login_locked'`);
+  assert.equal(locked.rows, [{ actor: ANA.user, status: 429 }, { actor: ANA.user, status: 429 }]);
   const { rows } = await s.db.pool.query(`SELECT scope, count(*)::int AS n FROM login_failures GROUP BY scope ORDER BY scope`);
   // Locked attempts are not counted: the lock ends 15 minutes after the 10th failure.
   assert.equal(rows, [{ scope: 'account', n: 10 }, { scope: 'address', n: 10 }]);
