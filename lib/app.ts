@@ -10,6 +10,7 @@ import type { Logger } from './log.js';
 import type { Acl, Method } from './auth/acl.js';
 import { aclAllows, isGlobalRole } from './auth/acl.js';
 import type { Authenticator, Principal } from './auth/authenticate.js';
+import { parseBasic } from './auth/basic.js';
 import { createCors } from './http/cors.js';
 import { errors, fromPgError, HttpError } from './http/errors.js';
 import { sendError, sendJson } from './http/respond.js';
@@ -19,6 +20,11 @@ import { createCsrf } from './pages/csrf.js';
 import { serveStatic } from './pages/static.js';
 import type { ResourceContext, Reply } from './resources/context.js';
 import { ROUTES, type Route } from './routes.js';
+import type { AuditLog } from './audit/log.js';
+import { auditEvent } from './audit/requests.js';
+import type { AuditSource } from './audit/entry.js';
+import { createClientAddress } from './http/client.js';
+import { setSecurityHeaders } from './http/headers.js';
 
 export interface AppDeps {
   config: Config;
@@ -27,13 +33,15 @@ export interface AppDeps {
   /** Current roles file; a function so a reload can swap it. */
   acl: () => Acl;
   log: Logger;
+  /** Where reads of health records and refused logins are audited (batched). */
+  audit?: AuditLog;
   /** Called once per finished request (metrics). */
   observe?: (info: RequestInfo) => void;
 }
 
 export interface RequestInfo { method: string; route: string; status: number; seconds: number }
 
-type Req = PolkaRequest & { id?: string; route?: string; principal?: Principal };
+type Req = PolkaRequest & { id?: string; route?: string; principal?: Principal; client?: string; validParams?: Record<string, string> };
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -42,6 +50,7 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
   const cors = createCors(config.corsOrigins);
   const allowed = new Map<string, Set<string>>();
   const csrf = createCsrf(config.secretKey);
+  const clientAddress = createClientAddress(config.trustedProxies);
 
   const fail = (err: unknown, req: Req, res: ServerResponse) => {
     const known = err instanceof HttpError ? err : fromPgError(err);
@@ -64,14 +73,24 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
     const start = process.hrtime.bigint();
     const given = req.headers['x-request-id'];
     req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    req.client = clientAddress(req);
     res.setHeader('X-Request-Id', req.id);
-    res.setHeader('X-Content-Type-Options', 'nosniff');
+    setSecurityHeaders(res);
     cors.decorate(req, res);
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const route = req.route ?? 'unmatched';
       log.info({ reqId: req.id, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10, account: req.principal?.id }, 'request');
       deps.observe?.({ method: req.method, route, status: res.statusCode, seconds });
+    });
+    // 'close' also fires for a listing the client abandoned mid-stream: it was still read.
+    res.once('close', () => {
+      const event = deps.audit && auditEvent(req.method, req.route, req.validParams, res.statusCode);
+      if (!event) return;
+      const source = auditSource(req);
+      // A refused login has no principal: the actor is the account it tried.
+      if (event.action === 'login_locked') source.actor = parseBasic(req.headers.authorization)?.account ?? null;
+      deps.audit!.record({ ...source, ...event });
     });
     next();
   });
@@ -85,10 +104,11 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
       req.route = route.path;
       const method = (req.method === 'HEAD' ? 'GET' : req.method) as Method;
       const params = route.params(req.params);
+      req.validParams = params;
       let principal: Principal | undefined;
       let global = false;
       if (route.acl !== null) {
-        principal = await auth.authenticate(req.headers.authorization);
+        principal = await auth.authenticate(req.headers.authorization, { address: req.client!, route: route.path, requestId: req.id! });
         req.principal = principal;
         const acl = deps.acl();
         if (!aclAllows(acl, principal.roles, method, route.acl, route.person ? params[route.person] : undefined, principal.id)) {
@@ -99,7 +119,7 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
       const body = method === 'POST' || method === 'PATCH'
         ? await (route.form ? readForm(req, config.bodyLimit) : readJsonObject(req, config.bodyLimit)) : {};
       const ctx: ResourceContext = {
-        pool, principal, global, params, query: req.query, body, head: req.method === 'HEAD', res, csrf,
+        pool, principal, global, params, query: req.query, body, head: req.method === 'HEAD', res, csrf, audit: auditSource(req),
         legacyRowArrays: config.legacyRowArrays, pageLimitMax: config.pageLimitMax, listingTimeout: config.listingTimeout,
       };
       const reply = await route.handle(ctx, req);
@@ -109,6 +129,10 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
   }
 
   return app.handler as unknown as (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+function auditSource(req: Req): AuditSource {
+  return { actor: req.principal?.id ?? null, roles: req.principal?.roles ?? [], route: req.route ?? 'unmatched', client: req.client ?? null, requestId: req.id ?? null };
 }
 
 function send(res: ServerResponse, reply: Reply & { bytes?: Buffer }): void {

@@ -4,6 +4,8 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, resolve, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
+import { argon2Weakness } from './auth/argon2-params.js';
+import { parseNetwork } from './http/client.js';
 
 export interface Config {
   /** PostgreSQL connection string (POSTGRESQL_URI or DATABASE_URL); empty: embedded PostgreSQL. */
@@ -32,6 +34,22 @@ export interface Config {
   pageLimitMax: number;
   /** Statement timeout for listings, in milliseconds (0: none). */
   listingTimeout: number;
+  /** argon2id memory per hash in KiB (OWASP minimum: 19456 with 2 iterations). */
+  argon2MemoryKib: number;
+  /** argon2id iterations. */
+  argon2TimeCost: number;
+  /** argon2id lanes. */
+  argon2Parallelism: number;
+  /** Failed logins per account within LOCKOUT_WINDOW before it answers 429. */
+  lockoutAccountFailures: number;
+  /** Failed logins per client address within LOCKOUT_WINDOW before it answers 429. */
+  lockoutAddressFailures: number;
+  /** Length of the failed-login window, and so of a lockout, in seconds. */
+  lockoutWindow: number;
+  /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client. */
+  trustedProxies: string[];
+  /** Days an audit row is kept; 0 keeps them forever. */
+  auditRetentionDays: number;
   /** The file this configuration was read from (empty when none). */
   file: string;
 }
@@ -55,6 +73,14 @@ const KEYS: Record<string, KeySpec> = {
   POOL_SIZE: { kind: 'int', field: 'poolSize', default: '10' },
   PAGE_LIMIT_MAX: { kind: 'int', field: 'pageLimitMax', default: '1000' },
   LISTING_TIMEOUT: { kind: 'int', field: 'listingTimeout', default: '600000' },
+  ARGON2_MEMORY_KIB: { kind: 'int', field: 'argon2MemoryKib', default: '19456' },
+  ARGON2_TIME_COST: { kind: 'int', field: 'argon2TimeCost', default: '2' },
+  ARGON2_PARALLELISM: { kind: 'int', field: 'argon2Parallelism', default: '1' },
+  LOCKOUT_ACCOUNT_FAILURES: { kind: 'int', field: 'lockoutAccountFailures', default: '10' },
+  LOCKOUT_ADDRESS_FAILURES: { kind: 'int', field: 'lockoutAddressFailures', default: '200' },
+  LOCKOUT_WINDOW: { kind: 'int', field: 'lockoutWindow', default: '900' },
+  TRUSTED_PROXIES: { kind: 'list', field: 'trustedProxies', default: '127.0.0.1 ::1' },
+  AUDIT_RETENTION_DAYS: { kind: 'int', field: 'auditRetentionDays', default: '2190' },
 };
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -171,5 +197,12 @@ export function loadConfig(file = defaultConfigFile(), env: NodeJS.ProcessEnv = 
   if (c.processes === 0) c.processes = availableParallelism();
   if (c.bodyLimit < 1024) throw range('BODY_LIMIT', 'must be at least 1 KiB');
   if (c.pageLimitMax < 1) throw range('PAGE_LIMIT_MAX', 'must be at least 1');
+  const weak = argon2Weakness({ memoryCost: c.argon2MemoryKib, timeCost: c.argon2TimeCost, parallelism: c.argon2Parallelism });
+  if (weak) throw new ConfigError(`ARGON2_MEMORY_KIB, ARGON2_TIME_COST, ARGON2_PARALLELISM: ${weak}`);
+  if (c.lockoutAccountFailures < 1) throw range('LOCKOUT_ACCOUNT_FAILURES', 'must be at least 1');
+  if (c.lockoutAddressFailures < 1) throw range('LOCKOUT_ADDRESS_FAILURES', 'must be at least 1');
+  if (c.lockoutWindow < 1) throw range('LOCKOUT_WINDOW', 'must be at least 1 second');
+  const badProxy = c.trustedProxies.find((p) => !parseNetwork(p));
+  if (badProxy !== undefined) throw range('TRUSTED_PROXIES', `${JSON.stringify(badProxy)} is not an address or CIDR range`);
   return c;
 }

@@ -10,6 +10,7 @@ import { createPage, deletePage, getPage, listBook, patchPage } from './resource
 import { getDocument, listPageDocs, listPersonDocs } from './resources/documents.js';
 import { indexPage } from './pages/index.js';
 import { passwordPage } from './pages/password.js';
+import { listAudit } from './resources/audit.js';
 
 export interface Route {
   path: string;
@@ -88,4 +89,5 @@ export const ROUTES: Route[] = [
       return req.method === 'POST' ? createRecord(ctx, INSTITUTIONS, id) : req.method === 'PATCH' ? patchRecord(ctx, INSTITUTIONS, id) : getRecord(ctx, INSTITUTIONS, id);
     },
   },
+  { path: '/audit', methods: ['GET'], acl: 'audit', params: none, handle: listAudit },
 ];

@@ -9,12 +9,18 @@ import { loadAcl, type Acl } from './auth/acl.js';
 import { createCredentialCache } from './auth/cache.js';
 import { createAuthenticator, type Authenticator } from './auth/authenticate.js';
 import { createApp, type RequestInfo } from './app.js';
+import { createLockout } from './auth/lockout.js';
+import { setArgon2Params } from './auth/passwords.js';
+import { createAuditLog, type AuditLog } from './audit/log.js';
+import { startPurging } from './audit/maintenance.js';
 
 export interface Services {
   pool: pg.Pool;
   auth: Authenticator;
   acl: Acl;
   handler: (req: IncomingMessage, res: ServerResponse) => void;
+  audit: AuditLog;
+  stopPurging: () => void;
 }
 
 export interface ServiceOptions {
@@ -28,12 +34,20 @@ export function initServices(opts: ServiceOptions): Services {
   const { config, log } = opts;
   const acl = loadAcl(config.acl);
   const pool = createPool({ url: opts.databaseUrl, size: config.poolSize });
-  const auth = createAuthenticator(pool, createCredentialCache());
-  const services = { pool, auth, acl } as Services;
-  services.handler = createApp({ config, pool, auth, acl: () => services.acl, log, observe: opts.observe });
+  setArgon2Params({ memoryCost: config.argon2MemoryKib, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism });
+  const lockout = createLockout(pool, {
+    accountFailures: config.lockoutAccountFailures, addressFailures: config.lockoutAddressFailures, windowSeconds: config.lockoutWindow,
+  });
+  const auth = createAuthenticator(pool, createCredentialCache(), lockout);
+  const audit = createAuditLog(pool, log);
+  const stopPurging = startPurging(pool, lockout, config.auditRetentionDays, log);
+  const services = { pool, auth, acl, audit, stopPurging } as Services;
+  services.handler = createApp({ config, pool, auth, acl: () => services.acl, log, audit, observe: opts.observe });
   return services;
 }
 
 export async function closeServices(services: Services): Promise<void> {
+  services.stopPurging();
+  await services.audit.close();
   await closePool(services.pool);
 }

@@ -1,5 +1,6 @@
 // Entry point: configuration, database, then the HTTP server. Stops cleanly on
 // SIGTERM/SIGINT: the server drains, then the embedded database stops last.
+import './threadpool.js';
 import { loadConfig, ConfigError } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { AclError } from '../lib/auth/acl.js';

@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { initServices, closeServices, type Services } from '../lib/services.js';
+import { RAW_SECURITY_HEADERS } from '../lib/http/headers.js';
 
 export interface Worker {
   server: http.Server;
@@ -22,7 +23,7 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   const body = JSON.stringify(tooBig
     ? { error: 'The request headers are too large', code: 'HEADERS_TOO_LARGE' }
     : { error: 'The request is not valid HTTP', code: 'BAD_REQUEST' });
-  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${RAW_SECURITY_HEADERS}Connection: close\r\n\r\n${body}`);
 }
 
 export async function startWorker(config: Config, databaseUrl: string, log: Logger): Promise<Worker> {

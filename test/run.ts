@@ -1,6 +1,8 @@
 // `npm test`: runs the uvu suite against a real PostgreSQL and prints one closing line
 // `N passed, N failed`. TEST_DATABASE_URL names a server (its maintenance database);
 // without it an embedded PostgreSQL is started in a temporary folder and removed after.
+// Size the thread pool as the server does (the test child inherits the variable).
+import '../server/threadpool.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';

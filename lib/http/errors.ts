@@ -35,13 +35,18 @@ export const errors = {
   pageInUse: () => new HttpError(409, 'PAGE_IN_USE', 'The page still has personal documents'),
   tooLarge: (limit: number) => new HttpError(413, 'BODY_TOO_LARGE', `The request body exceeds ${limit} bytes`),
   unsupportedType: (expected: string) => new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `The request body must be ${expected}`),
+  lockedOut: (seconds: number) => new HttpError(429, 'TOO_MANY_FAILED_LOGINS', 'Too many failed logins; try again later', { 'Retry-After': String(seconds) }),
   unavailable: () => new HttpError(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { 'Retry-After': '5' }),
   internal: () => new HttpError(500, 'INTERNAL', 'Internal server error'),
 } as const;
 
+const POOL_TIMEOUT = /^(timeout exceeded when trying to connect|Connection terminated due to connection timeout)$/;
+
 /** SQLSTATEs a client's input can cause, and the error each one means. */
 export function fromPgError(err: unknown): HttpError | undefined {
   const code = (err as { code?: unknown }).code;
+  // pg-pool's own errors have no code: no connection could be had in time.
+  if (code === undefined && err instanceof Error && POOL_TIMEOUT.test(err.message)) return errors.unavailable();
   if (typeof code !== 'string') return undefined;
   switch (code) {
     case '22P02': case '22P05': case '22021': case '22001': case '54000': case '22003':

@@ -1,9 +1,10 @@
 // What every HTML page shares: escaping, the layout (our stylesheet and logo, no
 // external resources), and the response headers, among them a strict CSP.
 import type { ServerResponse } from 'node:http';
+import { PAGE_CSP } from '../http/headers.js';
 
-/** No inline scripts or styles, nothing from elsewhere, never framed. */
-export const PAGE_CSP = "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+/** No inline scripts or styles, nothing from elsewhere, never framed (lib/http/headers). */
+export { PAGE_CSP };
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 

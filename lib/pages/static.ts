@@ -37,9 +37,13 @@ export function serveStatic(dir = PUBLIC_DIR): (req: StaticRequest, res: ServerR
     req.route = `${STATIC_PREFIX}/*`;
     const vary = res.getHeader('Vary');
     if (typeof vary === 'string') priorVary.set(res, vary);
+    // sirv keeps a Cache-Control already set; the API's no-store must not reach assets.
+    const cache = res.getHeader('Cache-Control');
+    res.removeHeader('Cache-Control');
     serve(req, res, () => {
       req.url = url;
       req.route = undefined;
+      if (cache !== undefined) res.setHeader('Cache-Control', cache);
       next();
     });
   };

@@ -4,6 +4,8 @@ import type { ServerResponse } from 'node:http';
 import type pg from 'pg';
 import type { Principal } from '../auth/authenticate.js';
 import type { Csrf } from '../pages/csrf.js';
+import type { AuditEvent, AuditSource } from '../audit/entry.js';
+import { withAudit } from '../audit/entry.js';
 
 export interface ResourceContext {
   pool: pg.Pool;
@@ -24,6 +26,13 @@ export interface ResourceContext {
   legacyRowArrays: boolean;
   pageLimitMax: number;
   listingTimeout: number;
+  /** Who is asking and from where, for the audit rows of writes. */
+  audit: AuditSource;
+}
+
+/** A write statement (with RETURNING) that appends its audit row in the same statement. */
+export function audited(ctx: ResourceContext, event: AuditEvent, sql: string, args: unknown[]): [string, unknown[]] {
+  return withAudit({ ...ctx.audit, ...event }, sql, args);
 }
 
 /** A complete JSON answer; `json` is already serialized text. */

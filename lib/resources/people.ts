@@ -1,11 +1,11 @@
 // People: records with a password, roles and an active flag. A password is stored
 // hashed and never sent back; only a global role may change roles or another
 // person's active flag; a person is deleted only once deactivated and without pages.
-import type { ResourceContext, Reply } from './context.js';
+import { audited, type ResourceContext, type Reply } from './context.js';
 import { errors, HttpError } from '../http/errors.js';
 import { storedPassword } from '../auth/policy.js';
 import { inTransaction } from '../db/pool.js';
-import { PEOPLE, checkBodyId, insertRecord, mergeRecord, PUBLIC_JSON } from './records.js';
+import { PEOPLE, checkBodyId, insertRecord, mergeRecord, PUBLIC_JSON, writeEvent } from './records.js';
 
 const DEFAULT_ROLES = ['end_user'];
 
@@ -46,19 +46,19 @@ export async function patchPerson(ctx: ResourceContext, id: string): Promise<Rep
     for (const field of ['roles', 'active'] as const) {
       if (field in data && !sameJson(data[field], rows[0][field])) throw errors.forbiddenField(field);
     }
-    const updated = await client.query<{ j: string }>(
+    const updated = await client.query<{ j: string }>(...audited(ctx, writeEvent(PEOPLE, 'update', id, 200),
       `UPDATE people SET data = COALESCE(data, '{}'::jsonb) || $2::jsonb WHERE id = $1 RETURNING ${PUBLIC_JSON} AS j`,
-      [id, JSON.stringify({ ...data, id })]);
+      [id, JSON.stringify({ ...data, id })]));
     return { status: 200, json: updated.rows[0]!.j };
   });
 }
 
 export async function deletePerson(ctx: ResourceContext, id: string): Promise<Reply> {
   try {
-    const { rowCount } = await ctx.pool.query(
+    const { rowCount } = await ctx.pool.query(...audited(ctx, writeEvent(PEOPLE, 'delete', id, 204),
       `DELETE FROM people p WHERE id = $1 AND p.data->'active' = 'false'::jsonb
          AND NOT EXISTS (SELECT 1 FROM pols WHERE book = $1)
-         AND NOT EXISTS (SELECT 1 FROM personal_docs WHERE fedacct = $1)`, [id]);
+         AND NOT EXISTS (SELECT 1 FROM personal_docs WHERE fedacct = $1) RETURNING id`, [id]));
     if (rowCount) return { status: 204 };
   } catch (err) {
     // A page written concurrently still references the person.

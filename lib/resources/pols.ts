@@ -1,10 +1,15 @@
 // Pages of Life: a person's book. A page is only ever reached through its own book:
 // `/pols/<someone>/<a page of another book>` is a 404, for reads and writes alike.
-import type { ResourceContext, Reply } from './context.js';
+import { audited, type ResourceContext, type Reply } from './context.js';
+import type { AuditEvent } from '../audit/entry.js';
 import { errors } from '../http/errors.js';
 import { sendListing } from './listing.js';
 
 const PAGE_JSON = `COALESCE(data, '{}'::jsonb)::text`;
+
+function pageEvent(action: AuditEvent['action'], book: string, page: string, status: number): AuditEvent {
+  return { action, recordId: page, person: book, status };
+}
 
 export async function personExists(ctx: ResourceContext, id: string): Promise<boolean> {
   const { rowCount } = await ctx.pool.query('SELECT 1 FROM people WHERE id = $1', [id]);
@@ -32,9 +37,9 @@ export async function createPage(ctx: ResourceContext, book: string, page: strin
   checkPageBody(ctx.body, book, page);
   const data = JSON.stringify({ ...ctx.body, id: page, book });
   // The person check and the insert are one statement, so no separate round trip is needed.
-  const { rows } = await ctx.pool.query<{ j: string }>(
-    `INSERT INTO pols (id, book, data) SELECT $1::varchar, $2::varchar, $3::jsonb WHERE EXISTS (SELECT 1 FROM people WHERE id = $2::varchar)
-     ON CONFLICT (id) DO NOTHING RETURNING ${PAGE_JSON} AS j`, [page, book, data]).catch((err) => {
+  const { rows } = await ctx.pool.query<{ j: string }>(...audited(ctx, pageEvent('create', book, page, 201),
+    `INSERT INTO pols (id, book, data) SELECT $1::varchar, $2::varchar, $3::jsonb WHERE EXISTS (SELECT 1 FROM people WHERE id = $2)
+     ON CONFLICT (id) DO NOTHING RETURNING ${PAGE_JSON} AS j`, [page, book, data])).catch((err) => {
     if ((err as { code?: string }).code === '23503') throw errors.notFound('Person');
     throw err;
   });
@@ -45,16 +50,17 @@ export async function createPage(ctx: ResourceContext, book: string, page: strin
 
 export async function patchPage(ctx: ResourceContext, book: string, page: string): Promise<Reply> {
   checkPageBody(ctx.body, book, page);
-  const { rows } = await ctx.pool.query<{ j: string }>(
+  const { rows } = await ctx.pool.query<{ j: string }>(...audited(ctx, pageEvent('update', book, page, 200),
     `UPDATE pols SET data = COALESCE(data, '{}'::jsonb) || $3::jsonb WHERE id = $1 AND book = $2 RETURNING ${PAGE_JSON} AS j`,
-    [page, book, JSON.stringify({ ...ctx.body, id: page, book })]);
+    [page, book, JSON.stringify({ ...ctx.body, id: page, book })]));
   if (!rows[0]) throw errors.notFound('Page');
   return { status: 200, json: rows[0].j };
 }
 
 export async function deletePage(ctx: ResourceContext, book: string, page: string): Promise<Reply> {
   try {
-    const { rowCount } = await ctx.pool.query('DELETE FROM pols WHERE id = $1 AND book = $2', [page, book]);
+    const { rowCount } = await ctx.pool.query(...audited(ctx, pageEvent('delete', book, page, 204),
+      'DELETE FROM pols WHERE id = $1 AND book = $2 RETURNING id', [page, book]));
     if (!rowCount) throw errors.notFound('Page');
     return { status: 204 };
   } catch (err) {

@@ -1,8 +1,9 @@
 // People, domiciliary units and institutions behave alike: a JSON document per id,
 // listed, read, created (409 if it exists) and merged by PATCH (`data || body`, in one
 // atomic UPDATE). What differs for people lives in people.ts.
-import type { ResourceContext, Reply } from './context.js';
+import { audited, type ResourceContext, type Reply } from './context.js';
 import { errors } from '../http/errors.js';
+import type { AuditEvent } from '../audit/entry.js';
 import { sendListing } from './listing.js';
 
 export interface RecordKind {
@@ -36,22 +37,27 @@ export async function getRecord(ctx: ResourceContext, kind: RecordKind, id: stri
   return { status: 200, json: rows[0].j };
 }
 
+/** The audit event of a write to one record; a person record concerns that person. */
+export function writeEvent(kind: RecordKind, action: AuditEvent['action'], id: string, status: number): AuditEvent {
+  return { action, recordId: id, person: kind.table === 'people' ? id : null, status };
+}
+
 /** Inserts `data` (already prepared) under `id`; 409 when the id is taken. */
 export async function insertRecord(ctx: ResourceContext, kind: RecordKind, id: string, data: Record<string, unknown>): Promise<Reply> {
-  const { rows } = await ctx.pool.query<{ j: string }>(
+  const { rows } = await ctx.pool.query<{ j: string }>(...audited(ctx, writeEvent(kind, 'create', id, 201),
     `INSERT INTO ${kind.table} (id, data) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING ${PUBLIC_JSON} AS j`,
     [id, JSON.stringify({ ...data, id })],
-  );
+  ));
   if (!rows[0]) throw errors.exists(kind.noun);
   return { status: 201, json: rows[0].j, headers: { Location: `${kind.path}/${encodeURIComponent(id)}` } };
 }
 
 /** Merges `changes` into the stored document atomically; 404 when there is none. */
 export async function mergeRecord(ctx: ResourceContext, kind: RecordKind, id: string, changes: Record<string, unknown>): Promise<Reply> {
-  const { rows } = await ctx.pool.query<{ j: string }>(
+  const { rows } = await ctx.pool.query<{ j: string }>(...audited(ctx, writeEvent(kind, 'update', id, 200),
     `UPDATE ${kind.table} SET data = COALESCE(data, '{}'::jsonb) || $2::jsonb WHERE id = $1 RETURNING ${PUBLIC_JSON} AS j`,
     [id, JSON.stringify({ ...changes, id })],
-  );
+  ));
   if (!rows[0]) throw errors.notFound(kind.noun);
   return { status: 200, json: rows[0].j };
 }

@@ -1,0 +1,31 @@
+// Purges what only needs keeping for a while: audit rows past AUDIT_RETENTION_DAYS
+// (through audit_purge(), the one way rows leave the audit table) and failed logins
+// past the lockout window. Every worker runs it; the DELETEs are idempotent.
+import type pg from 'pg';
+import type { Logger } from '../log.js';
+import type { Lockout } from '../auth/lockout.js';
+
+const EVERY_MS = 60 * 60_000;
+
+export async function purgeOnce(pool: pg.Pool, lockout: Lockout, retentionDays: number): Promise<{ audit: number; failures: number }> {
+  const failures = await lockout.purge();
+  let audit = 0;
+  if (retentionDays > 0) {
+    const { rows } = await pool.query<{ n: string }>('SELECT audit_purge($1) AS n', [retentionDays]);
+    audit = Number(rows[0]?.n ?? 0);
+  }
+  return { audit, failures };
+}
+
+/** Purges now and then hourly; returns the function that stops it. */
+export function startPurging(pool: pg.Pool, lockout: Lockout, retentionDays: number, log: Logger): () => void {
+  const run = () => purgeOnce(pool, lockout, retentionDays).then(
+    (n) => { if (n.audit || n.failures) log.info(n, 'purged old audit rows and failed logins'); },
+    (err) => log.warn({ err }, 'purge failed; will retry'),
+  );
+  const first = setTimeout(run, 5_000);
+  const timer = setInterval(run, EVERY_MS);
+  first.unref();
+  timer.unref();
+  return () => { clearTimeout(first); clearInterval(timer); };
+}
