@@ -32,6 +32,14 @@ export interface Config {
   pageLimitMax: number;
   /** Statement timeout for listings, in milliseconds (0: none). */
   listingTimeout: number;
+  /** Host and port of the admin listener (/healthz, /readyz, /metrics), run by the primary. */
+  adminListen: { host: string; port: number };
+  /** Milliseconds in-flight requests get to finish on SIGTERM, SIGINT or a reload. */
+  shutdownTimeout: number;
+  /** PEM certificate (chain) file: with TLS_KEY, the workers serve HTTPS themselves. */
+  tlsCert: string;
+  /** PEM private key file of TLS_CERT. */
+  tlsKey: string;
   /** The file this configuration was read from (empty when none). */
   file: string;
 }
@@ -55,6 +63,10 @@ const KEYS: Record<string, KeySpec> = {
   POOL_SIZE: { kind: 'int', field: 'poolSize', default: '10' },
   PAGE_LIMIT_MAX: { kind: 'int', field: 'pageLimitMax', default: '1000' },
   LISTING_TIMEOUT: { kind: 'int', field: 'listingTimeout', default: '600000' },
+  ADMIN_LISTEN: { kind: 'listen', field: 'adminListen', default: '127.0.0.1:9191' },
+  SHUTDOWN_TIMEOUT: { kind: 'int', field: 'shutdownTimeout', default: '10000' },
+  TLS_CERT: { kind: 'path', field: 'tlsCert', default: '' },
+  TLS_KEY: { kind: 'path', field: 'tlsKey', default: '' },
 };
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -164,5 +176,6 @@ export function loadConfig(file = defaultConfigFile(), env: NodeJS.ProcessEnv = 
   if (c.processes === 0) c.processes = availableParallelism();
   if (c.bodyLimit < 1024) throw new ConfigError(`BODY_LIMIT: must be at least 1 KiB`);
   if (c.pageLimitMax < 1) throw new ConfigError(`PAGE_LIMIT_MAX: must be at least 1`);
+  if (!c.tlsCert !== !c.tlsKey) throw new ConfigError('TLS_CERT and TLS_KEY: set both or neither');
   return c;
 }

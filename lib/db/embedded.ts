@@ -27,13 +27,18 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startEmbedded(dataDir: string, log: (msg: string) => void = () => undefined): Promise<EmbeddedDatabase> {
+export interface EmbeddedOptions {
+  /** Port to listen on; default: a free one. A fixed port lets a restart keep the URL. */
+  port?: number;
+}
+
+export async function startEmbedded(dataDir: string, log: (msg: string) => void = () => undefined, opts: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
   mkdirSync(dataDir, { recursive: true, mode: 0o755 });
   const databaseDir = join(dataDir, 'postgres');
   const passwordFile = join(dataDir, 'postgres.password');
   if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(24).toString('hex'), { mode: 0o600 });
   const password = readFileSync(passwordFile, 'utf8').trim();
-  const port = await freePort();
+  const port = opts.port ?? await freePort();
   const lines: string[] = [];
   const pg = new EmbeddedPostgres({
     databaseDir,
