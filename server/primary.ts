@@ -13,13 +13,9 @@ import { prepareDatabase } from './database.js';
 import { loadTls, TlsError } from './tls.js';
 import { startAdmin, type Admin } from './admin.js';
 import { sdNotify } from './notify.js';
+import { createRespawnPolicy, CRASH_WINDOW_MS } from './respawn.js';
 import { isMessage, type MetricsMessage, type ToWorker } from './ipc.js';
 
-/** A crash loop: this many unexpected worker deaths within CRASH_WINDOW_MS stop the primary. */
-const CRASH_LIMIT = 10;
-const CRASH_WINDOW_MS = 60_000;
-const FIRST_BACKOFF_MS = 100;
-const MAX_BACKOFF_MS = 10_000;
 /** A new worker must be listening within this time. */
 const START_TIMEOUT_MS = 30_000;
 const SNAPSHOT_WAIT_MS = 500;
@@ -70,7 +66,7 @@ export async function runPrimary(): Promise<void> {
   let restarts = 0;
   let reloads = 0;
   let stopping = false;
-  const deaths: number[] = [];
+  const deaths = createRespawnPolicy();
 
   const send = (e: Entry, m: ToWorker) => { if (e.worker.isConnected()) e.worker.send(m); };
 
@@ -106,15 +102,13 @@ export async function runPrimary(): Promise<void> {
     if (e.snapshot) retired = mergeSnapshots([retired, countersOnly(e.snapshot)]);
     if (stopping || e.state === 'retiring' || (e.state === 'starting' && !e.respawn)) return;
     log.error({ worker: e.worker.process.pid, code, signal }, 'worker died');
-    const now = Date.now();
-    deaths.push(now);
-    while (deaths[0]! < now - CRASH_WINDOW_MS) deaths.shift();
-    if (deaths.length >= CRASH_LIMIT) {
-      log.fatal(`crash loop: ${deaths.length} worker deaths within ${CRASH_WINDOW_MS / 1000} s; stopping`);
+    const next = deaths.record(Date.now());
+    if (next.stop) {
+      log.fatal(`crash loop: ${next.deaths} worker deaths within ${CRASH_WINDOW_MS / 1000} s; stopping`);
       void shutdown('crash loop', 1);
       return;
     }
-    const delay = Math.min(FIRST_BACKOFF_MS * 2 ** (deaths.length - 1), MAX_BACKOFF_MS);
+    const delay = next.delayMs;
     setTimeout(() => {
       if (stopping) return;
       restarts++;
