@@ -116,9 +116,9 @@ t('SIGHUP under load: every worker is replaced, zero failed requests', async () 
 t('SIGHUP with a configuration or roles file that does not parse keeps the running workers', async () => {
   const before = childPids(c.pid);
   const good = readFileSync(cfg, 'utf8');
-  writeFileSync(cfg, `${good}PROCESSES = "many"\n`);
+  writeFileSync(cfg, `${good}this is not a setting\n`);
   process.kill(c.pid, 'SIGHUP');
-  await waitFor('the refusal', () => /reload refused, the running workers stay: .*PROCESSES: expected a whole number/.test(c.output()));
+  await waitFor('the refusal', () => /reload refused, the running workers stay: .*thalamus.cfg:2: expected KEY = VALUE/.test(c.output()));
   writeFileSync(cfg, good);
   const goodRoles = readFileSync(roles, 'utf8');
   writeFileSync(roles, '[{"role": ');
