@@ -147,7 +147,7 @@ t('SIGTERM under load: in-flight requests complete (a slow upload too), exit cod
   await sleep(200);
   const signalAt = Date.now();
   process.kill(c.pid, 'SIGTERM');
-  const exit = await c.exited;
+  const exit = await Promise.race([c.exited, sleep(30_000).then(() => ({ code: -1, signal: null }))]);
   const outcomes = await load.stop();
   const posted = await slow;
   const inFlight = outcomes.filter((o) => o.started < signalAt);
