@@ -20,7 +20,8 @@ export interface Worker {
   /**
    * Stops accepting, lets in-flight requests finish (at most `graceMs`), closes the pool.
    * Keep-alive connections are not cut while idle: their next response says
-   * `Connection: close`; those still idle after a second are closed then.
+   * `Connection: close`; those still idle after a second (a quarter of `graceMs` if less)
+   * are closed then.
    */
   close(graceMs?: number): Promise<void>;
 }
@@ -79,7 +80,7 @@ export async function startWorker(config: Config, databaseUrl: string, log: Logg
       // net's close, not http's: http's would also cut idle keep-alive connections at
       // once, failing a request a client is sending on one at that moment.
       const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
-      const idle = setTimeout(() => server.closeIdleConnections(), Math.min(IDLE_GRACE_MS, graceMs));
+      const idle = setTimeout(() => server.closeIdleConnections(), Math.min(IDLE_GRACE_MS, graceMs / 4));
       const hard = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(idle);
