@@ -78,6 +78,8 @@ export async function runPrimary(): Promise<void> {
     });
     const entry: Entry = { worker, state: 'starting', respawn, waiters: [], exited: Promise.resolve() };
     entry.exited = new Promise((resolve) => worker.once('exit', (code, signal) => { onExit(entry, code, signal); resolve(); }));
+    // A message to a worker that is just exiting fails with EPIPE; its exit is handled.
+    worker.on('error', (err) => log.warn(`worker ${worker.process.pid}: ${err.message}`));
     worker.on('message', (m) => {
       if (!isMessage<MetricsMessage>(m, 'thalamus:metrics')) return;
       entry.snapshot = m.snapshot;
