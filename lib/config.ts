@@ -50,6 +50,14 @@ export interface Config {
   trustedProxies: string[];
   /** Days an audit row is kept; 0 keeps them forever. */
   auditRetentionDays: number;
+  /** Host and port of the admin listener (/healthz, /readyz, /metrics), run by the primary. */
+  adminListen: { host: string; port: number };
+  /** Milliseconds in-flight requests get to finish on SIGTERM, SIGINT or a reload. */
+  shutdownTimeout: number;
+  /** PEM certificate (chain) file: with TLS_KEY, the workers serve HTTPS themselves. */
+  tlsCert: string;
+  /** PEM private key file of TLS_CERT. */
+  tlsKey: string;
   /** The file this configuration was read from (empty when none). */
   file: string;
 }
@@ -81,6 +89,10 @@ const KEYS: Record<string, KeySpec> = {
   LOCKOUT_WINDOW: { kind: 'int', field: 'lockoutWindow', default: '900' },
   TRUSTED_PROXIES: { kind: 'list', field: 'trustedProxies', default: '127.0.0.1 ::1' },
   AUDIT_RETENTION_DAYS: { kind: 'int', field: 'auditRetentionDays', default: '2190' },
+  ADMIN_LISTEN: { kind: 'listen', field: 'adminListen', default: '127.0.0.1:9191' },
+  SHUTDOWN_TIMEOUT: { kind: 'int', field: 'shutdownTimeout', default: '10000' },
+  TLS_CERT: { kind: 'path', field: 'tlsCert', default: '' },
+  TLS_KEY: { kind: 'path', field: 'tlsKey', default: '' },
 };
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -204,5 +216,6 @@ export function loadConfig(file = defaultConfigFile(), env: NodeJS.ProcessEnv = 
   if (c.lockoutWindow < 1) throw range('LOCKOUT_WINDOW', 'must be at least 1 second');
   const badProxy = c.trustedProxies.find((p) => !parseNetwork(p));
   if (badProxy !== undefined) throw range('TRUSTED_PROXIES', `${JSON.stringify(badProxy)} is not an address or CIDR range`);
+  if (!c.tlsCert !== !c.tlsKey) throw new ConfigError('TLS_CERT and TLS_KEY: set both or neither');
   return c;
 }

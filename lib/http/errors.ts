@@ -40,20 +40,25 @@ export const errors = {
   internal: () => new HttpError(500, 'INTERNAL', 'Internal server error'),
 } as const;
 
-const POOL_TIMEOUT = /^(timeout exceeded when trying to connect|Connection terminated due to connection timeout)$/;
+/**
+ * Errors node-postgres raises without a code when the server is unreachable: the pool's
+ * connect timeout, a connection dropped mid-query, a client left broken by either.
+ */
+const CONNECTION_LOST = /^(timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Client was closed|connect ECONNREFUSED)/;
 
 /** SQLSTATEs a client's input can cause, and the error each one means. */
 export function fromPgError(err: unknown): HttpError | undefined {
-  const code = (err as { code?: unknown }).code;
-  // pg-pool's own errors have no code: no connection could be had in time.
-  if (code === undefined && err instanceof Error && POOL_TIMEOUT.test(err.message)) return errors.unavailable();
-  if (typeof code !== 'string') return undefined;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') {
+    const message = (err as { message?: unknown } | null)?.message;
+    return typeof message === 'string' && CONNECTION_LOST.test(message) ? errors.unavailable() : undefined;
+  }
   switch (code) {
     case '22P02': case '22P05': case '22021': case '22001': case '54000': case '22003':
       return errors.badValue('The request holds a value the database cannot store (for example a NUL character)');
-    case '57P01': case '57P02': case '57P03': case '08000': case '08003': case '08006': case '08001': case '53300':
+    case '57P01': case '57P02': case '57P03': case '08000': case '08003': case '08006': case '08001': case '53300': case '57P04':
       return errors.unavailable();
   }
-  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE') return errors.unavailable();
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) return errors.unavailable();
   return undefined;
 }
