@@ -1,6 +1,9 @@
 // Streaming a listing: rows come from a pg-cursor in batches and are written as one
 // JSON array, reading no further while the socket is full. A client that goes away
-// closes the cursor and gives the connection back at once.
+// gives the connection back at once: while the stream waits for 'drain' the cursor is
+// closed and the connection returned clean; while a cursor read is in flight the
+// connection is destroyed instead (PostgreSQL then ends the query), since waiting for
+// that read could take as long as the query itself.
 import type { ServerResponse } from 'node:http';
 import type { Pool, PoolClient } from 'pg';
 import Cursor from 'pg-cursor';
@@ -18,13 +21,32 @@ export interface StreamOptions {
 /** A row whose `j` column is the JSON text of one element. */
 interface JsonRow { j: string }
 
-/** Waits for 'drain', or for the response to close. */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
-    res.on('drain', done);
-    res.on('close', done);
+const GONE = Symbol('gone');
+
+/**
+ * Settles with `work`'s result, or with GONE as soon as the response closes. A fresh
+ * 'close' listener per wait, removed after: racing one long-lived promise instead would
+ * keep every settled batch reachable until the stream ends.
+ */
+function unlessClosed<T>(res: ServerResponse, work: (done: (value: T) => void, fail: (err: unknown) => void) => void): Promise<T | typeof GONE> {
+  if (res.destroyed) return Promise.resolve(GONE);
+  return new Promise((resolve, reject) => {
+    const onClose = () => resolve(GONE);
+    res.once('close', onClose);
+    work((value) => { res.off('close', onClose); resolve(value); }, (err) => { res.off('close', onClose); reject(err); });
   });
+}
+
+/** Waits for 'drain', or for the response to close. */
+function drained(res: ServerResponse): Promise<unknown> {
+  let onDrain: (() => void) | undefined;
+  return unlessClosed<void>(res, (done) => { onDrain = () => done(); res.once('drain', onDrain); })
+    .finally(() => { if (onDrain) res.off('drain', onDrain); });
+}
+
+/** A cursor read, or GONE when the client leaves first (the read is then abandoned). */
+function readOrGone(cursor: Cursor<JsonRow>, batch: number, res: ServerResponse): Promise<JsonRow[] | typeof GONE> {
+  return unlessClosed<JsonRow[]>(res, (done, fail) => { cursor.read(batch).then(done, fail); });
 }
 
 /**
@@ -34,52 +56,56 @@ function drained(res: ServerResponse): Promise<void> {
  */
 export async function streamRows(res: ServerResponse, pool: Pool, sql: string, params: unknown[], opts: StreamOptions = {}): Promise<void> {
   const batch = opts.batch ?? 500;
+  const timeout = Math.floor(opts.timeout ?? 0);
   const client: PoolClient = await pool.connect();
-  let released = false;
-  const release = (err?: Error) => { if (!released) { released = true; client.release(err ?? undefined); } };
   let cursor: Cursor<JsonRow> | undefined;
-  let closed = false;
-  const onClose = () => { closed = true; };
-  res.on('close', onClose);
+  /** Whether the connection may hold an unfinished read or an error: destroy, not reuse. */
+  let broken = false;
   try {
-    if (opts.timeout) void client.query(`SET statement_timeout = ${Math.floor(opts.timeout)}`).catch(() => undefined);
+    if (res.destroyed) return;
+    if (timeout > 0) await client.query(`SET statement_timeout = ${timeout}`);
     cursor = client.query(new Cursor<JsonRow>(sql, params));
-    let rows = await cursor.read(batch);
+    let rows = await readOrGone(cursor, batch, res);
+    if (rows === GONE) { broken = true; return; }
     res.statusCode = 200;
     for (const [k, v] of Object.entries(opts.headers ?? {})) res.setHeader(k, v);
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     const open = opts.legacyRowArrays ? '[' : '';
     const close = opts.legacyRowArrays ? ']' : '';
-    let first = true;
+    let any = false;
     let out = '[';
+    const add = (batchRows: JsonRow[]) => {
+      for (const row of batchRows) { out += (any ? ',' : '') + open + row.j + close; any = true; }
+    };
+    add(rows);
     for (;;) {
-      for (const row of rows) {
-        out += (first ? '' : ',') + open + row.j + close;
-        first = false;
-      }
-      if (closed) break;
-      if (rows.length < batch) { res.end(out + ']'); break; }
-      const more = cursor.read(batch);
+      if (rows.length < batch) { res.end(out + ']'); return; }
+      // Nothing is read while the socket is full; a client gone meanwhile finds the cursor idle.
       if (!res.write(out)) await drained(res);
+      if (res.destroyed) return;
+      const next = await readOrGone(cursor, batch, res);
+      if (next === GONE) { broken = true; return; }
+      rows = next;
       out = '';
-      rows = await more;
-      if (closed) break;
+      add(rows);
     }
   } catch (err) {
-    release(err as Error);
+    broken = true;
     if (res.headersSent) { res.destroy(); return; }
     throw err;
   } finally {
-    res.off('close', onClose);
-    if (!released) {
-      const c = cursor;
-      try {
-        if (c) await c.close();
-        if (opts.timeout) await client.query('RESET statement_timeout');
-        release();
-      } catch (err) {
-        release(err as Error);
-      }
-    }
+    await finish(client, cursor, broken, timeout > 0);
+  }
+}
+
+/** Returns the connection: clean (cursor closed, timeout reset) or destroyed. */
+async function finish(client: PoolClient, cursor: Cursor<JsonRow> | undefined, broken: boolean, reset: boolean): Promise<void> {
+  if (broken) { client.release(true); return; }
+  try {
+    if (cursor) await cursor.close();
+    if (reset) await client.query('RESET statement_timeout');
+    client.release();
+  } catch (err) {
+    client.release(err as Error);
   }
 }
