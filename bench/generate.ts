@@ -51,7 +51,8 @@ const PAGES_SQL = `INSERT INTO pols (id, book, data)
     'page_date', (date '2000-01-01' + ((g + j * 97) % 9000)::int)::text,
     'measurements', jsonb_build_array(jsonb_build_object('bp', jsonb_build_object('systolic', 100 + j % 40, 'diastolic', 60 + j % 30))),
     'creation_info', jsonb_build_object('user', 'GEN' || lpad(g::text, 9, '0'), 'timestamp', '2024-01-01T00:00:00', 'node', 'bench'))
-  FROM generate_series($1::bigint, $2::bigint) g, generate_series(1, $3::int) j`;
+  FROM generate_series($1::bigint, $2::bigint) g, generate_series(1, $3::int) j
+  ON CONFLICT (id) DO NOTHING`;
 
 export interface GenerateOptions {
   /** People numbered from `first` (default 1). */
@@ -71,12 +72,15 @@ export async function generatePeople(pool: pg.Pool, count: number, opts: Generat
   for (let lo = first; lo <= last; lo += batch) {
     await pool.query(PEOPLE_SQL, [lo, Math.min(last, lo + batch - 1)]);
   }
-  const pages = opts.pages ?? 0;
-  if (pages > 0) {
-    const perBatch = Math.max(1, Math.floor(batch / pages));
-    for (let lo = first; lo <= last; lo += perBatch) {
-      await pool.query(PAGES_SQL, [lo, Math.min(last, lo + perBatch - 1), pages]);
-    }
-  }
+  await generatePages(pool, first, last, opts.pages ?? 0, batch);
   return Date.now() - start;
+}
+
+/** Gives generated people `first..last` pages 1..`pages` (pages they have already stay). */
+export async function generatePages(pool: pg.Pool, first: number, last: number, pages: number, batch = 100_000): Promise<void> {
+  if (pages < 1) return;
+  const perBatch = Math.max(1, Math.floor(batch / pages));
+  for (let lo = first; lo <= last; lo += perBatch) {
+    await pool.query(PAGES_SQL, [lo, Math.min(last, lo + perBatch - 1), pages]);
+  }
 }

@@ -22,6 +22,15 @@ hits('the first login verifies the hash, the next ones are cache hits', async ()
   assert.is(stats.cacheHits, before.cacheHits + 5);
 });
 
+hits('concurrent logins with the same credentials share one verification', async () => {
+  const stats = s.worker.services.auth.stats;
+  const before = { ...stats };
+  const all = await Promise.all(Array.from({ length: 20 }, () => call(s.base, 'GET', '/login', { as: CAMERON })));
+  assert.equal(all.map((r) => r.status), Array(20).fill(200));
+  assert.is(stats.verifications, before.verifications + 1);
+  assert.is(stats.cacheHits, before.cacheHits);
+});
+
 hits('a failure is never cached: each wrong password is verified again', async () => {
   const stats = s.worker.services.auth.stats;
   const before = { ...stats };

@@ -33,7 +33,7 @@ export async function createPage(ctx: ResourceContext, book: string, page: strin
   const data = JSON.stringify({ ...ctx.body, id: page, book });
   // The person check and the insert are one statement, so no separate round trip is needed.
   const { rows } = await ctx.pool.query<{ j: string }>(
-    `INSERT INTO pols (id, book, data) SELECT $1, $2, $3::jsonb WHERE EXISTS (SELECT 1 FROM people WHERE id = $2)
+    `INSERT INTO pols (id, book, data) SELECT $1::varchar, $2::varchar, $3::jsonb WHERE EXISTS (SELECT 1 FROM people WHERE id = $2::varchar)
      ON CONFLICT (id) DO NOTHING RETURNING ${PAGE_JSON} AS j`, [page, book, data]).catch((err) => {
     if ((err as { code?: string }).code === '23503') throw errors.notFound('Person');
     throw err;

@@ -1,0 +1,51 @@
+// Starts bench/cluster.ts in a child process and waits for its workers to listen.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { ROOT } from '../lib/config.js';
+
+export interface Launched { base: string; pids: number[]; stop(): Promise<void> }
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Thalamus or the baseline with `workers` workers on `databaseUrl`; `profDir` turns on --cpu-prof. */
+export async function launch(mode: 'thalamus' | 'baseline', databaseUrl: string, workers: number, profDir?: string): Promise<Launched> {
+  const port = await freePort();
+  const args = ['--import', 'tsx', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), join(ROOT, 'bench/cluster.ts'), mode];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl, BENCH_PORT: String(port), BENCH_WORKERS: String(workers), THALAMUS_LOG_JSON: '1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pids = await new Promise<number[]>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${mode} did not start within 30 s`)), 30_000);
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${mode} exited with ${code}`)); });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const m = JSON.parse(line) as { ready?: boolean; pids?: number[] };
+        if (m.ready) { clearTimeout(timer); resolve(m.pids ?? []); }
+      } catch { /* not ours */ }
+    });
+  });
+  return {
+    base: `http://127.0.0.1:${port}`,
+    pids,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
