@@ -2,7 +2,7 @@
 // one port, each running either Thalamus (server/worker.ts startWorker, default
 // configuration, logs discarded) or the baseline. Prints one JSON line
 // `{"ready": true, "pids": [...]}` once every worker listens; SIGTERM stops all.
-//   node --import tsx bench/cluster.ts thalamus|baseline
+//   node dist-bench/bench/cluster.js thalamus|baseline   (built by bench/launch.ts)
 // Environment: DATABASE_URL, BENCH_PORT, BENCH_WORKERS (2), THALAMUS_POOL_SIZE.
 import cluster from 'node:cluster';
 import { loadConfig } from '../lib/config.js';

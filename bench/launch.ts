@@ -1,9 +1,16 @@
-// Starts bench/cluster.ts in a child process and waits for its workers to listen.
-import { spawn } from 'node:child_process';
+// Starts bench/cluster.ts in a child process and waits for its workers to listen. It
+// runs compiled (dist-bench/, built by buildBench), as `npm start` runs dist/: without
+// tsx's loader, whose ~25 MB would count against the worker's RSS.
+import { spawn, execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { ROOT } from '../lib/config.js';
+
+/** Compiles bench/tsconfig.json (the launcher, the baseline, lib/ and server/) to dist-bench/. */
+export function buildBench(): void {
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'bench/tsconfig.json')], { stdio: 'inherit' });
+}
 
 export interface Launched { base: string; pids: number[]; stop(): Promise<void> }
 
@@ -21,7 +28,7 @@ function freePort(): Promise<number> {
 /** Thalamus or the baseline with `workers` workers on `databaseUrl`; `profDir` turns on --cpu-prof. */
 export async function launch(mode: 'thalamus' | 'baseline', databaseUrl: string, workers: number, profDir?: string): Promise<Launched> {
   const port = await freePort();
-  const args = ['--import', 'tsx', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), join(ROOT, 'bench/cluster.ts'), mode];
+  const args = [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), join(ROOT, 'dist-bench/bench/cluster.js'), mode];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: databaseUrl, BENCH_PORT: String(port), BENCH_WORKERS: String(workers), THALAMUS_LOG_JSON: '1' },

@@ -22,7 +22,7 @@ import { startEmbedded, type EmbeddedDatabase } from '../lib/db/embedded.js';
 import { migrate, loadDemo } from '../lib/db/migrate.js';
 import { hashPassword } from '../lib/auth/passwords.js';
 import { generatePeople, generatePages } from './generate.js';
-import { launch, type Launched } from './launch.js';
+import { launch, buildBench, type Launched } from './launch.js';
 import { SCENARIOS, streamPeople, copyRate, warmUp, type Measured } from './scenarios.js';
 import { measureInvalidation } from './invalidation.js';
 import { printTable, type Row } from './table.js';
@@ -70,6 +70,7 @@ function withDatabase(url: string, name: string): string {
 }
 
 async function main(): Promise<void> {
+  buildBench();
   const admin = await adminUrl();
   const name = `thalamus_bench_${process.pid}`;
   const adminClient = new pg.Client({ connectionString: admin.url });
@@ -106,13 +107,16 @@ async function main(): Promise<void> {
         (results[s.key] ??= {})[mode] = await s.run(server.base, ctx);
       }
       if (mode === 'thalamus' && opts.only.includes('d')) {
+        // A fresh cluster, so the peak RSS is the listing's and not what earlier runs left.
+        await server.stop();
+        server = await launch(mode, url, opts.workers, opts.cpuProf ? profDir : undefined);
         log('thalamus: (d) GET /people, streamed');
         const streamed = await streamPeople(server, ctx);
         log('psql: COPY (SELECT data FROM people) TO STDOUT');
         const copy = await copyRate(url);
         rows.push({
           key: 'd', title: `GET /people, ${streamed.rows} rows streamed`,
-          thalamus: `${Math.round(streamed.rowsPerSecond)} rows/s, peak RSS ${streamed.peakRssMb} MB`,
+          thalamus: `${Math.round(streamed.rowsPerSecond)} rows/s, RSS ${streamed.startRssMb} -> peak ${streamed.peakRssMb} MB`,
           baseline: copy ? `psql COPY ${Math.round(copy.rowsPerSecond)} rows/s` : 'psql not found',
           ratio: copy ? streamed.rowsPerSecond / copy.rowsPerSecond : undefined,
           target: `>= 0.50, RSS <= 150 MB`,

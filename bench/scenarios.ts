@@ -37,8 +37,9 @@ function load(base: string, ctx: Context, next: () => Request): Promise<Measured
       url: base,
       connections: ctx.connections,
       duration: ctx.duration,
-      headers: { authorization: auth, 'content-type': 'application/json' },
-      requests: [{ setupRequest: (req: Request) => ({ ...req, ...next() }) }],
+      // A fresh headers object per request: autocannon writes Content-Length into the one
+      // it is given, which would otherwise leak from a POST into the GETs after it.
+      requests: [{ setupRequest: (req: Request) => ({ ...req, ...next(), headers: { authorization: auth, 'content-type': 'application/json' } }) }],
     }, (err: Error | null, r: AutocannonResult) => {
       if (err) return reject(err);
       resolve({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, errors: r.errors + r.timeouts, non2xx: r.non2xx });
@@ -79,10 +80,12 @@ function rssOf(pid: number): number {
 }
 
 /** Scenario (d): one client reads the whole GET /people; rows per second and the workers' peak RSS. */
-export async function streamPeople(server: Launched, ctx: Context): Promise<{ rows: number; rowsPerSecond: number; peakRssMb: number; bytes: number }> {
+export async function streamPeople(server: Launched, ctx: Context): Promise<{ rows: number; rowsPerSecond: number; startRssMb: number; peakRssMb: number; bytes: number }> {
   const auth = `Basic ${Buffer.from(`${ctx.account.user}:${ctx.account.password}`).toString('base64')}`;
   let peak = 0;
   const sample = () => { for (const pid of server.pids) peak = Math.max(peak, rssOf(pid)); };
+  sample();
+  const startRssMb = Math.round(peak / 2 ** 20);
   const timer = setInterval(sample, 25);
   const start = process.hrtime.bigint();
   let bytes = 0;
@@ -104,7 +107,7 @@ export async function streamPeople(server: Launched, ctx: Context): Promise<{ ro
   sample();
   if (last !== 0x5d) throw new Error('the listing did not end with ]');
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  return { rows, rowsPerSecond: rows / seconds, peakRssMb: Math.round(peak / 2 ** 20), bytes };
+  return { rows, rowsPerSecond: rows / seconds, startRssMb, peakRssMb: Math.round(peak / 2 ** 20), bytes };
 }
 
 /** Rows per second of `psql -c "COPY (SELECT data FROM people) TO STDOUT"`, or undefined without psql. */

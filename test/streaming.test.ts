@@ -158,6 +158,23 @@ cut('the app maps a statement timeout (57014) to 503 QUERY_TIMEOUT', () => {
   assert.equal(err?.headers, { 'Retry-After': '5' });
 });
 
+cut('a book: 404 for an unknown person (GET and HEAD), [] for a person without pages, the pool left idle', async () => {
+  const pool = s.worker.services.pool;
+  const unknown = await call(s.base, 'GET', '/pols/NOBODY000000', { as: ROOT });
+  assert.is(unknown.status, 404);
+  assert.equal(unknown.json, { error: 'Person not found', code: 'NOT_FOUND' });
+  assert.is((await call(s.base, 'HEAD', '/pols/NOBODY000000', { as: ROOT })).status, 404);
+  const empty = await call(s.base, 'GET', '/pols/GEN000000007', { as: ROOT });
+  assert.is(empty.status, 200);
+  assert.equal(empty.json, []);
+  const page = await call(s.base, 'GET', '/pols/NOBODY000000?limit=5', { as: ROOT });
+  assert.is(page.status, 404);
+  const ana = await call(s.base, 'GET', '/pols/ESPGNU777ORG', { as: ROOT });
+  assert.is(ana.status, 200);
+  assert.is(ana.json.length, 2);
+  await settles(pool, 1000);
+});
+
 cut('a full listing after the disconnects is complete and well formed', async () => {
   const r = await call(s.base, 'GET', '/domiciliary-units', { as: ROOT });
   assert.is(r.status, 200);

@@ -16,6 +16,8 @@ export interface StreamOptions {
   /** Statement timeout for this listing in ms (0: the connection's default). */
   timeout?: number;
   headers?: Record<string, string>;
+  /** Called before anything is sent when there are no rows; may throw (a 404, say). */
+  ifEmpty?: () => Promise<void>;
 }
 
 /** A row whose `j` column is the JSON text of one element. */
@@ -50,6 +52,18 @@ function readOrGone(cursor: Cursor<JsonRow>, batch: number, res: ServerResponse)
 }
 
 /**
+ * The listing timeout a connection was left with. When the pool sets no statement
+ * timeout of its own, the listing's is left in place (it only bounds what was unbounded)
+ * and set once per connection, saving two round trips per listing; otherwise it is set
+ * and reset around each listing.
+ */
+const timeoutSet = new WeakMap<PoolClient, number>();
+
+function poolTimeout(pool: Pool): number {
+  return Number((pool as unknown as { options?: { statement_timeout?: number } }).options?.statement_timeout ?? 0);
+}
+
+/**
  * Streams `sql` (which must select one text column `j`) as a JSON array. Errors before
  * the first byte are thrown to the caller; later ones end the response abruptly, so a
  * client never takes a truncated array for a complete one.
@@ -57,16 +71,27 @@ function readOrGone(cursor: Cursor<JsonRow>, batch: number, res: ServerResponse)
 export async function streamRows(res: ServerResponse, pool: Pool, sql: string, params: unknown[], opts: StreamOptions = {}): Promise<void> {
   const batch = opts.batch ?? 500;
   const timeout = Math.floor(opts.timeout ?? 0);
+  const sticky = !poolTimeout(pool);
   const client: PoolClient = await pool.connect();
   let cursor: Cursor<JsonRow> | undefined;
   /** Whether the connection may hold an unfinished read or an error: destroy, not reuse. */
   let broken = false;
+  let returned = false;
   try {
     if (res.destroyed) return;
-    if (timeout > 0) await client.query(`SET statement_timeout = ${timeout}`);
+    if (timeout > 0 && timeoutSet.get(client) !== timeout) {
+      await client.query(`SET statement_timeout = ${timeout}`);
+      if (sticky) timeoutSet.set(client, timeout);
+    }
     cursor = client.query(new Cursor<JsonRow>(sql, params));
     let rows = await readOrGone(cursor, batch, res);
     if (rows === GONE) { broken = true; return; }
+    if (rows.length === 0 && opts.ifEmpty) {
+      // The connection goes back first: the check takes one of its own.
+      returned = true;
+      await finish(client, cursor, false, timeout > 0 && !sticky);
+      await opts.ifEmpty();
+    }
     res.statusCode = 200;
     for (const [k, v] of Object.entries(opts.headers ?? {})) res.setHeader(k, v);
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
@@ -90,11 +115,11 @@ export async function streamRows(res: ServerResponse, pool: Pool, sql: string, p
       add(rows);
     }
   } catch (err) {
-    broken = true;
+    broken = !returned;
     if (res.headersSent) { res.destroy(); return; }
     throw err;
   } finally {
-    await finish(client, cursor, broken, timeout > 0);
+    if (!returned) await finish(client, cursor, broken, timeout > 0 && !sticky);
   }
 }
 
