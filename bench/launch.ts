@@ -4,6 +4,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { ROOT } from '../lib/config.js';
 
@@ -14,7 +15,14 @@ export function buildBench(): void {
 
 export interface Launched { base: string; pids: number[]; stop(): Promise<void> }
 
-function freePort(): Promise<number> {
+/** Resident set size of process `pid` in bytes, from /proc (0 when unknown). */
+export function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** A port free right now on 127.0.0.1. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

@@ -2,12 +2,11 @@
 // (the baseline receives the same header and ignores it), the streamed listing of
 // scenario (d) and the psql COPY rate it is compared with.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { request } from 'undici';
 import pg from 'pg';
 import { personIdOf } from './generate.js';
-import type { Launched } from './launch.js';
+import { rssOf, type Launched } from './launch.js';
 
 export interface Measured { rps: number; p50: number; p99: number; requests: number; errors: number; non2xx: number }
 export interface Context { people: number; duration: number; connections: number; account: { user: string; password: string } }
@@ -16,8 +15,6 @@ interface Request { method?: string; path?: string; body?: string; headers?: Rec
 interface Scenario {
   key: string;
   title: string;
-  /** Whether the baseline runs it too. */
-  baseline: boolean;
   target: string;
   run(base: string, ctx: Context): Promise<Measured>;
 }
@@ -64,20 +61,15 @@ export async function warmUp(base: string, ctx: Context): Promise<void> {
 }
 
 export const SCENARIOS: Scenario[] = [
-  { key: 'a', title: 'GET /people/:id, random ids', baseline: true, target: '>= 0.70, p99 < 25 ms',
+  { key: 'a', title: 'GET /people/:id, random ids', target: '>= 0.70, p99 < 25 ms',
     run: (base, ctx) => load(base, ctx, () => getPerson(ctx)) },
-  { key: 'b', title: 'POST /pols/:id/:page', baseline: true, target: '>= 0.60, p99 < 25 ms',
+  { key: 'b', title: 'POST /pols/:id/:page', target: '>= 0.60, p99 < 25 ms',
     run: (base, ctx) => { const run = tag++; return load(base, ctx, () => postPage(ctx, run)); } },
-  { key: 'c', title: 'GET /pols/:id, 50 pages', baseline: true, target: 'p99 < 25 ms',
+  { key: 'c', title: 'GET /pols/:id, 50 pages', target: 'p99 < 25 ms',
     run: (base, ctx) => load(base, ctx, () => ({ method: 'GET', path: `/pols/${personIdOf(1)}` })) },
-  { key: 'e', title: 'mixed 80% GET person / 20% POST page', baseline: true, target: '-',
+  { key: 'e', title: 'mixed 80% GET person / 20% POST page', target: '-',
     run: (base, ctx) => { const run = tag++; return load(base, ctx, () => (Math.random() < 0.8 ? getPerson(ctx) : postPage(ctx, run))); } },
 ];
-
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
 
 /** Scenario (d): one client reads the whole GET /people; rows per second and the workers' peak RSS. */
 export async function streamPeople(server: Launched, ctx: Context): Promise<{ rows: number; rowsPerSecond: number; startRssMb: number; peakRssMb: number; bytes: number }> {

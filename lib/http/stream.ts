@@ -1,9 +1,9 @@
 // Streaming a listing: rows come from a pg-cursor in batches and are written as one
-// JSON array, reading no further while the socket is full. A client that goes away
-// gives the connection back at once: while the stream waits for 'drain' the cursor is
-// closed and the connection returned clean; while a cursor read is in flight the
-// connection is destroyed instead (PostgreSQL then ends the query), since waiting for
-// that read could take as long as the query itself.
+// JSON array: one batch is fetched while the previous one is written, and nothing more
+// is read while the socket is full. A client that goes away gives the connection back
+// at once: when no cursor read is in flight the cursor is closed and the connection
+// returned clean; when one is, the connection is destroyed instead (PostgreSQL then
+// ends the query), since waiting for that read could take as long as the query itself.
 import type { ServerResponse } from 'node:http';
 import type { Pool, PoolClient } from 'pg';
 import Cursor from 'pg-cursor';
@@ -105,11 +105,13 @@ export async function streamRows(res: ServerResponse, pool: Pool, sql: string, p
     add(rows);
     for (;;) {
       if (rows.length < batch) { res.end(out + ']'); return; }
-      // Nothing is read while the socket is full; a client gone meanwhile finds the cursor idle.
+      // One batch is fetched while the last one is written, and no more: nothing further
+      // is read until the socket has drained.
+      const more = readOrGone(cursor, batch, res);
       if (!res.write(out)) await drained(res);
-      if (res.destroyed) return;
-      const next = await readOrGone(cursor, batch, res);
+      const next = await more;
       if (next === GONE) { broken = true; return; }
+      if (res.destroyed) return;
       rows = next;
       out = '';
       add(rows);

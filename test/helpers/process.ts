@@ -2,31 +2,13 @@
 // loopback port: a second instance on the same database, or a worker whose memory a
 // test can watch from outside.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../lib/config.js';
+import { freePort, rssOf } from '../../bench/launch.js';
+
+export { rssOf };
 
 export interface ServerProcess { base: string; pid: number; child: ChildProcess; stop(): Promise<void> }
-
-/** A port free right now on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resident set size of process `pid` in bytes, from /proc. */
-export function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for ${pid}`);
-  return Number(m[1]) * 1024;
-}
 
 /** Starts `server/main.ts` on `databaseUrl` (already migrated) and waits until it answers. */
 export async function spawnServer(databaseUrl: string, env: Record<string, string> = {}): Promise<ServerProcess> {
