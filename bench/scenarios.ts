@@ -83,14 +83,16 @@ export async function streamPeople(server: Launched, ctx: Context): Promise<{ ro
   let bytes = 0;
   let rows = 0;
   let last = 0;
+  let tail = Buffer.alloc(0); // the last bytes of the previous chunk, for a marker split across two
   try {
     const res = await request(`${server.base}/people`, { headers: { authorization: auth } });
     if (res.statusCode !== 200) throw new Error(`GET /people answered ${res.statusCode}`);
     for await (const chunk of res.body) {
-      const b = chunk as Buffer;
-      bytes += b.length;
-      // Every element is one person object whose first key is "id".
+      bytes += (chunk as Buffer).length;
+      // Every element is one person object whose first key is "id" (jsonb orders keys by length).
+      const b = Buffer.concat([tail, chunk as Buffer]);
       for (let i = b.indexOf('{"id"'); i !== -1; i = b.indexOf('{"id"', i + 1)) rows++;
+      tail = b.subarray(Math.max(0, b.length - 4));
       last = b[b.length - 1]!;
     }
   } finally {
