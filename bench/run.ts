@@ -14,7 +14,7 @@
 // PostgreSQL is started in a temporary folder.
 import { parseArgs } from 'node:util';
 import { cpus, totalmem, tmpdir } from 'node:os';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { ROOT } from '../lib/config.js';
@@ -58,6 +58,7 @@ async function adminUrl(): Promise<{ url: string; embedded?: EmbeddedDatabase; d
   } catch {
     await probe.end().catch(() => undefined);
     const dir = mkdtempSync(join(tmpdir(), 'thalamus-bench-'));
+    chmodSync(dir, 0o755); // the embedded server may run as another user
     const embedded = await startEmbedded(dir);
     return { url: embedded.url.replace(/\/federation$/, '/postgres'), embedded, dir };
   }
