@@ -132,6 +132,31 @@ cut('while a cursor read is in flight: the connection is released without waitin
   }
 });
 
+cut('a read that fails mid-stream aborts the response and returns the connection', async () => {
+  const pool = s.worker.services.pool;
+  const server = http.createServer((_req, res) => {
+    const sql = `SELECT CASE WHEN g > 600 THEN (1 / (g - g))::text ELSE repeat('x', 10000) END AS j FROM generate_series(1, 2000) g`;
+    streamRows(res, pool, sql, [], { batch: 500 }).catch(() => res.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const outcome = await new Promise<{ status: number; complete: boolean }>((resolve) => {
+      const req = http.get(`http://127.0.0.1:${port}/`, (res) => {
+        res.pause();
+        setTimeout(() => res.resume(), 200); // the worker waits for 'drain' while the failing read returns
+        res.on('error', () => undefined);
+        res.on('close', () => resolve({ status: res.statusCode ?? 0, complete: res.complete }));
+      });
+      req.on('error', () => resolve({ status: 0, complete: false }));
+    });
+    assert.equal(outcome, { status: 200, complete: false });
+    await settles(pool, 1000);
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
 cut('a listing over its statement timeout is a 503 QUERY_TIMEOUT and returns its connection', async () => {
   const pool = s.worker.services.pool;
   const server = http.createServer((_req, res) => {

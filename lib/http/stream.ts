@@ -108,6 +108,7 @@ export async function streamRows(res: ServerResponse, pool: Pool, sql: string, p
       // One batch is fetched while the last one is written, and no more: nothing further
       // is read until the socket has drained.
       const more = readOrGone(cursor, batch, res);
+      more.catch(() => undefined); // a failed read is thrown below, once awaited; not unhandled meanwhile
       if (!res.write(out)) await drained(res);
       const next = await more;
       if (next === GONE) { broken = true; return; }
