@@ -81,14 +81,15 @@ export function createAuthenticator(pool: pg.Pool, cache: CredentialCache, locko
         stats.cacheHits++;
         return principal;
       }
-      stats.verifications++;
-      if (!(await verifyPassword(creds.password, hash))) throw await failed();
-      let current = hash;
-      if (needsRehash(hash)) {
+      const current = await cache.verifyOnce(creds.account, creds.password, hash, async () => {
+        stats.verifications++;
+        if (!(await verifyPassword(creds.password, hash))) return null;
+        if (!needsRehash(hash)) return hash;
         const upgraded = await hashPassword(creds.password);
         const { rowCount } = await pool.query(REHASH, [creds.account, hash, upgraded]);
-        if (rowCount) current = upgraded;
-      }
+        return rowCount ? upgraded : hash;
+      });
+      if (current === null) throw await failed();
       cache.add(creds.account, creds.password, current);
       return principal;
     },

@@ -36,6 +36,7 @@ export const errors = {
   tooLarge: (limit: number) => new HttpError(413, 'BODY_TOO_LARGE', `The request body exceeds ${limit} bytes`),
   unsupportedType: (expected: string) => new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `The request body must be ${expected}`),
   lockedOut: (seconds: number) => new HttpError(429, 'TOO_MANY_FAILED_LOGINS', 'Too many failed logins; try again later', { 'Retry-After': String(seconds) }),
+  queryTimeout: () => new HttpError(503, 'QUERY_TIMEOUT', 'The query ran longer than the configured limit', { 'Retry-After': '5' }),
   unavailable: () => new HttpError(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { 'Retry-After': '5' }),
   internal: () => new HttpError(500, 'INTERNAL', 'Internal server error'),
 } as const;
@@ -56,6 +57,8 @@ export function fromPgError(err: unknown): HttpError | undefined {
   switch (code) {
     case '22P02': case '22P05': case '22021': case '22001': case '54000': case '22003':
       return errors.badValue('The request holds a value the database cannot store (for example a NUL character)');
+    case '57014':
+      return errors.queryTimeout();
     case '57P01': case '57P02': case '57P03': case '08000': case '08003': case '08006': case '08001': case '53300': case '57P04':
       return errors.unavailable();
   }

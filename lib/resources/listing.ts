@@ -15,6 +15,8 @@ export interface Listing {
   args: unknown[];
   /** Path of this listing, for the Link header. */
   path: string;
+  /** Checked only when the listing is empty (saves a round trip otherwise); may throw. */
+  ifEmpty?: () => Promise<void>;
 }
 
 export function single(value: string | string[] | undefined): string | undefined {
@@ -26,11 +28,11 @@ export async function sendListing(ctx: ResourceContext, listing: Listing): Promi
   const after = single(ctx.query.after);
   const where = (extra: string) => [listing.where, extra].filter(Boolean).join(' AND ');
   if (rawLimit === undefined && after === undefined) {
-    if (ctx.head) return sendHead(ctx);
+    if (ctx.head) { await listing.ifEmpty?.(); return sendHead(ctx); }
     const cond = where('');
     const sql = `SELECT ${listing.json} AS j FROM ${listing.table}${cond ? ` WHERE ${cond}` : ''}`;
     await streamRows(ctx.res, ctx.pool, sql, listing.args, {
-      legacyRowArrays: ctx.legacyRowArrays, timeout: ctx.listingTimeout,
+      legacyRowArrays: ctx.legacyRowArrays, timeout: ctx.listingTimeout, ifEmpty: listing.ifEmpty,
     });
     return;
   }
@@ -47,6 +49,7 @@ export async function sendListing(ctx: ResourceContext, listing: Listing): Promi
   const sql = `SELECT id, ${listing.json} AS j FROM ${listing.table}${cond ? ` WHERE ${cond}` : ''} ORDER BY id LIMIT $${args.length}`;
   // A page is bounded by PAGE_LIMIT_MAX, so it is read whole to know whether more follow.
   const { rows } = await ctx.pool.query<{ id: string; j: string }>(sql, args);
+  if (rows.length === 0) await listing.ifEmpty?.();
   const page = rows.slice(0, limit);
   const headers: Record<string, string> = {};
   if (rows.length > limit) {

@@ -23,8 +23,8 @@ function checkPageBody(body: Record<string, unknown>, book: string, page: string
 }
 
 export async function listBook(ctx: ResourceContext, book: string): Promise<void> {
-  if (!(await personExists(ctx, book))) throw errors.notFound('Person');
-  await sendListing(ctx, { table: 'pols', json: PAGE_JSON, where: 'book = $1', args: [book], path: `/pols/${encodeURIComponent(book)}` });
+  const ifEmpty = async () => { if (!(await personExists(ctx, book))) throw errors.notFound('Person'); };
+  await sendListing(ctx, { table: 'pols', json: PAGE_JSON, where: 'book = $1', args: [book], path: `/pols/${encodeURIComponent(book)}`, ifEmpty });
 }
 
 export async function getPage(ctx: ResourceContext, book: string, page: string): Promise<Reply> {

@@ -1,0 +1,72 @@
+// Credential invalidation, the two designs of issue 4 measured side by side:
+// (1) re-read the person's row on every request (what lib/auth/authenticate.ts does):
+//     its cost is one indexed SELECT per request;
+// (2) LISTEN/NOTIFY: keep the principal in memory and drop it when a trigger notifies
+//     a change. Its cost per request is a Map lookup, but a notification reaches other
+//     connections only after the COMMIT returned, so a request that arrives in that
+//     window is answered with the old password, roles or active flag.
+import pg from 'pg';
+import { createAuthenticator } from '../lib/auth/authenticate.js';
+import { createCredentialCache } from '../lib/auth/cache.js';
+
+const CHANNEL = 'thalamus_bench_people';
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+}
+
+/** Calls per second of `fn` run `total` times, `concurrency` at a time. */
+async function rate(total: number, concurrency: number, fn: () => Promise<unknown>): Promise<number> {
+  let left = total;
+  const start = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: concurrency }, async () => { while (left-- > 0) await fn(); }));
+  return total / (Number(process.hrtime.bigint() - start) / 1e9);
+}
+
+export async function measureInvalidation(databaseUrl: string, account: { user: string; password: string }): Promise<void> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+  const header = `Basic ${Buffer.from(`${account.user}:${account.password}`).toString('base64')}`;
+  const auth = createAuthenticator(pool, createCredentialCache());
+  await auth.authenticate(header); // one verification; the rest are cache hits
+  const reread = await rate(20_000, 10, () => auth.authenticate(header));
+  // The LISTEN/NOTIFY design needs no query on a hit: a map of principals.
+  const principals = new Map([[account.user, { id: account.user, roles: ['root'] }]]);
+  const cache = createCredentialCache();
+  cache.add(account.user, account.password, 'h');
+  const inMemory = await rate(20_000, 10, async () => {
+    if (!cache.has(account.user, account.password, 'h')) throw new Error('miss');
+    return principals.get(account.user);
+  });
+
+  // The notification window: after the writer's COMMIT returns, has the listener heard?
+  const listener = new pg.Client({ connectionString: databaseUrl });
+  await listener.connect();
+  await listener.query(`LISTEN ${CHANNEL}`);
+  const heard = new Map<number, bigint>();
+  listener.on('notification', (n) => heard.set(Number(n.payload), process.hrtime.bigint()));
+  const writer = await pool.connect();
+  const trials = 300;
+  let stale = 0;
+  const latencies: number[] = [];
+  for (let i = 0; i < trials; i++) {
+    await writer.query('BEGIN');
+    await writer.query(`UPDATE people SET data = data || jsonb_build_object('bench_n', $2::int) WHERE id = $1`, [account.user, i]);
+    await writer.query(`SELECT pg_notify('${CHANNEL}', $1)`, [String(i)]);
+    await writer.query('COMMIT');
+    const committed = process.hrtime.bigint();
+    if (!heard.has(i)) stale++; // a request handled now would use the old principal
+    while (!heard.has(i)) await new Promise((r) => setImmediate(r));
+    latencies.push(Math.max(0, Number(heard.get(i)! - committed) / 1e6));
+  }
+  writer.release();
+  await listener.end();
+  await pool.end();
+  latencies.sort((x, y) => x - y);
+  const lines = [
+    '| design | authenticated calls/s (in-process, warm cache) | per call | changes visible on the next request |',
+    '|---|---|---|---|',
+    `| re-read the row per request (kept) | ${Math.round(reread)} | ${(1000 / reread).toFixed(3)} ms | always (${trials}/${trials} by construction) |`,
+    `| LISTEN/NOTIFY, principal in memory | ${Math.round(inMemory)} | ${(1000 / inMemory).toFixed(4)} ms | not yet notified after COMMIT in ${stale}/${trials} trials; notification latency p50 ${pct(latencies, 50).toFixed(2)} ms, p99 ${pct(latencies, 99).toFixed(2)} ms |`,
+  ];
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+}

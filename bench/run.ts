@@ -1,0 +1,164 @@
+// `npm run bench`: builds a bench database, runs every scenario against Thalamus and the
+// baseline (each behind bench/cluster.ts with the same number of workers), prints one
+// table, and drops the database. Never run by the tests. Options (flags or env):
+//   --people N   (BENCH_PEOPLE, 1000000)  people generated; scenario (d) streams them all
+//   --pages k    (BENCH_PAGES, 1)         pages per generated person
+//   --duration s (BENCH_DURATION, 10)     seconds per autocannon run
+//   --connections c (BENCH_CONNECTIONS, 50)
+//   --workers w  (BENCH_WORKERS, 2)
+//   --only a,b   (BENCH_ONLY)             scenarios to run (a b c d e invalidation)
+//   --quick                               20,000 people, 3 s runs
+//   --cpu-prof                            Thalamus workers write .cpuprofile files to bench/profiles
+// BENCH_DATABASE_URL names the PostgreSQL server (its maintenance database; default
+// postgresql://postgres@127.0.0.1:5432/postgres); when it cannot be reached an embedded
+// PostgreSQL is started in a temporary folder.
+import { parseArgs } from 'node:util';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, mkdirSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { ROOT } from '../lib/config.js';
+import { startEmbedded, type EmbeddedDatabase } from '../lib/db/embedded.js';
+import { migrate, loadDemo } from '../lib/db/migrate.js';
+import { hashPassword } from '../lib/auth/passwords.js';
+import { generatePeople, generatePages } from './generate.js';
+import { launch, buildBench, type Launched } from './launch.js';
+import { SCENARIOS, streamPeople, copyRate, warmUp, type Measured } from './scenarios.js';
+import { measureInvalidation } from './invalidation.js';
+import { printTable, type Row } from './table.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    people: { type: 'string' }, pages: { type: 'string' }, duration: { type: 'string' },
+    connections: { type: 'string' }, workers: { type: 'string' }, only: { type: 'string' },
+    quick: { type: 'boolean' }, 'cpu-prof': { type: 'boolean' },
+  },
+});
+const env = process.env;
+const num = (flag: string | undefined, name: string, quick: number, full: number) =>
+  Number(flag ?? env[name] ?? (flags.quick ? quick : full));
+const opts = {
+  people: num(flags.people, 'BENCH_PEOPLE', 20_000, 1_000_000),
+  pages: num(flags.pages, 'BENCH_PAGES', 1, 1),
+  duration: num(flags.duration, 'BENCH_DURATION', 3, 10),
+  connections: num(flags.connections, 'BENCH_CONNECTIONS', 50, 50),
+  workers: num(flags.workers, 'BENCH_WORKERS', 2, 2),
+  only: (flags.only ?? env.BENCH_ONLY ?? 'a,b,c,d,e,invalidation').split(',').map((s) => s.trim()),
+  cpuProf: Boolean(flags['cpu-prof']),
+};
+export const ACCOUNT = { user: 'BENCH0ROOT01', password: 'bench-password-1' };
+
+async function adminUrl(): Promise<{ url: string; embedded?: EmbeddedDatabase; dir?: string }> {
+  const url = env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+  const probe = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await probe.connect();
+    await probe.end();
+    return { url };
+  } catch {
+    await probe.end().catch(() => undefined);
+    const dir = mkdtempSync(join(tmpdir(), 'thalamus-bench-'));
+    chmodSync(dir, 0o755); // the embedded server may run as another user
+    const embedded = await startEmbedded(dir);
+    return { url: embedded.url.replace(/\/federation$/, '/postgres'), embedded, dir };
+  }
+}
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function main(): Promise<void> {
+  buildBench();
+  const admin = await adminUrl();
+  const name = `thalamus_bench_${process.pid}`;
+  const adminClient = new pg.Client({ connectionString: admin.url });
+  await adminClient.connect();
+  await adminClient.query(`CREATE DATABASE ${name}`);
+  const url = withDatabase(admin.url, name);
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const servers: Launched[] = [];
+  try {
+    log(`machine: ${cpus().length} x ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}`);
+    log(`database ${name}: generating ${opts.people} people with ${opts.pages} page(s) each`);
+    await migrate(pool);
+    await loadDemo(pool);
+    const took = await generatePeople(pool, opts.people, { pages: opts.pages });
+    // The person of scenario (c) gets a book of 50 pages.
+    await generatePages(pool, 1, 1, 50);
+    await pool.query(`INSERT INTO people (id, data) VALUES ($1::text, jsonb_build_object('id', $1::text, 'name', 'Bench', 'lastname', 'Root', 'roles', '["root"]'::jsonb, 'active', true, 'password', $2::text))`,
+      [ACCOUNT.user, await hashPassword(ACCOUNT.password)]);
+    await pool.query('VACUUM ANALYZE');
+    log(`generated in ${(took / 1000).toFixed(1)} s`);
+
+    const rows: Row[] = [];
+    const ctx = { people: opts.people, duration: opts.duration, connections: opts.connections, account: ACCOUNT };
+    const profDir = join(ROOT, 'bench', 'profiles');
+    if (opts.cpuProf) mkdirSync(profDir, { recursive: true });
+    const results: Record<string, { thalamus?: Measured; baseline?: Measured }> = {};
+    // Both clusters run side by side (the idle one costs nothing) and each scenario runs on
+    // the baseline and then on Thalamus back to back, so both see the same machine load.
+    const scenarios = SCENARIOS.filter((s) => opts.only.includes(s.key));
+    if (scenarios.length) {
+      const base = await launch('baseline', url, opts.workers);
+      servers.push(base);
+      const thalamus = await launch('thalamus', url, opts.workers, opts.cpuProf ? profDir : undefined);
+      servers.push(thalamus);
+      await warmUp(base.base, ctx);
+      await warmUp(thalamus.base, ctx);
+      for (const s of scenarios) {
+        log(`baseline: (${s.key}) ${s.title}`);
+        const baseline = await s.run(base.base, ctx);
+        log(`thalamus: (${s.key}) ${s.title}`);
+        results[s.key] = { baseline, thalamus: await s.run(thalamus.base, ctx) };
+      }
+      await Promise.all(servers.splice(0).map((x) => x.stop()));
+    }
+    if (opts.only.includes('d')) {
+      // A fresh cluster, so the peak RSS is the listing's and not what earlier runs left.
+      const thalamus = await launch('thalamus', url, opts.workers, opts.cpuProf ? profDir : undefined);
+      servers.push(thalamus);
+      log('thalamus: (d) GET /people, streamed');
+      const streamed = await streamPeople(thalamus, ctx);
+      await Promise.all(servers.splice(0).map((x) => x.stop()));
+      log('psql: COPY (SELECT data FROM people) TO STDOUT');
+      const copy = await copyRate(url);
+      rows.push({
+        key: 'd', title: `GET /people, ${streamed.rows} rows streamed`,
+        thalamus: `${Math.round(streamed.rowsPerSecond)} rows/s, RSS ${streamed.startRssMb} -> peak ${streamed.peakRssMb} MB`,
+        baseline: copy ? `psql COPY ${Math.round(copy.rowsPerSecond)} rows/s` : 'psql not found',
+        ratio: copy ? streamed.rowsPerSecond / copy.rowsPerSecond : undefined,
+        target: `>= 0.50, RSS <= 150 MB`,
+      });
+    }
+    for (const s of SCENARIOS) {
+      const r = results[s.key];
+      if (!r?.thalamus) continue;
+      rows.push({ key: s.key, title: s.title, measured: r.thalamus, base: r.baseline, target: s.target, ratio: r.baseline ? r.thalamus.rps / r.baseline.rps : undefined });
+    }
+    rows.sort((x, y) => x.key.localeCompare(y.key));
+    printTable(rows, opts);
+    if (opts.only.includes('invalidation')) {
+      log('credential invalidation: re-reading the row per request vs LISTEN/NOTIFY');
+      await measureInvalidation(url, ACCOUNT);
+    }
+  } finally {
+    await Promise.all(servers.map((x) => x.stop().catch(() => undefined)));
+    await pool.end().catch(() => undefined);
+    await adminClient.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await adminClient.end().catch(() => undefined);
+    await admin.embedded?.stop().catch(() => undefined);
+    if (admin.dir) rmSync(admin.dir, { recursive: true, force: true });
+  }
+}
+
+function log(msg: string): void {
+  process.stderr.write(`bench: ${msg}\n`);
+}
+
+main().then(() => process.exit(0), (err) => {
+  process.stderr.write(`bench: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,41 @@
+// A Thalamus server in a child process (`node --import tsx server/main.ts`) on a free
+// loopback port: a second instance on the same database, or a worker whose memory a
+// test can watch from outside.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT } from '../../lib/config.js';
+import { freePort, rssOf } from '../../bench/launch.js';
+
+export { rssOf };
+
+export interface ServerProcess { base: string; pid: number; child: ChildProcess; stop(): Promise<void> }
+
+/** Starts `server/main.ts` on `databaseUrl` (already migrated) and waits until it answers. */
+export async function spawnServer(databaseUrl: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server/main.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl, THALAMUS_LISTEN: `127.0.0.1:${port}`, THALAMUS_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const base = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(`${base}/`);
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) { await stop(); throw new Error('server did not start within 20 s'); }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { base, pid: child.pid!, child, stop };
+}
