@@ -3,19 +3,43 @@
 // test can watch from outside.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { ROOT } from '../../lib/config.js';
 import { freePort, rssOf } from '../../bench/launch.js';
 
 export { rssOf };
 
-export interface ServerProcess { base: string; pid: number; child: ChildProcess; stop(): Promise<void> }
+export interface ServerProcess {
+  base: string;
+  /** The one worker process (the primary forks it), whose memory a test can watch. */
+  pid: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
 
-/** Starts `server/main.ts` on `databaseUrl` (already migrated) and waits until it answers. */
+/** The worker the primary `pid` forked. */
+function workerOf(pid: number): number | undefined {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return children[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts `server/main.ts` (a primary with one worker, its own admin port) on
+ * `databaseUrl` (already migrated) and waits until it answers.
+ */
 export async function spawnServer(databaseUrl: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const port = await freePort();
+  const admin = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server/main.ts')], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, THALAMUS_LISTEN: `127.0.0.1:${port}`, THALAMUS_LOG_LEVEL: 'warn', ...env },
+    env: {
+      ...process.env, DATABASE_URL: databaseUrl, THALAMUS_LISTEN: `127.0.0.1:${port}`, THALAMUS_ADMIN_LISTEN: `127.0.0.1:${admin}`,
+      THALAMUS_PROCESSES: '1', THALAMUS_LOG_LEVEL: 'warn', ...env,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -37,5 +61,7 @@ export async function spawnServer(databaseUrl: string, env: Record<string, strin
     if (Date.now() > deadline) { await stop(); throw new Error('server did not start within 20 s'); }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { base, pid: child.pid!, child, stop };
+  const worker = workerOf(child.pid!);
+  if (!worker) { await stop(); throw new Error('could not find the worker process of the server'); }
+  return { base, pid: worker, child, stop };
 }
