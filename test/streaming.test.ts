@@ -122,7 +122,8 @@ cut('while a cursor read is in flight: the connection is released without waitin
     const req = http.get(`http://127.0.0.1:${port}/`);
     req.on('error', () => undefined);
     await sleep(300);
-    assert.is(busy(pool), 1, 'the read is in flight');
+    // At least the listing's connection (the audit log may be flushing on another).
+    assert.ok(busy(pool) >= 1, 'the read is in flight');
     req.destroy();
     const took = await settles(pool, 1000);
     assert.ok(took < 1000, `released after ${took} ms`);

@@ -36,8 +36,9 @@ export function createCsrf(secret: string): Csrf {
       if (!m) return false;
       const [, expires, nonce, given] = m as unknown as [string, string, string, string];
       if (parseInt(expires, 36) <= now) return false;
-      const expected = mac(principal, target, expires, nonce);
-      const actual = Buffer.from(given, 'base64url');
+      // Compared as text, so only the canonical encoding of the signature is accepted.
+      const expected = Buffer.from(mac(principal, target, expires, nonce).toString('base64url'));
+      const actual = Buffer.from(given);
       return actual.length === expected.length && timingSafeEqual(actual, expected);
     },
   };
