@@ -7,6 +7,7 @@
 //     window is answered with the old password, roles or active flag.
 import pg from 'pg';
 import { createAuthenticator } from '../lib/auth/authenticate.js';
+import { createLockout } from '../lib/auth/lockout.js';
 import { createCredentialCache } from '../lib/auth/cache.js';
 
 const CHANNEL = 'thalamus_bench_people';
@@ -26,9 +27,11 @@ async function rate(total: number, concurrency: number, fn: () => Promise<unknow
 export async function measureInvalidation(databaseUrl: string, account: { user: string; password: string }): Promise<void> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   const header = `Basic ${Buffer.from(`${account.user}:${account.password}`).toString('base64')}`;
-  const auth = createAuthenticator(pool, createCredentialCache());
-  await auth.authenticate(header); // one verification; the rest are cache hits
-  const reread = await rate(20_000, 10, () => auth.authenticate(header));
+  const lockout = createLockout(pool, { accountFailures: 10, addressFailures: 200, windowSeconds: 900 });
+  const auth = createAuthenticator(pool, createCredentialCache(), lockout);
+  const from = { address: '127.0.0.1', route: '/login', requestId: 'bench' };
+  await auth.authenticate(header, from); // one verification; the rest are cache hits
+  const reread = await rate(20_000, 10, () => auth.authenticate(header, from));
   // The LISTEN/NOTIFY design needs no query on a hit: a map of principals.
   const principals = new Map([[account.user, { id: account.user, roles: ['root'] }]]);
   const cache = createCredentialCache();

@@ -28,7 +28,7 @@ export async function listBook(ctx: ResourceContext, book: string): Promise<void
 }
 
 export async function getPage(ctx: ResourceContext, book: string, page: string): Promise<Reply> {
-  const { rows } = await ctx.pool.query<{ j: string }>(`SELECT ${PAGE_JSON} AS j FROM pols WHERE id = $1 AND book = $2`, [page, book]);
+  const { rows } = await ctx.pool.query<{ j: string }>({ name: 'get-page', text: `SELECT ${PAGE_JSON} AS j FROM pols WHERE id = $1 AND book = $2`, values: [page, book] });
   if (!rows[0]) throw errors.notFound('Page');
   return { status: 200, json: rows[0].j };
 }
