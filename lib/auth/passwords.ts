@@ -13,8 +13,6 @@ const BCRYPT = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 // npm argon2 package writes m,p,t.
 const ARGON2 = /^\$argon2(id|i|d)\$v=\d+\$[mtp]=\d+,[mtp]=\d+,[mtp]=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
 
-export function isBcryptHash(value: string): boolean { return BCRYPT.test(value); }
-
 /** True when `value` is already a hash we can verify (clients may send either kind). */
 export function isPasswordHash(value: string): boolean {
   return BCRYPT.test(value) || ARGON2.test(value);

@@ -12,13 +12,6 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-/** Sends a response with no body (204, or a bare status). */
-export function sendEmpty(res: ServerResponse, status: number, headers: Record<string, string> = {}): void {
-  res.statusCode = status;
-  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-  res.end();
-}
-
 /** Answers with a catalogued error; headers already set by earlier steps (CORS) stay. */
 export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, { error: err.message, code: err.code }, err.headers);
