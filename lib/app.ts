@@ -8,7 +8,7 @@ import type pg from 'pg';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import type { Acl, Method } from './auth/acl.js';
-import { aclAllows, isGlobalRole } from './auth/acl.js';
+import { aclAllows, aclGrant, authorityOf, ADMINISTER, NO_AUTHORITY, type Authority } from './auth/acl.js';
 import type { Authenticator, Principal } from './auth/authenticate.js';
 import { parseBasic } from './auth/basic.js';
 import { createCors } from './http/cors.js';
@@ -25,6 +25,7 @@ import { auditEvent } from './audit/requests.js';
 import type { AuditSource } from './audit/entry.js';
 import { createClientAddress } from './http/client.js';
 import { setSecurityHeaders } from './http/headers.js';
+import { isUnpreflightedBrowserWrite } from './http/cross-site.js';
 
 export interface AppDeps {
   config: Config;
@@ -103,23 +104,37 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
     const handler = async (req: Req, res: ServerResponse) => {
       req.route = route.path;
       const method = (req.method === 'HEAD' ? 'GET' : req.method) as Method;
+      // Before anything else: such a request is refused whoever sent it (CSRF).
+      if (!route.form && isUnpreflightedBrowserWrite(req)) throw errors.crossSite();
+      if (route.query && !validQueryEncoding(req.url)) throw errors.badQuery('The query string is not valid percent-encoded UTF-8');
       const params = route.params(req.params);
       req.validParams = params;
       let principal: Principal | undefined;
-      let global = false;
+      let authority: Authority = NO_AUTHORITY;
       if (route.acl !== null) {
         principal = await auth.authenticate(req.headers.authorization, { address: req.client!, route: route.path, requestId: req.id! });
         req.principal = principal;
         const acl = deps.acl();
-        if (!aclAllows(acl, principal.roles, method, route.acl, route.person ? params[route.person] : undefined, principal.id)) {
-          throw errors.forbidden();
+        const person = route.person ? params[route.person] : undefined;
+        const grant = aclGrant(acl, principal.roles, method, route.acl, person, principal.id);
+        if (!grant) throw errors.forbidden();
+        authority = authorityOf(acl, principal.roles, method, grant, person, principal.id);
+        // Rows made before PERSON_ID_PATTERN stay readable (and removable) by administrators.
+        if (route.person && !config.personIdPattern.test(req.params[route.person] ?? '')) {
+          const admin = aclAllows(acl, principal.roles, 'PATCH', ADMINISTER, person, principal.id) || aclAllows(acl, principal.roles, 'POST', ADMINISTER, person, principal.id);
+          if (!admin || !(method === 'GET' || method === 'DELETE')) throw errors.badPersonId(config.personIdPattern.source);
         }
-        global = isGlobalRole(acl, principal.roles);
+      } else if (route.person && !config.personIdPattern.test(req.params[route.person] ?? '')) {
+        throw errors.badPersonId(config.personIdPattern.source);
       }
-      const body = method === 'POST' || method === 'PATCH'
-        ? await (route.form ? readForm(req, config.bodyLimit) : readJsonObject(req, config.bodyLimit)) : {};
+      let body: Record<string, unknown> = {};
+      let bodyText = '{}';
+      if (method === 'POST' || method === 'PATCH') {
+        if (route.form) body = await readForm(req, config.bodyLimit);
+        else ({ value: body, text: bodyText } = await readJsonObject(req, config.bodyLimit));
+      }
       const ctx: ResourceContext = {
-        pool, principal, global, params, query: req.query, body, head: req.method === 'HEAD', res, csrf, audit: auditSource(req),
+        pool, principal, authority, params, query: req.query, body, bodyText, head: req.method === 'HEAD', res, csrf, audit: auditSource(req),
         legacyRowArrays: config.legacyRowArrays, pageLimitMax: config.pageLimitMax, listingTimeout: config.listingTimeout,
       };
       const reply = await route.handle(ctx, req);
@@ -147,6 +162,17 @@ function send(res: ServerResponse, reply: Reply & { bytes?: Buffer }): void {
     res.statusCode = reply.status;
     for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
     res.end();
+  }
+}
+
+/** Whether every name and value of the URL's query string decodes as UTF-8 (querystring would replace what does not). */
+function validQueryEncoding(url: string | undefined): boolean {
+  const search = url?.split('?').slice(1).join('?') ?? '';
+  try {
+    for (const part of search.split('&')) decodeURIComponent(part.replace(/\+/g, ' '));
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -40,9 +40,25 @@ export interface Config {
   argon2TimeCost: number;
   /** argon2id lanes. */
   argon2Parallelism: number;
-  /** Failed logins per account within LOCKOUT_WINDOW before it answers 429. */
+  /** Cheapest bcrypt cost accepted in a pre-made hash. */
+  bcryptCostMin: number;
+  /** Dearest bcrypt cost accepted in a pre-made hash, or verified in a stored one. */
+  bcryptCostMax: number;
+  /** Largest argon2 memory (KiB) accepted in a pre-made hash, or verified in a stored one. */
+  argon2MaxMemoryKib: number;
+  /** Largest argon2 iteration count accepted or verified. */
+  argon2MaxTimeCost: number;
+  /** Largest argon2 lane count accepted or verified. */
+  argon2MaxParallelism: number;
+  /** Fewest characters of a new password (NIST SP 800-63B asks for 8). */
+  passwordMinLength: number;
+  /** Pattern every person id in a URL or a login must match (checked before upper-casing). */
+  personIdPattern: RegExp;
+  /** Failed logins of one account from one client address within LOCKOUT_WINDOW before that pair answers 429. */
+  lockoutPairFailures: number;
+  /** Failed logins of one account from all addresses within LOCKOUT_WINDOW before it answers 429 everywhere (a distributed attack). */
   lockoutAccountFailures: number;
-  /** Failed logins per client address within LOCKOUT_WINDOW before it answers 429. */
+  /** Failed logins from one client address, over all accounts, within LOCKOUT_WINDOW before it answers 429. */
   lockoutAddressFailures: number;
   /** Length of the failed-login window, and so of a lockout, in seconds. */
   lockoutWindow: number;
@@ -62,7 +78,7 @@ export interface Config {
   file: string;
 }
 
-type Kind = 'string' | 'int' | 'bool' | 'size' | 'listen' | 'list' | 'path' | 'level';
+type Kind = 'string' | 'int' | 'bool' | 'size' | 'listen' | 'list' | 'path' | 'level' | 'regex';
 
 interface KeySpec { kind: Kind; field: keyof Config; default: string }
 
@@ -84,7 +100,15 @@ const KEYS: Record<string, KeySpec> = {
   ARGON2_MEMORY_KIB: { kind: 'int', field: 'argon2MemoryKib', default: '19456' },
   ARGON2_TIME_COST: { kind: 'int', field: 'argon2TimeCost', default: '2' },
   ARGON2_PARALLELISM: { kind: 'int', field: 'argon2Parallelism', default: '1' },
-  LOCKOUT_ACCOUNT_FAILURES: { kind: 'int', field: 'lockoutAccountFailures', default: '10' },
+  BCRYPT_COST_MIN: { kind: 'int', field: 'bcryptCostMin', default: '10' },
+  BCRYPT_COST_MAX: { kind: 'int', field: 'bcryptCostMax', default: '14' },
+  ARGON2_MAX_MEMORY_KIB: { kind: 'int', field: 'argon2MaxMemoryKib', default: '65536' },
+  ARGON2_MAX_TIME_COST: { kind: 'int', field: 'argon2MaxTimeCost', default: '10' },
+  ARGON2_MAX_PARALLELISM: { kind: 'int', field: 'argon2MaxParallelism', default: '4' },
+  PASSWORD_MIN_LENGTH: { kind: 'int', field: 'passwordMinLength', default: '8' },
+  PERSON_ID_PATTERN: { kind: 'regex', field: 'personIdPattern', default: '^[A-Za-z0-9._-]{1,128}$' },
+  LOCKOUT_PAIR_FAILURES: { kind: 'int', field: 'lockoutPairFailures', default: '10' },
+  LOCKOUT_ACCOUNT_FAILURES: { kind: 'int', field: 'lockoutAccountFailures', default: '100' },
   LOCKOUT_ADDRESS_FAILURES: { kind: 'int', field: 'lockoutAddressFailures', default: '200' },
   LOCKOUT_WINDOW: { kind: 'int', field: 'lockoutWindow', default: '900' },
   TRUSTED_PROXIES: { kind: 'list', field: 'trustedProxies', default: '127.0.0.1 ::1' },
@@ -136,6 +160,13 @@ function convert(spec: KeySpec, raw: string, base: string): unknown {
       return { host: m[1] || '127.0.0.1', port };
     }
     case 'list': return raw.split(/[\s,]+/).filter(Boolean);
+    case 'regex': {
+      try {
+        return new RegExp(raw);
+      } catch (err) {
+        throw new Error(`not a valid regular expression: ${(err as Error).message}`);
+      }
+    }
     case 'level': {
       if (!LEVELS.includes(raw)) throw new Error(`expected one of ${LEVELS.join(', ')}, got ${JSON.stringify(raw)}`);
       return raw;
@@ -211,11 +242,17 @@ export function loadConfig(file = defaultConfigFile(), env: NodeJS.ProcessEnv = 
   if (c.pageLimitMax < 1) throw range('PAGE_LIMIT_MAX', 'must be at least 1');
   const weak = argon2Weakness({ memoryCost: c.argon2MemoryKib, timeCost: c.argon2TimeCost, parallelism: c.argon2Parallelism });
   if (weak) throw new ConfigError(`ARGON2_MEMORY_KIB, ARGON2_TIME_COST, ARGON2_PARALLELISM: ${weak}`);
+  if (c.lockoutPairFailures < 1) throw range('LOCKOUT_PAIR_FAILURES', 'must be at least 1');
   if (c.lockoutAccountFailures < 1) throw range('LOCKOUT_ACCOUNT_FAILURES', 'must be at least 1');
   if (c.lockoutAddressFailures < 1) throw range('LOCKOUT_ADDRESS_FAILURES', 'must be at least 1');
   if (c.lockoutWindow < 1) throw range('LOCKOUT_WINDOW', 'must be at least 1 second');
   const badProxy = c.trustedProxies.find((p) => !parseNetwork(p));
   if (badProxy !== undefined) throw range('TRUSTED_PROXIES', `${JSON.stringify(badProxy)} is not an address or CIDR range`);
+  if (c.bcryptCostMin < 4 || c.bcryptCostMax > 31 || c.bcryptCostMin > c.bcryptCostMax) throw range('BCRYPT_COST_MAX', 'BCRYPT_COST_MIN and BCRYPT_COST_MAX must satisfy 4 <= min <= max <= 31');
+  if (c.argon2MemoryKib > c.argon2MaxMemoryKib) throw range('ARGON2_MAX_MEMORY_KIB', `must be at least ARGON2_MEMORY_KIB (${c.argon2MemoryKib})`);
+  if (c.argon2TimeCost > c.argon2MaxTimeCost) throw range('ARGON2_MAX_TIME_COST', `must be at least ARGON2_TIME_COST (${c.argon2TimeCost})`);
+  if (c.argon2Parallelism > c.argon2MaxParallelism) throw range('ARGON2_MAX_PARALLELISM', `must be at least ARGON2_PARALLELISM (${c.argon2Parallelism})`);
+  if (c.passwordMinLength < 1 || c.passwordMinLength > 256) throw range('PASSWORD_MIN_LENGTH', 'must be from 1 to 256');
   if (!c.tlsCert !== !c.tlsKey) throw new ConfigError('TLS_CERT and TLS_KEY: set both or neither');
   return c;
 }

@@ -21,6 +21,8 @@ export interface Route {
   person?: string;
   /** The body is an HTML form (application/x-www-form-urlencoded), not JSON. */
   form?: boolean;
+  /** Reads query parameters (listings): the query string must then be valid UTF-8. */
+  query?: boolean;
   /** Validates and normalizes the URL parameters. */
   params(raw: Record<string, string>): Record<string, string>;
   handle(ctx: ResourceContext, req: IncomingMessage): Promise<Reply | void> | Reply | void;
@@ -33,7 +35,7 @@ const page = (raw: Record<string, string>) => ({ id: personId(raw.id), page: val
 export const ROUTES: Route[] = [
   { path: '/', methods: ['GET'], acl: null, params: none, handle: (ctx) => indexPage(ctx.res, ctx.head) },
   { path: '/login', methods: ['GET'], acl: 'login', params: none, handle: () => ({ status: 200, json: 'true' }) },
-  { path: '/people', methods: ['GET'], acl: 'people', params: none, handle: (ctx) => listRecords(ctx, PEOPLE) },
+  { path: '/people', methods: ['GET'], acl: 'people', query: true, params: none, handle: (ctx) => listRecords(ctx, PEOPLE) },
   {
     path: '/people/:id', methods: ['GET', 'POST', 'PATCH', 'DELETE'], acl: 'person', person: 'id', params: person,
     handle(ctx, req) {
@@ -46,7 +48,7 @@ export const ROUTES: Route[] = [
       }
     },
   },
-  { path: '/pols/:id', methods: ['GET'], acl: 'book', person: 'id', params: person, handle: (ctx) => listBook(ctx, ctx.params.id!) },
+  { path: '/pols/:id', methods: ['GET'], acl: 'book', query: true, person: 'id', params: person, handle: (ctx) => listBook(ctx, ctx.params.id!) },
   {
     path: '/pols/:id/:page', methods: ['GET', 'POST', 'PATCH', 'DELETE'], acl: 'page', person: 'id', params: page,
     handle(ctx, req) {
@@ -59,9 +61,9 @@ export const ROUTES: Route[] = [
       }
     },
   },
-  { path: '/personal_docs/:id', methods: ['GET'], acl: 'personaldocs', person: 'id', params: person, handle: (ctx) => listPersonDocs(ctx, ctx.params.id!) },
+  { path: '/personal_docs/:id', methods: ['GET'], acl: 'personaldocs', query: true, person: 'id', params: person, handle: (ctx) => listPersonDocs(ctx, ctx.params.id!) },
   {
-    path: '/personal_docs/:id/:pol', methods: ['GET'], acl: 'poldocs', person: 'id',
+    path: '/personal_docs/:id/:pol', methods: ['GET'], acl: 'poldocs', person: 'id', query: true,
     params: (raw) => ({ id: personId(raw.id), pol: validId(raw.pol, 'page id') }),
     handle: (ctx) => listPageDocs(ctx, ctx.params.id!, ctx.params.pol!),
   },
@@ -70,7 +72,7 @@ export const ROUTES: Route[] = [
     params: (raw) => ({ id: personId(raw.id), pol: validId(raw.pol, 'page id'), doc: validId(raw.doc, 'document id') }),
     handle: (ctx, req) => getDocument(ctx, ctx.params.id!, ctx.params.pol!, ctx.params.doc!, req.headers['if-none-match']),
   },
-  { path: '/domiciliary-units', methods: ['GET'], acl: 'domiciliaryunits', params: none, handle: (ctx) => listRecords(ctx, DUS) },
+  { path: '/domiciliary-units', methods: ['GET'], acl: 'domiciliaryunits', query: true, params: none, handle: (ctx) => listRecords(ctx, DUS) },
   {
     path: '/domiciliary-units/:du', methods: ['GET', 'POST', 'PATCH'], acl: 'domiciliaryunit',
     params: (raw) => ({ du: validId(raw.du, 'domiciliary unit id') }),
@@ -80,7 +82,7 @@ export const ROUTES: Route[] = [
     },
   },
   { path: '/password/:id', methods: ['GET', 'POST'], acl: 'password', person: 'id', form: true, params: person, handle: passwordPage },
-  { path: '/institutions', methods: ['GET'], acl: 'institutions', params: none, handle: (ctx) => listRecords(ctx, INSTITUTIONS) },
+  { path: '/institutions', methods: ['GET'], acl: 'institutions', query: true, params: none, handle: (ctx) => listRecords(ctx, INSTITUTIONS) },
   {
     path: '/institutions/:inst', methods: ['GET', 'POST', 'PATCH'], acl: 'institution',
     params: (raw) => ({ inst: validId(raw.inst, 'institution id') }),
@@ -89,5 +91,5 @@ export const ROUTES: Route[] = [
       return req.method === 'POST' ? createRecord(ctx, INSTITUTIONS, id) : req.method === 'PATCH' ? patchRecord(ctx, INSTITUTIONS, id) : getRecord(ctx, INSTITUTIONS, id);
     },
   },
-  { path: '/audit', methods: ['GET'], acl: 'audit', params: none, handle: listAudit },
+  { path: '/audit', methods: ['GET'], acl: 'audit', query: true, params: none, handle: listAudit },
 ];

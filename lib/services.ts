@@ -10,7 +10,9 @@ import { createCredentialCache } from './auth/cache.js';
 import { createAuthenticator, type Authenticator } from './auth/authenticate.js';
 import { createApp, type RequestInfo } from './app.js';
 import { createLockout } from './auth/lockout.js';
-import { setArgon2Params } from './auth/passwords.js';
+import { measureVerifications, setArgon2Params, setHashBounds } from './auth/passwords.js';
+import { setPasswordMinLength } from './auth/policy.js';
+import { createFailureTimer } from './auth/failure-time.js';
 import { createAuditLog, type AuditLog } from './audit/log.js';
 import { startPurging } from './audit/maintenance.js';
 
@@ -35,10 +37,16 @@ export function initServices(opts: ServiceOptions): Services {
   const acl = loadAcl(config.acl);
   const pool = createPool({ url: opts.databaseUrl, size: config.poolSize });
   setArgon2Params({ memoryCost: config.argon2MemoryKib, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism });
+  setHashBounds(config);
+  setPasswordMinLength(config.passwordMinLength);
   const lockout = createLockout(pool, {
-    accountFailures: config.lockoutAccountFailures, addressFailures: config.lockoutAddressFailures, windowSeconds: config.lockoutWindow,
+    pairFailures: config.lockoutPairFailures, accountFailures: config.lockoutAccountFailures,
+    addressFailures: config.lockoutAddressFailures, windowSeconds: config.lockoutWindow,
   });
-  const auth = createAuthenticator(pool, createCredentialCache(), lockout);
+  const timer = createFailureTimer();
+  // Failed logins are padded to the dearest hash kind from the first request on.
+  measureVerifications(timer.record).catch((err) => log.warn({ err }, 'measuring hash verification times failed'));
+  const auth = createAuthenticator({ pool, cache: createCredentialCache(), lockout, timer, personIdPattern: config.personIdPattern, log });
   const audit = createAuditLog(pool, log);
   const stopPurging = startPurging(pool, lockout, config.auditRetentionDays, log);
   const services = { pool, auth, acl, audit, stopPurging } as Services;

@@ -54,8 +54,17 @@ t('MyGNUHealth posts a page to /pols/<acct>/<uuid> with no Content-Type, `id` an
   assert.equal(rows, [{ book: ANA.user, data: { ...page, book: ANA.user } }]);
   const book = await req('GET', `/pols/${ANA.user}`, { as: ANA, headers: PYTHON_REQUESTS });
   assert.ok(book.json.some((p: { id: string }) => p.id === id), 'the page is in her book');
+  // A sync interrupted after the server committed: the app resends the page, and must
+  // get a success to mark it synced (MyGNUHealth's bol.py checks `if send_data:`).
   const again = await req('POST', `/pols/${ANA.user}/${id}`, { as: ANA, raw: JSON.stringify(page), headers: PYTHON_REQUESTS });
-  assert.is(again.status, 409, 'a resent page is a conflict, not a second copy');
+  assert.is(again.status, 200, 'a resent page is answered 200 with what is stored');
+  assert.equal(again.json, { ...page, book: ANA.user });
+  assert.is(again.headers.location, undefined);
+  const changed = await req('POST', `/pols/${ANA.user}/${id}`, { as: ANA, raw: JSON.stringify({ ...page, summary: 'Other' }), headers: PYTHON_REQUESTS });
+  assert.is(changed.status, 409, 'a different page under the same id is a conflict');
+  assert.equal((await s.db.pool.query('SELECT data FROM pols WHERE id = $1', [id])).rows, [{ data: { ...page, book: ANA.user } }]);
+  const creates = await s.db.pool.query(`SELECT count(*)::int AS n FROM audit WHERE action = 'create' AND record_id = $1`, [id]);
+  assert.is(creates.rows[0].n, 1, 'one create row in the audit');
 });
 
 for (const [name, node] of [['ROOT', ROOT], ['CAMERON', CAMERON]] as Array<[string, Account]>) {

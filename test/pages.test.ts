@@ -124,7 +124,7 @@ t('the password form: 401 without credentials, 403 for another person (ACL), not
   const other = await call(s.base, 'GET', '/password/ITAPYT999HON', { as: ANA });
   assert.is(other.status, 403);
   assert.equal(other.json, { error: 'Your roles do not allow this request', code: 'FORBIDDEN' });
-  const token = createCsrf(SECRET).issue(ANA.user, 'ITAPYT999HON');
+  const token = createCsrf(SECRET).issue(ANA.user, 'ITAPYT999HON', before);
   const posted = await post(ANA, 'ITAPYT999HON', { csrf: token, password: 'taken-over-1', confirm: 'taken-over-1' });
   assert.is(posted.status, 403);
   assert.is(posted.json.code, 'FORBIDDEN');
@@ -141,9 +141,10 @@ t('CSRF: no token, another account\'s token, an expired, forged or malformed tok
     ['empty token', { csrf: '' }],
     ["Cameron's token from his own form", { csrf: await formToken(CAMERON, CAMERON.user) }],
     ["root's token for Ana's form", { csrf: await formToken(ROOT, ANA.user) }],
-    ['a token for Ana acting on Cameron', { csrf: createCsrf(SECRET).issue(ANA.user, CAMERON.user) }],
-    ['an expired token', { csrf: createCsrf(SECRET).issue(ANA.user, ANA.user, now - CSRF_TTL_MS - 1000) }],
-    ['a token signed with another key', { csrf: createCsrf('another-secret').issue(ANA.user, ANA.user) }],
+    ['a token for Ana acting on Cameron', { csrf: createCsrf(SECRET).issue(ANA.user, CAMERON.user, before) }],
+    ['an expired token', { csrf: createCsrf(SECRET).issue(ANA.user, ANA.user, before, now - CSRF_TTL_MS - 1000) }],
+    ['a token signed with another key', { csrf: createCsrf('another-secret').issue(ANA.user, ANA.user, before) }],
+    ['a token for another stored hash', { csrf: createCsrf(SECRET).issue(ANA.user, ANA.user, `${before}x`) }],
     ['a malformed token', { csrf: 'not-a-token' }],
   ];
   for (const [what, fields] of cases) {
@@ -190,10 +191,9 @@ t('invalid passwords are shown in the form, tied to their field, and change noth
   assert.is(await storedHash(ANA.user), before);
 });
 
-t('HTML escaping: an account id with markup characters is escaped everywhere', async () => {
+t('HTML escaping: an account id with markup characters (a row from before PERSON_ID_PATTERN) is escaped everywhere', async () => {
   const id = `X<B>"&'Y`;
-  const created = await call(s.base, 'POST', `/people/${encodeURIComponent(id)}`, { as: ROOT, body: { name: 'Escaping', password: 'escaping-test' } });
-  assert.is(created.status, 201);
+  await s.db.pool.query(`INSERT INTO people (id, data) VALUES ($1, '{"name": "Escaping"}')`, [id]);
   const r = await call(s.base, 'GET', `/password/${encodeURIComponent(id)}`, { as: ROOT });
   assert.is(r.status, 200);
   assert.match(r.text, '<h1>Change the password of X&lt;B&gt;&quot;&amp;&#39;Y</h1>');
@@ -205,7 +205,7 @@ t('HTML escaping: an account id with markup characters is escaped everywhere', a
   assert.is(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
 });
 
-t('a valid change stores an argon2id hash; the new password works at once, the old one is refused', async () => {
+t('a valid change stores an argon2id hash with its audit row; the new password works at once, the old one is refused', async () => {
   const csrf = await formToken(ANA, ANA.user);
   const r = await post(ANA, ANA.user, { csrf, password: 'a new password', confirm: 'a new password' });
   assert.is(r.status, 200);
@@ -213,20 +213,50 @@ t('a valid change stores an argon2id hash; the new password works at once, the o
   assert.match(await storedHash(ANA.user), /^\$argon2id\$/);
   assert.is((await call(s.base, 'GET', '/login', { as: { user: ANA.user, password: 'a new password' } })).status, 200);
   assert.is((await call(s.base, 'GET', '/login', { as: ANA })).status, 401);
+  const { rows } = await s.db.pool.query(`SELECT actor, action, route, record_id, person, status, detail FROM audit WHERE route = '/password/:id'`);
+  assert.equal(rows, [{ actor: ANA.user, action: 'update', route: '/password/:id', record_id: ANA.user, person: ANA.user, status: 200, detail: { changed: ['password'] } }]);
+});
+
+t('a CSRF token changes a password once: reused, or issued before a change made elsewhere, it is refused', async () => {
+  const me = { user: ANA.user, password: 'a new password' };
+  const csrf = await formToken(me, ANA.user);
+  const stale = await formToken(me, ANA.user);
+  assert.is((await post(me, ANA.user, { csrf, password: 'second new password', confirm: 'second new password' })).status, 200);
+  const now = { user: ANA.user, password: 'second new password' };
+  const hash = await storedHash(ANA.user);
+  for (const [what, token] of [['the same token again', csrf], ['a token issued before the change', stale]] as const) {
+    const again = await post(now, ANA.user, { csrf: token, password: 'third new password', confirm: 'third new password' });
+    assert.is(again.status, 403, what);
+    assert.match(again.text, 'This form has expired or was not issued to you, so nothing was changed.');
+    assert.is(await storedHash(ANA.user), hash, what);
+  }
+  // A change through the API spends the tokens of open forms too.
+  const open = await formToken(now, ANA.user);
+  assert.is((await call(s.base, 'PATCH', `/people/${ANA.user}`, { as: now, body: { password: 'changed by the API' } })).status, 200);
+  const api = { user: ANA.user, password: 'changed by the API' };
+  assert.is((await post(api, ANA.user, { csrf: open, password: 'third new password', confirm: 'third new password' })).status, 403);
+  assert.is((await call(s.base, 'GET', '/login', { as: api })).status, 200);
+  // Another person's password needs account administration: root may, with the form's token.
+  const cameron = await formToken(ROOT, CAMERON.user);
+  assert.is((await post(ROOT, CAMERON.user, { csrf: cameron, password: 'set by root 1', confirm: 'set by root 1' })).status, 200);
+  assert.is((await call(s.base, 'GET', '/login', { as: { user: CAMERON.user, password: 'set by root 1' } })).status, 200);
 });
 
 t('CSRF tokens: shared SECRET_KEY is accepted across processes, an empty one is per process', () => {
-  const token = createCsrf('k1').issue('A', 'B');
-  assert.ok(createCsrf('k1').verify(token, 'A', 'B'));
-  assert.not.ok(createCsrf('k2').verify(token, 'A', 'B'));
-  assert.not.ok(createCsrf('k1').verify(token, 'B', 'A'));
+  const token = createCsrf('k1').issue('A', 'B', 'h');
+  assert.ok(createCsrf('k1').verify(token, 'A', 'B', 'h'));
+  assert.not.ok(createCsrf('k2').verify(token, 'A', 'B', 'h'));
+  assert.not.ok(createCsrf('k1').verify(token, 'B', 'A', 'h'));
+  assert.not.ok(createCsrf('k1').verify(token, 'A', 'B', 'h2'), 'bound to the stored hash');
+  assert.not.ok(createCsrf('k1').verify(token, 'A', 'B', null));
   // A character inside the signature (the last one of base64url may only carry padding bits).
   const at = token.length - 8;
-  assert.not.ok(createCsrf('k1').verify(token.slice(0, at) + (token[at] === 'A' ? 'B' : 'A') + token.slice(at + 1), 'A', 'B'));
-  assert.not.ok(createCsrf('k1').verify(token, 'A', 'B', Date.now() + CSRF_TTL_MS + 1));
+  assert.not.ok(createCsrf('k1').verify(token.slice(0, at) + (token[at] === 'A' ? 'B' : 'A') + token.slice(at + 1), 'A', 'B', 'h'));
+  assert.not.ok(createCsrf('k1').verify(token, 'A', 'B', 'h', Date.now() + CSRF_TTL_MS + 1));
+  assert.is(CSRF_TTL_MS, 10 * 60_000);
   const random = createCsrf('');
-  assert.ok(random.verify(random.issue('A', 'A'), 'A', 'A'));
-  assert.not.ok(createCsrf('').verify(random.issue('A', 'A'), 'A', 'A'));
+  assert.ok(random.verify(random.issue('A', 'A', null), 'A', 'A', null));
+  assert.not.ok(createCsrf('').verify(random.issue('A', 'A', null), 'A', 'A', null));
 });
 
 t.run();

@@ -31,7 +31,7 @@ async function refused(method: string, path: string, opts: CallOptions, status: 
   assert.is(await dumpRows(s.db.pool), before, `${method} ${path} changed a row`);
 }
 
-const forbiddenField = (field: string) => ({ error: `Only a global role may change "${field}" here`, code: 'FORBIDDEN_FIELD' });
+const forbiddenField = (field: string) => ({ error: `Changing "${field}" here needs the account administration right (ACL name "roles")`, code: 'FORBIDDEN_FIELD' });
 const pageNotFound = { error: 'Page not found', code: 'NOT_FOUND' };
 
 t.before(async () => { s = await startServer(); });
@@ -79,12 +79,11 @@ t('a page read, patched or written through another person\'s book is 404 and unc
   assert.equal(rows, [{ book: CAMERON_ID }]);
 });
 
-t('an end user cannot give themselves a role nor change `active`; unchanged values may be resent', async () => {
+t('an end user cannot give themselves a role nor reactivate; unchanged values may be resent', async () => {
   await refused('PATCH', `/people/${ANA_ID}`, { as: ANA, body: { roles: ['end_user', 'root'] } }, 403, forbiddenField('roles'));
   await refused('PATCH', `/people/${ANA_ID}`, { as: ANA, body: { roles: ['root'] } }, 403, forbiddenField('roles'));
   await refused('PATCH', `/people/${ANA_ID}`, { as: ANA, body: { roles: [] } }, 403, forbiddenField('roles'));
   await refused('PATCH', `/people/${ANA_ID}`, { as: ANA, body: { name: 'Ana', roles: ['health_professional', 'end_user'] } }, 403, forbiddenField('roles'));
-  await refused('PATCH', `/people/${ANA_ID}`, { as: ANA, body: { active: false } }, 403, forbiddenField('active'));
   await refused('PATCH', `/people/${ANA_ID}`, { as: ANA, body: { roles: 'root' } }, 400);
   const same = await req('PATCH', `/people/${ANA_ID}`, { as: ANA, body: { name: 'Ana', roles: ['end_user'], active: true, phone: '+39 3' } });
   assert.is(same.status, 200);
@@ -92,24 +91,28 @@ t('an end user cannot give themselves a role nor change `active`; unchanged valu
   assert.is((await req('GET', '/people', { as: ANA })).status, 403, 'still an end user');
 });
 
-t('a deactivated end user cannot log in, so cannot reactivate themselves; a global role can', async () => {
+t('an end user may deactivate themselves, never reactivate; only an administrator reactivates', async () => {
   const user = { user: 'RULES001', password: 'rules-password-1' };
   assert.is((await req('POST', '/people/RULES001', { as: ROOT, body: { name: 'Rule', password: user.password, active: true } })).status, 201);
   assert.is(await login(user), 200);
-  await refused('PATCH', '/people/RULES001', { as: user, body: { active: false } }, 403, forbiddenField('active'));
-  assert.is((await req('PATCH', '/people/RULES001', { as: ROOT, body: { active: false } })).status, 200);
+  const off = await req('PATCH', '/people/RULES001', { as: user, body: { active: false } });
+  assert.equal([off.status, off.json.active], [200, false]);
   assert.is(await login(user), 401, 'inactive: no login, even with a cached verification');
   await refused('PATCH', '/people/RULES001', { as: user, body: { active: true } }, 401);
   await refused('PATCH', '/people/RULES001', { as: ANA, body: { active: true } }, 403);
-  assert.is((await req('PATCH', '/people/RULES001', { as: CAMERON, body: { active: true } })).status, 200);
+  await refused('PATCH', '/people/RULES001', { as: CAMERON, body: { active: true } }, 403, forbiddenField('active'));
+  assert.is((await req('PATCH', '/people/RULES001', { as: ROOT, body: { active: true } })).status, 200);
   assert.is(await login(user), 200);
+  const { rows } = await s.db.pool.query(`SELECT actor, detail FROM audit WHERE record_id = 'RULES001' AND action = 'update' ORDER BY id`);
+  assert.equal(rows, [{ actor: 'RULES001', detail: { changed: ['active'] } }, { actor: ROOT.user, detail: { changed: ['active'] } }]);
 });
 
-t('a global role can change another person\'s roles, and the change applies at once', async () => {
+t('an administrator changes another person\'s roles, and the change applies at once; a global professional cannot', async () => {
   const user = { user: 'RULES002', password: 'rules-password-2' };
   assert.is((await req('POST', '/people/RULES002', { as: ROOT, body: { password: user.password } })).status, 201);
   assert.is((await req('GET', '/people', { as: user })).status, 403);
-  const r = await req('PATCH', '/people/rules002', { as: CAMERON, body: { roles: ['end_user', 'health_professional'] } });
+  await refused('PATCH', '/people/rules002', { as: CAMERON, body: { roles: ['end_user', 'health_professional'] } }, 403, forbiddenField('roles'));
+  const r = await req('PATCH', '/people/rules002', { as: ROOT, body: { roles: ['end_user', 'health_professional'] } });
   assert.is(r.status, 200);
   assert.equal((await storedData(s.db.pool, 'people', 'RULES002'))?.roles, ['end_user', 'health_professional']);
   assert.is((await req('GET', '/people', { as: user })).status, 200);
@@ -137,9 +140,9 @@ t('a plain password in POST or PATCH is stored as argon2id and works; the old on
   assert.is(await login({ user: 'RULES010', password: 'first-password' }), 401);
 });
 
-t('a password that already is a bcrypt or argon2 hash is stored as is and works', async () => {
-  const b = await bcrypt.hash('bcrypt-password', 4);
-  assert.match(b, /^\$2b\$04\$/);
+t('a pre-made bcrypt or argon2 hash from an administrator is stored as is and works', async () => {
+  const b = await bcrypt.hash('bcrypt-password', 10);
+  assert.match(b, /^\$2b\$10\$/);
   const hashes: Array<[string, string, string]> = [
     ['RULES020', b, 'bcrypt-password'],
     ['RULES021', b.replace(/^\$2b\$/, '$2a$'), 'bcrypt-password'],
@@ -150,7 +153,9 @@ t('a password that already is a bcrypt or argon2 hash is stored as is and works'
   hashes.push(['RULES024', hashes[3]![1].replace(/m=(\d+),p=(\d+),t=(\d+)/, 'm=$1,t=$3,p=$2'), 'argon-password']);
   assert.match(hashes[4]![1], /^\$argon2id\$v=19\$m=8192,t=1,p=1\$/);
   for (const [id, hash, plain] of hashes) {
-    const r = await req('POST', `/people/${id}`, { as: CAMERON, body: { password: hash } });
+    await refused('POST', `/people/${id}`, { as: CAMERON, body: { password: hash } }, 403,
+      { error: 'Only an account administrator may store a pre-made password hash; send the password itself', code: 'PREMADE_HASH_FORBIDDEN' });
+    const r = await req('POST', `/people/${id}`, { as: ROOT, body: { password: hash } });
     assert.is(r.status, 201, id);
     assert.is(await storedHash(id), hash, `${id} stored as sent`);
     assert.is(await login({ user: id, password: plain }), 200, id);
@@ -159,6 +164,7 @@ t('a password that already is a bcrypt or argon2 hash is stored as is and works'
   assert.match(String(await storedHash('RULES020')), /^\$argon2id\$/, 'bcrypt upgraded at login');
   // Weaker argon2 parameters than the configured ones are upgraded at login, like bcrypt.
   assert.match(String(await storedHash('RULES023')), /^\$argon2id\$v=19\$m=19456,/, 'weak argon2 upgraded at login');
+  await refused('PATCH', '/people/RULES023', { as: { user: 'RULES023', password: 'argon-password' }, body: { password: b } }, 403);
   const patched = await req('PATCH', '/people/RULES023', { as: ROOT, body: { password: b } });
   assert.is(patched.status, 200);
   assert.is(await storedHash('RULES023'), b);
@@ -197,7 +203,7 @@ t('50 concurrent PATCHes with distinct keys to one person all survive', async ()
   for (let i = 0; i < 20; i++) assert.is(page[`k${i}`], i);
 });
 
-t('concurrent POSTs of one id create it once: one 201, the others 409', async () => {
+t('concurrent POSTs of one id create it once: one 201, the different ones 409', async () => {
   const cases = [
     ['/people/RULES050', CAMERON, 'people', 'RULES050'],
     [`/pols/${ANA_ID}/rules-page-race`, ANA, 'pols', 'rules-page-race'],

@@ -1,5 +1,6 @@
 // One audit row, and the SQL that appends it inside another statement: a write and
 // its audit row are one statement, so neither lands without the other.
+import sql, { type Sql } from 'sql-template-tag';
 
 /** Who asked, from where: the same for every row a request appends. */
 export interface AuditSource {
@@ -16,15 +17,21 @@ export interface AuditEvent {
   recordId: string | null;
   person: string | null;
   status: number;
+  /** Sensitive fields the write changed (password, roles, active), for the `detail` column. */
+  changed?: string[];
 }
 
 export type AuditEntry = AuditSource & AuditEvent;
 
-export const AUDIT_COLUMNS = 'actor, actor_roles, action, route, record_id, person, status, client, request_id';
-const CASTS = ['varchar', 'text[]', 'text', 'text', 'varchar', 'varchar', 'int', 'text', 'text'];
+export const AUDIT_COLUMNS = 'actor, actor_roles, action, route, record_id, person, status, client, request_id, detail';
+const CASTS = ['varchar', 'text[]', 'text', 'text', 'varchar', 'varchar', 'int', 'text', 'text', 'jsonb'];
+
+function detailOf(e: AuditEvent): string | null {
+  return e.changed?.length ? JSON.stringify({ changed: e.changed }) : null;
+}
 
 export function auditValues(e: AuditEntry): unknown[] {
-  return [e.actor, e.roles, e.action, e.route, e.recordId, e.person, e.status, e.client, e.requestId];
+  return [e.actor, e.roles, e.action, e.route, e.recordId, e.person, e.status, e.client, e.requestId, detailOf(e)];
 }
 
 /** Typed placeholders for one row's values, numbered from `first`. */
@@ -32,15 +39,19 @@ export function auditPlaceholders(first: number): string {
   return CASTS.map((cast, i) => `$${first + i}::${cast}`).join(', ');
 }
 
+/** `INSERT INTO audit ... SELECT <entry> WHERE <when>`, to run as a CTE of another statement. */
+export function auditInsert(e: AuditEntry, when: Sql): Sql {
+  const [actor, roles, action, route, recordId, person, status, client, requestId, detail] = auditValues(e);
+  return sql`INSERT INTO audit (actor, actor_roles, action, route, record_id, person, status, client, request_id, detail)
+    SELECT ${actor}::varchar, ${roles}::text[], ${action}::text, ${route}::text, ${recordId}::varchar, ${person}::varchar,
+      ${status}::int, ${client}::text, ${requestId}::text, ${detail}::jsonb WHERE ${when}`;
+}
+
 /**
  * Wraps a data-modifying statement that has a RETURNING clause so that, when it
  * returns a row, one audit row is inserted by the same statement. The result is the
  * wrapped statement's rows.
  */
-export function withAudit(entry: AuditEntry, sql: string, args: unknown[]): [string, unknown[]] {
-  return [
-    `WITH w AS (${sql}), a AS (INSERT INTO audit (${AUDIT_COLUMNS}) SELECT ${auditPlaceholders(args.length + 1)} WHERE EXISTS (SELECT 1 FROM w))
-     SELECT * FROM w`,
-    [...args, ...auditValues(entry)],
-  ];
+export function withAudit(entry: AuditEntry, statement: Sql): Sql {
+  return sql`WITH w AS (${statement}), a AS (${auditInsert(entry, sql`EXISTS (SELECT 1 FROM w)`)}) SELECT * FROM w`;
 }

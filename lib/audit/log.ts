@@ -21,9 +21,9 @@ export interface AuditLog {
 
 /** Roles travel as one array literal per row: PostgreSQL arrays of arrays must be rectangular. */
 const INSERT = `INSERT INTO audit (${AUDIT_COLUMNS})
-  SELECT actor, roles::text[], action, route, record_id, person, status, client, request_id
-  FROM unnest($1::varchar[], $2::text[], $3::text[], $4::text[], $5::varchar[], $6::varchar[], $7::int[], $8::text[], $9::text[])
-    AS u(actor, roles, action, route, record_id, person, status, client, request_id)`;
+  SELECT actor, roles::text[], action, route, record_id, person, status, client, request_id, detail
+  FROM unnest($1::varchar[], $2::text[], $3::text[], $4::text[], $5::varchar[], $6::varchar[], $7::int[], $8::text[], $9::text[], $10::jsonb[])
+    AS u(actor, roles, action, route, record_id, person, status, client, request_id, detail)`;
 
 function arrayLiteral(items: string[]): string {
   return `{${items.map((x) => `"${x.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
@@ -38,6 +38,7 @@ export function createAuditLog(pool: pg.Pool, log: Logger): AuditLog {
     await pool.query(INSERT, [
       rows.map((r) => r.actor), rows.map((r) => arrayLiteral(r.roles)), rows.map((r) => r.action), rows.map((r) => r.route), rows.map((r) => r.recordId),
       rows.map((r) => r.person), rows.map((r) => r.status), rows.map((r) => r.client), rows.map((r) => r.requestId),
+      rows.map((r) => (r.changed?.length ? JSON.stringify({ changed: r.changed }) : null)),
     ]);
   };
 

@@ -52,16 +52,61 @@ export function loadAcl(file: string): Acl {
   return parseAcl(value, file);
 }
 
-/** Whether any of `roles` grants `name` for `method` on a route about `personId` (if any). */
-export function aclAllows(acl: Acl, roles: readonly string[], method: Method, name: string, personId: string | undefined, self: string): boolean {
-  return roles.some((role) => {
+/**
+ * Whether `roles` allow `method` on `name` for a route about `personId` (if any): one
+ * role must list the name for the method and, for another person's id, be global. The
+ * grant says whether such a role is global, the rule later checks take from it.
+ */
+export function aclGrant(acl: Acl, roles: readonly string[], method: Method, name: string, personId: string | undefined, self: string): { global: boolean } | undefined {
+  let allowed = false;
+  for (const role of roles) {
     const perms = acl.get(role);
-    if (!perms || !perms.methods[method].has(name)) return false;
-    return personId === undefined || personId === self || perms.global;
-  });
+    if (!perms || !perms.methods[method].has(name)) continue;
+    if (perms.global) return { global: true };
+    if (personId === undefined || personId === self) allowed = true;
+  }
+  return allowed ? { global: false } : undefined;
 }
 
-/** Whether any of `roles` is global. */
-export function isGlobalRole(acl: Acl, roles: readonly string[]): boolean {
-  return roles.some((role) => acl.get(role)?.global === true);
+export function aclAllows(acl: Acl, roles: readonly string[], method: Method, name: string, personId: string | undefined, self: string): boolean {
+  return aclGrant(acl, roles, method, name, personId, self) !== undefined;
 }
+
+/**
+ * Whether holders of `roles` may grant `role`: every right it gives (a name under a
+ * method, globally or not) must be one they hold already, so no one hands out more
+ * power than they have. A role the file does not define gives no rights.
+ */
+export function canGrant(acl: Acl, roles: readonly string[], role: string): boolean {
+  const wanted = acl.get(role);
+  if (!wanted) return true;
+  return METHODS.every((m) => [...wanted.methods[m]].every((name) => roles.some((r) => {
+    const held = acl.get(r);
+    return held !== undefined && held.methods[m].has(name) && (held.global || !wanted.global);
+  })));
+}
+
+/** What the request's grant lets a resource decide: the rules about accounts (DESIGN §3). */
+export interface Authority {
+  /** The role that allowed the request is global. */
+  global: boolean;
+  /** May change roles, `active` and passwords of this route's person: ACL name `roles` for the method. */
+  administer: boolean;
+  /** May grant `role` (holds every right it gives). */
+  mayGrant(role: string): boolean;
+}
+
+/** The ACL name of account administration (roles, `active`, others' passwords, pre-made hashes). */
+export const ADMINISTER = 'roles';
+
+export function authorityOf(acl: Acl, roles: readonly string[], method: Method, grant: { global: boolean }, personId: string | undefined, self: string): Authority {
+  return {
+    global: grant.global,
+    // A form shown by GET changes things by POST: it is offered to those who may post it.
+    administer: aclAllows(acl, roles, method === 'GET' ? 'POST' : method, ADMINISTER, personId, self),
+    mayGrant: (role) => canGrant(acl, roles, role),
+  };
+}
+
+/** No rights at all (public routes). */
+export const NO_AUTHORITY: Authority = { global: false, administer: false, mayGrant: () => false };

@@ -2,12 +2,16 @@
 // row is read on every request, so a password change, a role change or a deactivation
 // takes effect on the very next request in every worker and every instance; only the
 // hash verification itself is cached. The same statement counts the recent failed
-// logins of the account and of the client's address (lockout.ts).
+// logins of the pair (account, address), the account and the address (lockout.ts).
+// A verification runs only after its attempt was reserved, and every failure, whatever
+// the account, takes the time of the slowest kind of hash (failure-time.ts).
 import type pg from 'pg';
-import { parseBasic } from './basic.js';
-import { dummyVerify, hashPassword, needsRehash, verifyPassword } from './passwords.js';
+import type { Logger } from '../log.js';
+import { parseBasic, type Credentials } from './basic.js';
+import { dummyVerify, hashKind, hashPassword, needsRehash, storedHashProblem, verifyPassword } from './passwords.js';
 import type { CredentialCache } from './cache.js';
-import { failureCount, type Lockout } from './lockout.js';
+import { failureCountsSql, lockoutAddress, type Lockout } from './lockout.js';
+import type { FailureTimer } from './failure-time.js';
 import type { AuditSource } from '../audit/entry.js';
 import { errors } from '../http/errors.js';
 
@@ -28,12 +32,24 @@ export interface Authenticator {
   readonly stats: AuthStats;
 }
 
-interface LoginRow { found: boolean; hash: string | null; roles: unknown; active: unknown; account_failures: number; address_failures: number }
+export interface AuthenticatorOptions {
+  pool: pg.Pool;
+  cache: CredentialCache;
+  lockout: Lockout;
+  timer: FailureTimer;
+  /** PERSON_ID_PATTERN: an account id outside it never logs in. */
+  personIdPattern: RegExp;
+  log: Logger;
+}
+
+interface LoginRow {
+  found: boolean; hash: string | null; roles: unknown; active: unknown;
+  pair_failures: number; account_failures: number; address_failures: number;
+}
 
 /** The person's login fields (if any) and the failure counts: one round trip. */
 const LOOKUP = `SELECT p.id IS NOT NULL AS found, p.data->>'password' AS hash, p.data->'roles' AS roles, p.data->'active' AS active,
-    ${failureCount('account', '$1', '$3', '$4')} AS account_failures,
-    ${failureCount('address', '$2', '$3', '$5')} AS address_failures
+    ${failureCountsSql('$1', '$2', '$3', ['$4', '$5', '$6'])}
   FROM (SELECT 1) one LEFT JOIN people p ON p.id = $1`;
 /** Compare-and-set: only replaces the hash that was verified, so concurrent logins race safely. */
 const REHASH = `UPDATE people SET data = jsonb_set(data, '{password}', to_jsonb($3::text))
@@ -43,55 +59,84 @@ export function rolesOf(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((r): r is string => typeof r === 'string') : [];
 }
 
-export function createAuthenticator(pool: pg.Pool, cache: CredentialCache, lockout: Lockout): Authenticator {
+/** What a shared verification concluded. */
+type Verdict = { ok: true; hash: string } | { ok: false; retryAfter?: number };
+
+export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
+  const { pool, cache, lockout, timer, log } = opts;
   const stats: AuthStats = { verifications: 0, cacheHits: 0, failures: 0, lockouts: 0 };
   const { policy } = lockout;
+
+  const lockedOut = (seconds: number) => {
+    stats.lockouts++;
+    return errors.lockedOut(seconds);
+  };
+
+  /** Runs `verify` for one reserved attempt; the reservation stays only if it fails. */
+  async function reservedVerification(creds: Credentials, key: string, hash: string): Promise<Verdict> {
+    const r = await lockout.reserve(creds.account, key);
+    if ('retryAfter' in r) return { ok: false, retryAfter: r.retryAfter };
+    stats.verifications++;
+    const ok = await verifyPassword(creds.password, hash, (ms) => timer.record(hashKind(hash), ms));
+    if (!ok) return { ok: false };
+    await lockout.release(r.attempt);
+    if (!needsRehash(hash)) return { ok: true, hash };
+    const upgraded = await hashPassword(creds.password);
+    const { rowCount } = await pool.query(REHASH, [creds.account, hash, upgraded]);
+    return { ok: true, hash: rowCount ? upgraded : hash };
+  }
+
   return {
     stats,
     async authenticate(header, from) {
       const creds = parseBasic(header);
       if (!creds) throw errors.unauthenticated();
-      // A named (prepared) statement: planned once per connection, it costs no more than
-      // the plain person lookup did unprepared (about 75 µs a round trip on loopback).
+      const key = lockoutAddress(from.address);
+      // A named (prepared) statement: planned once per connection.
       const { rows } = await pool.query<LoginRow>({ name: 'thalamus-login-lookup', text: LOOKUP,
-        values: [creds.account, from.address, policy.windowSeconds, policy.accountFailures, policy.addressFailures] });
+        values: [creds.account, key, policy.windowSeconds, policy.pairFailures, policy.accountFailures, policy.addressFailures] });
       const row = rows[0]!;
-      const source: AuditSource = { actor: creds.account, roles: [], route: from.route, client: from.address, requestId: from.requestId };
+      const counts = { pair: row.pair_failures, account: row.account_failures, address: row.address_failures };
       // Locked out: no verification at all, the same answer whether the password is right or not.
-      const accountLocked = row.account_failures >= policy.accountFailures;
-      const addressLocked = row.address_failures >= policy.addressFailures;
-      if (accountLocked || addressLocked) {
-        stats.lockouts++;
-        const seconds = await lockout.retryAfter(creds.account, from.address, accountLocked, addressLocked);
-        throw errors.lockedOut(seconds);
-      }
-      const failed = async () => {
-        stats.failures++;
-        await lockout.recordFailure(creds.account, from.address,
-          { ...source, action: 'login_failed', recordId: null, person: row.found ? creds.account : null, status: 401 });
-        return errors.unauthenticated();
-      };
+      if (lockout.locked(counts)) throw lockedOut(await lockout.retryAfter(creds.account, key, counts));
+
       const hash = row.hash;
-      if (!row.found || !hash || row.active === false) {
-        await dummyVerify(creds.password);
-        throw await failed();
-      }
+      const usable = row.found && !!hash && row.active !== false && opts.personIdPattern.test(creds.typed);
       const principal = { id: creds.account, roles: rolesOf(row.roles) };
-      if (cache.has(creds.account, creds.password, hash)) {
+      if (usable && cache.has(creds.account, creds.password, hash)) {
         stats.cacheHits++;
         return principal;
       }
-      const current = await cache.verifyOnce(creds.account, creds.password, hash, async () => {
-        stats.verifications++;
-        if (!(await verifyPassword(creds.password, hash))) return null;
-        if (!needsRehash(hash)) return hash;
-        const upgraded = await hashPassword(creds.password);
-        const { rowCount } = await pool.query(REHASH, [creds.account, hash, upgraded]);
-        return rowCount ? upgraded : hash;
-      });
-      if (current === null) throw await failed();
-      cache.add(creds.account, creds.password, current);
-      return principal;
+
+      const started = performance.now();
+      const failed = async () => {
+        stats.failures++;
+        await timer.pad(started);
+        const source: AuditSource = { actor: creds.account, roles: [], route: from.route, client: from.address, requestId: from.requestId };
+        await lockout.audit({ ...source, action: 'login_failed', recordId: null, person: row.found ? creds.account : null, status: 401 });
+        return errors.unauthenticated();
+      };
+
+      if (!usable || !hash || storedHashProblem(hash)) {
+        if (usable && hash) log.warn({ account: creds.account, problem: storedHashProblem(hash) }, 'stored password hash exceeds the configured bounds; login refused without running it');
+        const r = await lockout.reserve(creds.account, key);
+        if ('retryAfter' in r) throw lockedOut(r.retryAfter);
+        await dummyVerify(creds.password, timer.record);
+        throw await failed();
+      }
+
+      const { value, leader } = await cache.verifyOnce(creds.account, creds.password, hash, () => reservedVerification(creds, key, hash));
+      if (value.ok) {
+        cache.add(creds.account, creds.password, value.hash);
+        return principal;
+      }
+      if (value.retryAfter !== undefined) throw lockedOut(value.retryAfter);
+      // The same wrong password as a verification in flight: it still counts as an attempt.
+      if (!leader) {
+        const r = await lockout.reserve(creds.account, key);
+        if ('retryAfter' in r) throw lockedOut(r.retryAfter);
+      }
+      throw await failed();
     },
   };
 }

@@ -11,9 +11,10 @@ export interface CredentialCache {
   add(account: string, password: string, storedHash: string): void;
   /**
    * Runs `verify` once for concurrent calls with the same credentials and stored hash;
-   * all of them get its result. Nothing is kept once it settles.
+   * all of them get its result, and `leader` says which call ran it. Nothing is kept
+   * once it settles.
    */
-  verifyOnce<T>(account: string, password: string, storedHash: string, verify: () => Promise<T>): Promise<T>;
+  verifyOnce<T>(account: string, password: string, storedHash: string, verify: () => Promise<T>): Promise<{ value: T; leader: boolean }>;
   readonly size: number;
 }
 
@@ -39,13 +40,13 @@ export function createCredentialCache(maxEntries = 10_000, ttlMs = 5 * 60_000): 
       entries.set(key(a, p, h), Date.now() + ttlMs);
       while (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
     },
-    verifyOnce<T>(a: string, p: string, h: string, verify: () => Promise<T>): Promise<T> {
+    async verifyOnce<T>(a: string, p: string, h: string, verify: () => Promise<T>): Promise<{ value: T; leader: boolean }> {
       const k = key(a, p, h);
       const running = inFlight.get(k) as Promise<T> | undefined;
-      if (running) return running;
+      if (running) return { value: await running, leader: false };
       const started = verify().finally(() => inFlight.delete(k));
       inFlight.set(k, started);
-      return started;
+      return { value: await started, leader: true };
     },
     get size() { return entries.size; },
   };

@@ -1,6 +1,8 @@
 // Password hashes: argon2id for every new hash, bcrypt ($2a$, $2b$, $2y$) still
 // verified so upstream databases keep working. Both run on libuv's thread pool, a
-// bounded number at a time (hash-slots.ts).
+// bounded number at a time (hash-slots.ts). A hash costs what its parameters say, so
+// parameters are bounded: a pre-made hash outside the bounds is refused, and a stored
+// one above the maximums is never run (its login fails closed).
 import argon2 from 'argon2';
 import bcrypt from 'bcrypt';
 import { inHashSlot } from './hash-slots.js';
@@ -18,6 +20,69 @@ export function isPasswordHash(value: string): boolean {
   return BCRYPT.test(value) || ARGON2.test(value);
 }
 
+/** What a hash may cost: bcrypt's cost, argon2's memory (KiB), iterations and lanes. */
+export interface HashBounds {
+  bcryptCostMin: number;
+  bcryptCostMax: number;
+  argon2MaxMemoryKib: number;
+  argon2MaxTimeCost: number;
+  argon2MaxParallelism: number;
+}
+
+export const DEFAULT_BOUNDS: HashBounds = { bcryptCostMin: 10, bcryptCostMax: 14, argon2MaxMemoryKib: 65536, argon2MaxTimeCost: 10, argon2MaxParallelism: 4 };
+let bounds: HashBounds = DEFAULT_BOUNDS;
+
+export function setHashBounds(b: HashBounds): void {
+  bounds = { ...b };
+}
+
+interface HashParams { kind: 'bcrypt'; cost: number }
+interface Argon2HashParams { kind: 'argon2'; variant: string; m: number; t: number; p: number }
+
+function paramsOf(hash: string): HashParams | Argon2HashParams | undefined {
+  if (BCRYPT.test(hash)) return { kind: 'bcrypt', cost: Number(hash.slice(4, 6)) };
+  if (!ARGON2.test(hash)) return undefined;
+  const [, variant = '', , list = ''] = hash.split('$');
+  const values = Object.fromEntries(list.split(',').map((kv) => kv.split('=') as [string, string]));
+  return { kind: 'argon2', variant, m: Number(values.m), t: Number(values.t), p: Number(values.p) };
+}
+
+/** A label for the hash's algorithm and cost, which its verification time depends on. */
+export function hashKind(hash: string): string {
+  const p = paramsOf(hash);
+  if (!p) return 'none';
+  return p.kind === 'bcrypt' ? `bcrypt-${p.cost}` : `${p.variant}-m${p.m}-t${p.t}-p${p.p}`;
+}
+
+/** Why a pre-made hash may not be stored (outside the bounds), or undefined when it may. */
+export function premadeHashProblem(hash: string): string | undefined {
+  const p = paramsOf(hash);
+  if (!p) return 'not a bcrypt or argon2 hash';
+  if (p.kind === 'bcrypt') {
+    if (p.cost < bounds.bcryptCostMin || p.cost > bounds.bcryptCostMax) return `a bcrypt cost must be from ${bounds.bcryptCostMin} to ${bounds.bcryptCostMax}, not ${p.cost}`;
+    return undefined;
+  }
+  return argon2Excess(p);
+}
+
+function argon2Excess(p: Argon2HashParams): string | undefined {
+  if (!(p.m >= 1 && p.m <= bounds.argon2MaxMemoryKib)) return `argon2 memory must be at most ${bounds.argon2MaxMemoryKib} KiB, not ${p.m}`;
+  if (!(p.t >= 1 && p.t <= bounds.argon2MaxTimeCost)) return `argon2 iterations must be at most ${bounds.argon2MaxTimeCost}, not ${p.t}`;
+  if (!(p.p >= 1 && p.p <= bounds.argon2MaxParallelism)) return `argon2 parallelism must be at most ${bounds.argon2MaxParallelism}, not ${p.p}`;
+  return undefined;
+}
+
+/**
+ * Why a stored hash must not be run (dearer than the maximums), or undefined. Cheaper
+ * ones than the minimums are still verified: they cost little and are upgraded.
+ */
+export function storedHashProblem(hash: string): string | undefined {
+  const p = paramsOf(hash);
+  if (!p) return undefined;
+  if (p.kind === 'bcrypt') return p.cost > bounds.bcryptCostMax ? `bcrypt cost ${p.cost} exceeds ${bounds.bcryptCostMax}` : undefined;
+  return argon2Excess(p);
+}
+
 let params: Argon2Params = DEFAULT_ARGON2;
 /** A hash with the current parameters, verified against for accounts that cannot log in. */
 let dummy: Promise<string> | undefined;
@@ -33,14 +98,25 @@ export function hashPassword(plain: string): Promise<string> {
   return inHashSlot(() => argon2.hash(plain, { type: argon2.argon2id, ...current }));
 }
 
-/** Verifies `plain` against a stored bcrypt or argon2 hash; anything else never matches. */
-export async function verifyPassword(plain: string, stored: string): Promise<boolean> {
-  try {
-    if (BCRYPT.test(stored)) {
-      // node's bcrypt knows $2a$ and $2b$; $2y$ is the same algorithm under PHP's name.
-      return await inHashSlot(() => bcrypt.compare(plain, stored.replace(/^\$2y\$/, '$2b$')));
+/**
+ * Verifies `plain` against a stored bcrypt or argon2 hash; anything else, or a hash
+ * above the bounds, never matches. `timed` receives how long the hash itself ran (not
+ * the wait for a hash slot).
+ */
+export async function verifyPassword(plain: string, stored: string, timed?: (ms: number) => void): Promise<boolean> {
+  if (storedHashProblem(stored)) return false;
+  const run = (verify: () => Promise<boolean>) => inHashSlot(async () => {
+    const started = performance.now();
+    try {
+      return await verify();
+    } finally {
+      timed?.(performance.now() - started);
     }
-    if (ARGON2.test(stored)) return await inHashSlot(() => argon2.verify(stored, plain));
+  });
+  try {
+    // node's bcrypt knows $2a$ and $2b$; $2y$ is the same algorithm under PHP's name.
+    if (BCRYPT.test(stored)) return await run(() => bcrypt.compare(plain, stored.replace(/^\$2y\$/, '$2b$')));
+    if (ARGON2.test(stored)) return await run(() => argon2.verify(stored, plain));
   } catch {
     return false;
   }
@@ -60,8 +136,25 @@ export function needsRehash(stored: string): boolean {
   }
 }
 
-/** Spends the time of one verification, for accounts that cannot log in. */
-export async function dummyVerify(plain: string): Promise<void> {
+/** Spends the time of one verification, for accounts that cannot log in; `timed` gets its kind and duration. */
+export async function dummyVerify(plain: string, timed?: (kind: string, ms: number) => void): Promise<void> {
   dummy ??= hashPassword('thalamus-dummy-password');
-  await verifyPassword(plain, await dummy);
+  const hash = await dummy;
+  await verifyPassword(plain, hash, (ms) => timed?.(hashKind(hash), ms));
+}
+
+/** The bcrypt cost upstream's tools and Python's bcrypt.gensalt() write. */
+const UPSTREAM_BCRYPT_COST = 12;
+
+/**
+ * Verifies a wrong password once against an argon2id hash with the current parameters
+ * and once against an upstream-style bcrypt hash, reporting each time to `record`, so
+ * failed logins are padded to the dearer of the two from the first request on.
+ */
+export async function measureVerifications(record: (kind: string, ms: number) => void): Promise<void> {
+  const bcryptHash = await inHashSlot(() => bcrypt.hash('thalamus-timing', UPSTREAM_BCRYPT_COST));
+  dummy ??= hashPassword('thalamus-dummy-password');
+  for (const hash of [bcryptHash, await dummy]) {
+    await verifyPassword('thalamus-not-this', hash, (ms) => record(hashKind(hash), ms));
+  }
 }

@@ -1,6 +1,10 @@
 // Reading request bodies: bounded, parsed as JSON whatever the Content-Type, and
-// refused with 413 in a way the client can still read (lingering close).
+// refused with 413 in a way the client can still read (lingering close). The text is
+// kept as sent: PostgreSQL's jsonb stores its numbers exactly, which JavaScript's
+// doubles would not (a 30-digit integer, say); numbers that no client could read back
+// (an exponent beyond a double's range) are refused instead.
 import type { IncomingMessage } from 'node:http';
+import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { errors } from './errors.js';
 
@@ -62,28 +66,65 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** Depth of a parsed JSON value, counted without recursion. */
-function depthExceeds(value: unknown, max: number): boolean {
+/** Walks a parsed JSON value without recursion: too deep, or holding a number beyond a double. */
+function shapeProblem(value: unknown, max: number): 'deep' | 'number' | undefined {
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length) {
     const [v, d] = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) return 'number';
     if (v === null || typeof v !== 'object') continue;
-    if (d > max) return true;
+    if (d > max) return 'deep';
     for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+  }
+  return undefined;
+}
+
+/** Largest decimal exponent written in a number that is still kept (as a double can hold). */
+const MAX_EXPONENT = 308;
+
+/**
+ * Whether valid JSON text holds a number written with an exponent beyond MAX_EXPONENT:
+ * such as 1e-400, which a double reads as 0 but PostgreSQL would keep as 400 digits.
+ * Outside strings an `e` follows a digit only in a number's exponent.
+ */
+export function hasHugeExponent(text: string): boolean {
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if ((c === 0x65 || c === 0x45) && i > 0 && text.charCodeAt(i - 1) >= 0x30 && text.charCodeAt(i - 1) <= 0x39) {
+      const m = /^[+-]?(\d+)/.exec(text.slice(i + 1, i + 40));
+      if (m && Number(m[1]) > MAX_EXPONENT) return true;
+    }
   }
   return false;
 }
 
+export interface JsonBody {
+  /** The parsed object, for the checks a route makes. */
+  value: Record<string, unknown>;
+  /** The text as sent, to store. */
+  text: string;
+}
+
 /** Reads and parses a JSON object body; anything else is a 400 and changes nothing. */
-export async function readJsonObject(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+export async function readJsonObject(req: IncomingMessage, limit: number): Promise<JsonBody> {
   const raw = await readBody(req, limit);
+  if (!isUtf8(raw)) throw errors.badJson('the body is not UTF-8');
+  const text = raw.toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(raw.toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     throw errors.badJson(err instanceof RangeError ? 'nested too deeply' : (err as Error).message);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw errors.notObject();
-  if (depthExceeds(value, MAX_DEPTH)) throw errors.tooDeep(MAX_DEPTH);
-  return value as Record<string, unknown>;
+  const problem = shapeProblem(value, MAX_DEPTH);
+  if (problem === 'deep') throw errors.tooDeep(MAX_DEPTH);
+  if (problem === 'number' || hasHugeExponent(text)) throw errors.numberOutOfRange();
+  return { value: value as Record<string, unknown>, text };
 }

@@ -26,13 +26,19 @@ export const errors = {
   badPassword: (why: string) => new HttpError(400, 'INVALID_PASSWORD', why),
   unauthenticated: () => new HttpError(401, 'UNAUTHENTICATED', 'Valid credentials are required', REALM),
   forbidden: () => new HttpError(403, 'FORBIDDEN', 'Your roles do not allow this request'),
-  forbiddenField: (field: string) => new HttpError(403, 'FORBIDDEN_FIELD', `Only a global role may change "${field}" here`),
+  forbiddenField: (field: string) => new HttpError(403, 'FORBIDDEN_FIELD', `Changing "${field}" here needs the account administration right (ACL name "roles")`),
+  roleNotGrantable: (role: string) => new HttpError(403, 'ROLE_NOT_GRANTABLE', `You cannot grant the role "${role}": it gives rights you do not hold`),
+  premadeHashForbidden: () => new HttpError(403, 'PREMADE_HASH_FORBIDDEN', 'Only an account administrator may store a pre-made password hash; send the password itself'),
+  crossSite: () => new HttpError(403, 'CROSS_SITE_REQUEST', 'A browser sent this write without a CORS preflight (a form or a simple cross-site request); send JSON with Content-Type: application/json'),
+  badPersonId: (pattern: string) => new HttpError(400, 'INVALID_ID', `Person ids must match ${pattern} (PERSON_ID_PATTERN)`),
+  numberOutOfRange: () => new HttpError(400, 'NUMBER_OUT_OF_RANGE', 'The request body holds a number beyond what can be stored and read back exactly (an exponent above 308)'),
   notFound: (what = 'Resource') => new HttpError(404, 'NOT_FOUND', `${what} not found`),
   noRoute: () => new HttpError(404, 'NO_ROUTE', 'No such endpoint'),
   methodNotAllowed: (allow: string) => new HttpError(405, 'METHOD_NOT_ALLOWED', 'Method not allowed on this endpoint', { Allow: allow }),
   exists: (what: string) => new HttpError(409, 'ALREADY_EXISTS', `${what} already exists`),
   personInUse: (why: string) => new HttpError(409, 'PERSON_IN_USE', why),
   pageInUse: () => new HttpError(409, 'PAGE_IN_USE', 'The page still has personal documents'),
+  changedMeanwhile: () => new HttpError(409, 'CONFLICT', 'The record changed while this request was applied; try again'),
   tooLarge: (limit: number) => new HttpError(413, 'BODY_TOO_LARGE', `The request body exceeds ${limit} bytes`),
   unsupportedType: (expected: string) => new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `The request body must be ${expected}`),
   lockedOut: (seconds: number) => new HttpError(429, 'TOO_MANY_FAILED_LOGINS', 'Too many failed logins; try again later', { 'Retry-After': String(seconds) }),
@@ -54,14 +60,13 @@ export function fromPgError(err: unknown): HttpError | undefined {
     const message = (err as { message?: unknown } | null)?.message;
     return typeof message === 'string' && CONNECTION_LOST.test(message) ? errors.unavailable() : undefined;
   }
-  switch (code) {
-    case '22P02': case '22P05': case '22021': case '22001': case '54000': case '22003':
-      return errors.badValue('The request holds a value the database cannot store (for example a NUL character)');
-    case '57014':
-      return errors.queryTimeout();
-    case '57P01': case '57P02': case '57P03': case '08000': case '08003': case '08006': case '08001': case '53300': case '57P04':
-      return errors.unavailable();
-  }
+  // Class 22 (data exception: a value out of range, a bad encoding, an invalid date)
+  // and 54 (a program limit: a value too large to index, nesting too deep) come from
+  // what the client sent; nothing was stored.
+  if (code.startsWith('22') || code.startsWith('54')) return errors.badValue('The request holds a value the database cannot store or compare (out of range, badly encoded or too large)');
+  if (code === '57014') return errors.queryTimeout();
+  // Class 08 (connection), 53 (insufficient resources), 57P (operator intervention).
+  if (code.startsWith('08') || code.startsWith('53') || code.startsWith('57P')) return errors.unavailable();
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) return errors.unavailable();
   return undefined;
 }

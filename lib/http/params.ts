@@ -1,19 +1,34 @@
-// URL parameters: decoded by the router, validated here. Person ids are upper-cased.
+// URL parameters: decoded by the router, validated here. Person ids are upper-cased;
+// whether they match PERSON_ID_PATTERN is decided with the principal (lib/app.ts), since
+// rows made before the pattern stay readable by administrators.
 import { errors } from './errors.js';
 
 const MAX_ID = 255;
-// eslint-disable-next-line no-control-regex
-const BAD = /[\u0000-\u001f\u007f/\\%]/;
+/**
+ * Control and format characters (zero-width spaces, bidirectional overrides), line and
+ * paragraph separators, and the characters of paths and escapes: never part of an id.
+ */
+const BAD = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}/\\%]/u;
+/** An id does not begin or end with white space: `ID ` would look like `ID`. */
+const PADDED = /^\s|\s$/u;
 
 /**
  * `.` and `..` are refused too: clients resolve them as dot segments (RFC 3986), so a
  * record under such an id could never be reached by its own Location.
  */
 export function validId(value: string | undefined, what: string): string {
-  if (!value || value.length > MAX_ID || BAD.test(value) || value === '.' || value === '..') throw errors.badId(what);
+  if (!value || value.length > MAX_ID || BAD.test(value) || PADDED.test(value) || value === '.' || value === '..') throw errors.badId(what);
   return value;
 }
 
+/**
+ * Person ids are compared upper-cased, ASCII letters only: full Unicode case mapping
+ * would let other spellings reach an account (`eſpgnu777org` is ESPGNU777ORG).
+ */
+export function upperAscii(value: string): string {
+  return value.replace(/[a-z]+/g, (m) => m.toUpperCase());
+}
+
 export function personId(value: string | undefined): string {
-  return validId(value, 'person id').toUpperCase();
+  return upperAscii(validId(value, 'person id'));
 }

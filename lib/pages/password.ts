@@ -1,10 +1,14 @@
-// The password form at /password/:id (DESIGN §4). GET shows it with a CSRF token;
-// POST checks the token, applies the API's password policy and stores an argon2id
-// hash. Sign-in reads the stored hash on every request, so the old password stops
-// working at once. Errors are shown in the form, tied to their field.
+// The password form at /password/:id (DESIGN §4). GET shows it with a CSRF token bound
+// to the account's stored hash; POST checks the token, applies the API's password
+// policy and stores an argon2id hash only if the hash is still the one the token was
+// issued under (so each token changes a password once), with its audit row in the
+// same statement. Another person's password needs account administration (ACL name
+// `roles`), as on the API. Sign-in reads the stored hash on every request, so the old
+// password stops working at once. Errors are shown in the form, tied to their field.
 import type { IncomingMessage } from 'node:http';
-import type { ResourceContext } from '../resources/context.js';
-import { checkNewPassword } from '../auth/policy.js';
+import sql from 'sql-template-tag';
+import { audited, type ResourceContext } from '../resources/context.js';
+import { checkNewPassword, passwordMinLength } from '../auth/policy.js';
 import { hashPassword } from '../auth/passwords.js';
 import { HttpError } from '../http/errors.js';
 import { html, layout, sendHtml, type Raw } from './html.js';
@@ -12,29 +16,32 @@ import { html, layout, sendHtml, type Raw } from './html.js';
 type Field = 'password' | 'confirm';
 type FieldErrors = Partial<Record<Field, string>>;
 
-const EXISTS = 'SELECT 1 FROM people WHERE id = $1';
-const SET_PASSWORD = `UPDATE people SET data = jsonb_set(COALESCE(data, '{}'::jsonb), '{password}', to_jsonb($2::text))
-  WHERE id = $1`;
+const STORED = `SELECT data->>'password' AS hash FROM people WHERE id = $1`;
 
-const FIELDS: Array<{ name: Field; label: string; hint: string }> = [
-  { name: 'password', label: 'New password', hint: 'At least 8 characters.' },
-  { name: 'confirm', label: 'Confirm the new password', hint: 'Type the same password again.' },
+const FIELDS: Array<{ name: Field; label: string; hint: () => string }> = [
+  { name: 'password', label: 'New password', hint: () => `At least ${passwordMinLength()} characters.` },
+  { name: 'confirm', label: 'Confirm the new password', hint: () => 'Type the same password again.' },
 ];
 
 export async function passwordPage(ctx: ResourceContext, req: IncomingMessage): Promise<void> {
   const id = ctx.params.id!;
   const signedIn = ctx.principal!.id;
-  if (req.method !== 'POST') {
-    const { rowCount } = await ctx.pool.query(EXISTS, [id]);
-    return rowCount ? showForm(ctx, id, 200, {}) : notFound(ctx, id);
-  }
-  if (!ctx.csrf.verify(ctx.body.csrf, signedIn, id)) return refused(ctx, id);
+  if (id !== signedIn && !ctx.authority.administer) return forbidden(ctx, id);
+  const { rows } = await ctx.pool.query<{ hash: string | null }>(STORED, [id]);
+  if (!rows[0]) return notFound(ctx, id);
+  const stored = rows[0].hash;
+  if (req.method !== 'POST') return showForm(ctx, id, stored, 200, {});
+  if (!ctx.csrf.verify(ctx.body.csrf, signedIn, id, stored)) return refused(ctx, id);
   const password = typeof ctx.body.password === 'string' ? ctx.body.password : '';
   const confirm = typeof ctx.body.confirm === 'string' ? ctx.body.confirm : '';
   const problems = validate(password, confirm);
-  if (Object.keys(problems).length) return showForm(ctx, id, 400, problems);
-  const { rowCount } = await ctx.pool.query(SET_PASSWORD, [id, await hashPassword(password)]);
-  if (!rowCount) return notFound(ctx, id);
+  if (Object.keys(problems).length) return showForm(ctx, id, stored, 400, problems);
+  const { text, values } = audited(ctx, { action: 'update', recordId: id, person: id, status: 200, changed: ['password'] },
+    sql`UPDATE people SET data = jsonb_set(COALESCE(data, '{}'::jsonb), '{password}', to_jsonb(${await hashPassword(password)}::text))
+      WHERE id = ${id}::varchar AND data->>'password' IS NOT DISTINCT FROM ${stored}::text RETURNING id`);
+  const { rowCount } = await ctx.pool.query(text, values);
+  // The password changed since the form was issued: this token is spent.
+  if (!rowCount) return refused(ctx, id);
   sendHtml(ctx.res, 200, layout('Password changed', html`<h1>Password changed</h1>
 <div class="notice" role="status"><p>The password of account <strong>${id}</strong> has been changed.
 From now on only the new password works; your browser will ask for it.</p></div>
@@ -54,7 +61,7 @@ function validate(password: string, confirm: string): FieldErrors {
   return problems;
 }
 
-function showForm(ctx: ResourceContext, id: string, status: number, problems: FieldErrors): void {
+function showForm(ctx: ResourceContext, id: string, stored: string | null, status: number, problems: FieldErrors): void {
   const self = id === ctx.principal!.id;
   const invalid = FIELDS.filter((f) => problems[f.name]);
   const focus = invalid[0]?.name ?? 'password';
@@ -69,7 +76,7 @@ function showForm(ctx: ResourceContext, id: string, status: number, problems: Fi
 ${summary}
 <form method="post" action="/password/${encodeURIComponent(id)}" accept-charset="utf-8" novalidate>
 ${fields}
-<input type="hidden" name="csrf" value="${ctx.csrf.issue(ctx.principal!.id, id)}">
+<input type="hidden" name="csrf" value="${ctx.csrf.issue(ctx.principal!.id, id, stored)}">
 <button type="submit">Change password</button>
 </form>`;
   sendHtml(ctx.res, status, layout(invalid.length ? `Error: ${title}` : title, body), { head: ctx.head });
@@ -79,9 +86,9 @@ function field(f: (typeof FIELDS)[number], problem: string | undefined, focus: b
   const described = problem ? `${f.name}-hint ${f.name}-error` : `${f.name}-hint`;
   return html`<div class="field">
 <label for="${f.name}">${f.label}</label>
-<p class="hint" id="${f.name}-hint">${f.hint}</p>
+<p class="hint" id="${f.name}-hint">${f.hint()}</p>
 ${problem ? html`<p class="error" id="${f.name}-error"><span class="visually-hidden">Error: </span>${problem}</p>` : html``}
-<input id="${f.name}" name="${f.name}" type="password" autocomplete="new-password" required minlength="8" aria-describedby="${described}"${problem ? html` aria-invalid="true"` : html``}${focus ? html` autofocus` : html``}>
+<input id="${f.name}" name="${f.name}" type="password" autocomplete="new-password" required minlength="${passwordMinLength()}" aria-describedby="${described}"${problem ? html` aria-invalid="true"` : html``}${focus ? html` autofocus` : html``}>
 </div>`;
 }
 
@@ -89,6 +96,12 @@ function refused(ctx: ResourceContext, id: string): void {
   sendHtml(ctx.res, 403, layout('Form expired', html`<h1>Form expired</h1>
 <div class="notice refused" role="alert"><p>This form has expired or was not issued to you, so nothing was changed.</p></div>
 <p><a href="/password/${encodeURIComponent(id)}">Open the password form again</a></p>`), { head: ctx.head });
+}
+
+function forbidden(ctx: ResourceContext, id: string): void {
+  sendHtml(ctx.res, 403, layout('Not allowed', html`<h1>Not allowed</h1>
+<div class="notice refused" role="alert"><p>Changing the password of another account (<strong>${id}</strong>) needs the account administration right.</p></div>
+<p><a href="/">Back to the start page</a></p>`), { head: ctx.head });
 }
 
 function notFound(ctx: ResourceContext, id: string): void {

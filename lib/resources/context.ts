@@ -2,7 +2,9 @@
 // authorized by lib/http and lib/auth. Resources never read headers.
 import type { ServerResponse } from 'node:http';
 import type pg from 'pg';
+import type { Sql } from 'sql-template-tag';
 import type { Principal } from '../auth/authenticate.js';
+import type { Authority } from '../auth/acl.js';
 import type { Csrf } from '../pages/csrf.js';
 import type { AuditEvent, AuditSource } from '../audit/entry.js';
 import { withAudit } from '../audit/entry.js';
@@ -11,13 +13,15 @@ export interface ResourceContext {
   pool: pg.Pool;
   /** Undefined only on public routes. */
   principal: Principal | undefined;
-  /** Whether one of the principal's roles is global. */
-  global: boolean;
+  /** What the role that allowed the request lets the resource decide (global, account administration). */
+  authority: Authority;
   /** URL parameters, decoded and validated; person ids upper-cased. */
   params: Record<string, string>;
   query: Record<string, string | string[] | undefined>;
-  /** The parsed JSON object body (a route with `form` set: the form's fields), on POST and PATCH. */
+  /** The parsed JSON object body (a route with `form` set: the form's fields), on POST and PATCH; for checks only. */
   body: Record<string, unknown>;
+  /** The JSON body as sent: stored through PostgreSQL's jsonb, so every number is kept exactly. */
+  bodyText: string;
   /** HEAD: answer with headers only. */
   head: boolean;
   res: ServerResponse;
@@ -31,8 +35,8 @@ export interface ResourceContext {
 }
 
 /** A write statement (with RETURNING) that appends its audit row in the same statement. */
-export function audited(ctx: ResourceContext, event: AuditEvent, sql: string, args: unknown[]): [string, unknown[]] {
-  return withAudit({ ...ctx.audit, ...event }, sql, args);
+export function audited(ctx: ResourceContext, event: AuditEvent, statement: Sql): Sql {
+  return withAudit({ ...ctx.audit, ...event }, statement);
 }
 
 /** A complete JSON answer; `json` is already serialized text. */

@@ -4,7 +4,7 @@ import type { ResourceContext, Reply } from './context.js';
 import { errors } from '../http/errors.js';
 import { noneMatch } from '../http/conditional.js';
 import { sendListing } from './listing.js';
-import { personExists } from './pols.js';
+import { personExists } from './records.js';
 
 /** The stored `data` fields, then the columns, then the size: the bytes stay in the database. */
 const META_JSON = `(COALESCE(data, '{}'::jsonb) || jsonb_build_object('id', id, 'fedacct', fedacct, 'pol', pol,

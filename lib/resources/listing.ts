@@ -36,7 +36,7 @@ export async function sendListing(ctx: ResourceContext, listing: Listing): Promi
     });
     return;
   }
-  const limit = rawLimit === undefined ? ctx.pageLimitMax : Number(rawLimit);
+  const limit = rawLimit === undefined ? ctx.pageLimitMax : /^\d{1,9}$/.test(rawLimit) ? Number(rawLimit) : NaN;
   if (!Number.isInteger(limit) || limit < 1 || limit > ctx.pageLimitMax) {
     throw errors.badQuery(`limit must be a whole number from 1 to ${ctx.pageLimitMax}`);
   }

@@ -1,64 +1,93 @@
-// People: records with a password, roles and an active flag. A password is stored
-// hashed and never sent back; only a global role may change roles or another
-// person's active flag; a person is deleted only once deactivated and without pages.
+// People: records with a password, roles and an active flag (DESIGN §3). A password is
+// stored hashed and never sent back. Changing roles, another person's `active` or
+// password, granting any role but end_user, or storing a pre-made hash needs account
+// administration (ACL name `roles`), and no one grants a role giving rights they do not
+// hold; a person may change their own password and deactivate themselves. A person is
+// deleted only once deactivated and without pages.
+import sql, { raw } from 'sql-template-tag';
 import { audited, type ResourceContext, type Reply } from './context.js';
-import { errors, HttpError } from '../http/errors.js';
+import { errors } from '../http/errors.js';
 import { storedPassword } from '../auth/policy.js';
 import { inTransaction } from '../db/pool.js';
-import { PEOPLE, checkBodyId, insertRecord, mergeRecord, PUBLIC_JSON, writeEvent } from './records.js';
+import { PEOPLE, checkBodyId, documentOf, insertRecord, mergeRecord, PUBLIC_JSON, writeEvent } from './records.js';
 
-const DEFAULT_ROLES = ['end_user'];
+/** What a person may be created with by anyone allowed to create people. */
+const END_USER = 'end_user';
+const DEFAULT_ROLES = [END_USER];
+const SENSITIVE = ['password', 'roles', 'active'] as const;
 
-/** Type checks and password hashing common to POST and PATCH. */
-async function prepare(body: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const data = { ...body };
-  if ('roles' in data && (!Array.isArray(data.roles) || data.roles.some((r) => typeof r !== 'string'))) {
+function checkTypes(body: Record<string, unknown>): void {
+  if ('roles' in body && (!Array.isArray(body.roles) || body.roles.some((r) => typeof r !== 'string'))) {
     throw errors.badValue('"roles" must be a list of role names');
   }
-  if ('active' in data && typeof data.active !== 'boolean') throw errors.badValue('"active" must be true or false');
-  if ('password' in data) data.password = await storedPassword(data.password);
-  return data;
+  if ('active' in body && typeof body.active !== 'boolean') throw errors.badValue('"active" must be true or false');
 }
 
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+/** Refuses granting `roles` (those the person does not hold yet) beyond the principal's authority. */
+function checkGrants(ctx: ResourceContext, roles: readonly string[]): void {
+  for (const role of roles) {
+    if (!ctx.authority.administer) throw errors.forbiddenField('roles');
+    if (!ctx.authority.mayGrant(role)) throw errors.roleNotGrantable(role);
+  }
 }
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 export async function createPerson(ctx: ResourceContext, id: string): Promise<Reply> {
-  checkBodyId(PEOPLE, id, ctx.body);
-  if ('roles' in ctx.body && !ctx.global) throw errors.forbiddenField('roles');
-  if ('active' in ctx.body && !ctx.global && id !== ctx.principal?.id) throw errors.forbiddenField('active');
-  const data = await prepare(ctx.body);
-  if (!('roles' in data)) data.roles = DEFAULT_ROLES;
-  return insertRecord(ctx, PEOPLE, id, data);
+  const body = ctx.body;
+  checkBodyId(PEOPLE, id, body);
+  checkTypes(body);
+  checkGrants(ctx, ((body.roles as string[] | undefined) ?? []).filter((r) => r !== END_USER));
+  const extra: Record<string, unknown> = {};
+  if (!('roles' in body)) extra.roles = DEFAULT_ROLES;
+  if ('password' in body) extra.password = await storedPassword(body.password, ctx.authority.administer);
+  return insertRecord(ctx, PEOPLE, id, documentOf(ctx, id, extra, ['password']), SENSITIVE.filter((f) => f in body));
 }
 
 export async function patchPerson(ctx: ResourceContext, id: string): Promise<Reply> {
-  checkBodyId(PEOPLE, id, ctx.body);
-  const data = await prepare(ctx.body);
-  const guarded = !ctx.global && ('roles' in data || 'active' in data);
-  if (!guarded) return mergeRecord(ctx, PEOPLE, id, data);
-  // A non-global user may resend their own roles and active flag unchanged, never alter them.
+  const body = ctx.body;
+  checkBodyId(PEOPLE, id, body);
+  checkTypes(body);
+  const self = id === ctx.principal?.id;
+  const extra: Record<string, unknown> = {};
+  if ('password' in body) {
+    if (!self && !ctx.authority.administer) throw errors.forbiddenField('password');
+    extra.password = await storedPassword(body.password, ctx.authority.administer);
+  }
+  const changes = documentOf(ctx, id, extra, ['password']);
+  if (!('roles' in body) && !('active' in body)) return mergeRecord(ctx, PEOPLE, id, changes, 'password' in body ? ['password'] : undefined);
+  // Roles and `active` are compared with what is stored, under a row lock.
   return inTransaction(ctx.pool, async (client) => {
     const { rows } = await client.query<{ roles: unknown; active: unknown }>(
       `SELECT data->'roles' AS roles, data->'active' AS active FROM people WHERE id = $1 FOR UPDATE`, [id]);
-    if (!rows[0]) throw errors.notFound(PEOPLE.noun);
-    for (const field of ['roles', 'active'] as const) {
-      if (field in data && !sameJson(data[field], rows[0][field])) throw errors.forbiddenField(field);
+    const stored = rows[0];
+    if (!stored) throw errors.notFound(PEOPLE.noun);
+    const changed: string[] = 'password' in body ? ['password'] : [];
+    if ('roles' in body && !sameJson(body.roles, stored.roles)) {
+      if (!ctx.authority.administer) throw errors.forbiddenField('roles');
+      const held = Array.isArray(stored.roles) ? stored.roles : [];
+      checkGrants(ctx, (body.roles as string[]).filter((r) => !held.includes(r)));
+      changed.push('roles');
     }
-    const updated = await client.query<{ j: string }>(...audited(ctx, writeEvent(PEOPLE, 'update', id, 200),
-      `UPDATE people SET data = COALESCE(data, '{}'::jsonb) || $2::jsonb WHERE id = $1 RETURNING ${PUBLIC_JSON} AS j`,
-      [id, JSON.stringify({ ...data, id })]));
+    if ('active' in body && !sameJson(body.active, stored.active)) {
+      // Anyone may deactivate themselves; only an administrator reactivates.
+      if (!ctx.authority.administer && !(self && body.active === false)) throw errors.forbiddenField('active');
+      changed.push('active');
+    }
+    const { text, values } = audited(ctx, writeEvent(PEOPLE, 'update', id, 200, changed),
+      sql`UPDATE people SET data = COALESCE(data, '{}'::jsonb) || ${changes} WHERE id = ${id}::varchar RETURNING ${raw(PUBLIC_JSON)} AS j`);
+    const updated = await client.query<{ j: string }>(text, values);
     return { status: 200, json: updated.rows[0]!.j };
   });
 }
 
 export async function deletePerson(ctx: ResourceContext, id: string): Promise<Reply> {
   try {
-    const { rowCount } = await ctx.pool.query(...audited(ctx, writeEvent(PEOPLE, 'delete', id, 204),
-      `DELETE FROM people p WHERE id = $1 AND p.data->'active' = 'false'::jsonb
-         AND NOT EXISTS (SELECT 1 FROM pols WHERE book = $1)
-         AND NOT EXISTS (SELECT 1 FROM personal_docs WHERE fedacct = $1) RETURNING id`, [id]));
+    const { text, values } = audited(ctx, writeEvent(PEOPLE, 'delete', id, 204),
+      sql`DELETE FROM people p WHERE id = ${id}::varchar AND p.data->'active' = 'false'::jsonb
+         AND NOT EXISTS (SELECT 1 FROM pols WHERE book = ${id}::varchar)
+         AND NOT EXISTS (SELECT 1 FROM personal_docs WHERE fedacct = ${id}::varchar) RETURNING id`);
+    const { rowCount } = await ctx.pool.query(text, values);
     if (rowCount) return { status: 204 };
   } catch (err) {
     // A page written concurrently still references the person.
@@ -73,5 +102,5 @@ export async function deletePerson(ctx: ResourceContext, id: string): Promise<Re
   if (!row) throw errors.notFound(PEOPLE.noun);
   if (row.active !== false) throw errors.personInUse('Deactivate the person ("active": false) before deleting them');
   if (row.pages) throw errors.personInUse('The person still has pages or documents');
-  throw new HttpError(409, 'CONFLICT', 'The person changed while being deleted; try again');
+  throw errors.changedMeanwhile();
 }

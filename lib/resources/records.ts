@@ -1,9 +1,15 @@
 // People, domiciliary units and institutions behave alike: a JSON document per id,
-// listed, read, created (409 if it exists) and merged by PATCH (`data || body`, in one
-// atomic UPDATE). What differs for people lives in people.ts.
+// listed, read, created and merged by PATCH (`data || body`, in one atomic UPDATE).
+// A create that finds the very document it would store answers 200 and changes
+// nothing (a client resending after an interrupted sync); a different one is 409.
+// What differs for people lives in people.ts. Bodies go to PostgreSQL as sent (jsonb
+// keeps their numbers exactly); the server adds its own fields there.
+import sql, { raw, type Sql } from 'sql-template-tag';
 import { audited, type ResourceContext, type Reply } from './context.js';
 import { errors } from '../http/errors.js';
+import { upperAscii } from '../http/params.js';
 import type { AuditEvent } from '../audit/entry.js';
+import { auditInsert } from '../audit/entry.js';
 import { sendListing } from './listing.js';
 
 export interface RecordKind {
@@ -23,7 +29,7 @@ export const PUBLIC_JSON = `(COALESCE(data, '{}'::jsonb) - 'password')::text`;
 /** Checks a body's `id` against the URL's; a different one is a 400. */
 export function checkBodyId(kind: RecordKind, id: string, body: Record<string, unknown>): void {
   if (body.id === undefined) return;
-  const given = typeof body.id === 'string' ? (kind.upper ? body.id.toUpperCase() : body.id) : body.id;
+  const given = typeof body.id === 'string' ? (kind.upper ? upperAscii(body.id) : body.id) : body.id;
   if (given !== id) throw errors.idMismatch('id');
 }
 
@@ -39,38 +45,94 @@ export async function getRecord(ctx: ResourceContext, kind: RecordKind, id: stri
 }
 
 /** The audit event of a write to one record; a person record concerns that person. */
-export function writeEvent(kind: RecordKind, action: AuditEvent['action'], id: string, status: number): AuditEvent {
-  return { action, recordId: id, person: kind.table === 'people' ? id : null, status };
+export function writeEvent(kind: RecordKind, action: AuditEvent['action'], id: string, status: number, changed?: string[]): AuditEvent {
+  return { action, recordId: id, person: kind.table === 'people' ? id : null, status, changed };
 }
 
-/** Inserts `data` (already prepared) under `id`; 409 when the id is taken. */
-export async function insertRecord(ctx: ResourceContext, kind: RecordKind, id: string, data: Record<string, unknown>): Promise<Reply> {
-  const { rows } = await ctx.pool.query<{ j: string }>(...audited(ctx, writeEvent(kind, 'create', id, 201),
-    `INSERT INTO ${kind.table} (id, data) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING ${PUBLIC_JSON} AS j`,
-    [id, JSON.stringify({ ...data, id })],
-  ));
-  if (!rows[0]) throw errors.exists(kind.noun);
-  return { status: 201, json: rows[0].j, headers: { Location: `${kind.path}/${encodeURIComponent(id)}` } };
+/** The document to store: the body as sent, then the server's fields (`id` and `extra`) over it. */
+export function documentOf(ctx: ResourceContext, id: string, extra: Record<string, unknown> = {}, without: string[] = []): Sql {
+  const body = without.reduce((acc, key) => sql`(${acc} - ${key}::text)`, sql`${ctx.bodyText}::jsonb`);
+  return sql`${body} || jsonb_build_object('id', ${id}::text) || ${JSON.stringify(extra)}::jsonb`;
 }
 
-/** Merges `changes` into the stored document atomically; 404 when there is none. */
-export async function mergeRecord(ctx: ResourceContext, kind: RecordKind, id: string, changes: Record<string, unknown>): Promise<Reply> {
-  const { rows } = await ctx.pool.query<{ j: string }>(...audited(ctx, writeEvent(kind, 'update', id, 200),
-    `UPDATE ${kind.table} SET data = COALESCE(data, '{}'::jsonb) || $2::jsonb WHERE id = $1 RETURNING ${PUBLIC_JSON} AS j`,
-    [id, JSON.stringify({ ...changes, id })],
-  ));
+export interface CreateSpec {
+  table: 'people' | 'dus' | 'institutions' | 'pols';
+  id: string;
+  /** The document to store (documentOf). */
+  data: Sql;
+  /** pols: the book the page belongs to (a resend must name the same one). */
+  book?: string;
+  /** Whether `password` is taken out of what is sent back. */
+  strip: boolean;
+  event: AuditEvent;
+  location: string;
+  noun: string;
+}
+
+type Outcome = { outcome: 'created' | 'same' | 'conflict'; j: string | null };
+
+/**
+ * Inserts the document unless the id is taken, with its audit row, in one statement;
+ * when taken, compares it with the stored one there too. A concurrent insert that
+ * committed after the statement began is compared by a second read.
+ */
+export async function createOnce(ctx: ResourceContext, spec: CreateSpec): Promise<Reply> {
+  const table = raw(spec.table);
+  const json = (alias: string) => raw(spec.strip ? `(${alias}.data - 'password')::text` : `${alias}.data::text`);
+  const columns = spec.book === undefined ? sql`id, data` : sql`id, book, data`;
+  const values = spec.book === undefined ? sql`${spec.id}::varchar, doc.data` : sql`${spec.id}::varchar, ${spec.book}::varchar, doc.data`;
+  const sameBook = spec.book === undefined ? sql`true` : sql`t.book = ${spec.book}::varchar`;
+  const requires = spec.book === undefined ? sql`true` : sql`EXISTS (SELECT 1 FROM people WHERE id = ${spec.book}::varchar)`;
+  const { text, values: args } = sql`WITH doc AS (SELECT ${spec.data} AS data),
+    ins AS (INSERT INTO ${table} (${columns}) SELECT ${values} FROM doc WHERE ${requires} ON CONFLICT (id) DO NOTHING RETURNING data),
+    a AS (${auditInsert({ ...ctx.audit, ...spec.event }, sql`EXISTS (SELECT 1 FROM ins)`)})
+    SELECT 'created' AS outcome, ${json('ins')} AS j FROM ins
+    UNION ALL
+    SELECT CASE WHEN t.data = doc.data AND ${sameBook} THEN 'same' ELSE 'conflict' END,
+      CASE WHEN t.data = doc.data AND ${sameBook} THEN ${json('t')} END
+    FROM ${table} t, doc WHERE t.id = ${spec.id}::varchar AND NOT EXISTS (SELECT 1 FROM ins)`;
+  let row = (await ctx.pool.query<Outcome>(text, args)).rows[0];
+  if (!row) {
+    if (spec.book !== undefined && !(await personExists(ctx, spec.book))) throw errors.notFound('Person');
+    const again = sql`SELECT CASE WHEN t.data = (${spec.data}) AND ${sameBook} THEN 'same' ELSE 'conflict' END AS outcome,
+      CASE WHEN t.data = (${spec.data}) AND ${sameBook} THEN ${json('t')} END AS j FROM ${table} t WHERE t.id = ${spec.id}::varchar`;
+    row = (await ctx.pool.query<Outcome>(again.text, again.values)).rows[0] ?? { outcome: 'conflict', j: null };
+  }
+  if (row.outcome === 'created') return { status: 201, json: row.j!, headers: { Location: spec.location } };
+  if (row.outcome === 'same') return { status: 200, json: row.j! };
+  throw errors.exists(spec.noun);
+}
+
+export async function personExists(ctx: ResourceContext, id: string): Promise<boolean> {
+  const { rowCount } = await ctx.pool.query('SELECT 1 FROM people WHERE id = $1', [id]);
+  return rowCount === 1;
+}
+
+/** Creates a record of `kind` from the body (with the server's `extra` fields); see createOnce. */
+export function insertRecord(ctx: ResourceContext, kind: RecordKind, id: string, data: Sql, changed?: string[]): Promise<Reply> {
+  return createOnce(ctx, {
+    table: kind.table, id, data, strip: true, noun: kind.noun,
+    event: writeEvent(kind, 'create', id, 201, changed), location: `${kind.path}/${encodeURIComponent(id)}`,
+  });
+}
+
+/** Merges `changes` into the stored document atomically, with its audit row; 404 when there is none. */
+export async function mergeRecord(ctx: ResourceContext, kind: RecordKind, id: string, changes: Sql, changed?: string[]): Promise<Reply> {
+  const { text, values } = audited(ctx, writeEvent(kind, 'update', id, 200, changed),
+    sql`UPDATE ${raw(kind.table)} SET data = COALESCE(data, '{}'::jsonb) || ${changes} WHERE id = ${id}::varchar RETURNING ${raw(PUBLIC_JSON)} AS j`);
+  const { rows } = await ctx.pool.query<{ j: string }>(text, values);
   if (!rows[0]) throw errors.notFound(kind.noun);
   return { status: 200, json: rows[0].j };
 }
 
 export function createRecord(ctx: ResourceContext, kind: RecordKind, id: string): Promise<Reply> {
   checkBodyId(kind, id, ctx.body);
-  return insertRecord(ctx, kind, id, ctx.body);
+  return insertRecord(ctx, kind, id, documentOf(ctx, id));
 }
 
 export function patchRecord(ctx: ResourceContext, kind: RecordKind, id: string): Promise<Reply> {
   checkBodyId(kind, id, ctx.body);
-  return mergeRecord(ctx, kind, id, ctx.body);
+  return mergeRecord(ctx, kind, id, documentOf(ctx, id));
 }
 
 export const DUS: RecordKind = { table: 'dus', noun: 'Domiciliary unit', path: '/domiciliary-units', upper: false };
