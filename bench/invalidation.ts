@@ -9,6 +9,8 @@ import pg from 'pg';
 import { createAuthenticator } from '../lib/auth/authenticate.js';
 import { createLockout } from '../lib/auth/lockout.js';
 import { createCredentialCache } from '../lib/auth/cache.js';
+import { createFailureTimer } from '../lib/auth/failure-time.js';
+import { createLogger } from '../lib/log.js';
 
 const CHANNEL = 'thalamus_bench_people';
 
@@ -27,8 +29,8 @@ async function rate(total: number, concurrency: number, fn: () => Promise<unknow
 export async function measureInvalidation(databaseUrl: string, account: { user: string; password: string }): Promise<void> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   const header = `Basic ${Buffer.from(`${account.user}:${account.password}`).toString('base64')}`;
-  const lockout = createLockout(pool, { accountFailures: 10, addressFailures: 200, windowSeconds: 900 });
-  const auth = createAuthenticator(pool, createCredentialCache(), lockout);
+  const lockout = createLockout(pool, { pairFailures: 10, accountFailures: 100, addressFailures: 200, windowSeconds: 900 });
+  const auth = createAuthenticator({ pool, cache: createCredentialCache(), lockout, timer: createFailureTimer(), personIdPattern: /^[A-Za-z0-9._-]{1,128}$/, log: createLogger('silent') });
   const from = { address: '127.0.0.1', route: '/login', requestId: 'bench' };
   await auth.authenticate(header, from); // one verification; the rest are cache hits
   const reread = await rate(20_000, 10, () => auth.authenticate(header, from));

@@ -92,7 +92,7 @@ t('GET /audit streams entries to root, filtered by person and time', async () =>
   const all = await call(s.base, 'GET', '/audit', { as: ROOT });
   assert.is(all.status, 200);
   assert.ok(Array.isArray(all.json) && all.json.length >= 8);
-  assert.equal(Object.keys(all.json[0]).sort(), ['action', 'actor', 'at', 'client', 'id', 'person', 'record', 'request_id', 'roles', 'route', 'status']);
+  assert.equal(Object.keys(all.json[0]).sort(), ['action', 'actor', 'at', 'client', 'detail', 'id', 'person', 'record', 'request_id', 'roles', 'route', 'status']);
   const ana = await call(s.base, 'GET', '/audit?person=espgnu777org', { as: ROOT });
   assert.ok(ana.json.length >= 3 && ana.json.every((e: { person: string }) => e.person === 'ESPGNU777ORG'));
   const future = await call(s.base, 'GET', '/audit?since=2999-01-01', { as: ROOT });
