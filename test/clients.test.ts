@@ -130,6 +130,36 @@ t('the web portal: an unauthenticated CORS preflight, then GET /login with crede
   assert.is(bad.headers['access-control-allow-origin'], '*', 'the portal can read the refusal');
 });
 
+t('the FRL locator reads `dob` and `gender` of every demo person', async () => {
+  for (const id of [ANA.user, CAMERON.user, ROOT.user]) {
+    const r = await req('GET', `/people/${id}`, { as: CAMERON, headers: PYTHON_REQUESTS });
+    assert.is(r.status, 200, id);
+    // What the locator does with the answer, as Python would: data['dob'], data['gender'].
+    for (const field of ['dob', 'gender', 'name', 'lastname']) assert.type(r.json[field], 'string', `${id}.${field}`);
+    assert.match(r.json.dob, /^\d{4}-\d{2}-\d{2}$/);
+  }
+});
+
+t('resends after an interrupted sync: HMIS re-POSTs a person, MyGNUHealth a page, concurrently too: one 201, the rest 200', async () => {
+  const person = { id: 'RESEND0001', name: 'Rita', lastname: 'Sánchez', dob: '1979-02-11', gender: 'f', creation_info: { user: CAMERON.user, timestamp: '2026-11-30 08:00:00', node: 'Milano General Hospital' } };
+  const first = await req('POST', '/people/RESEND0001', { as: CAMERON, raw: JSON.stringify(person), headers: PYTHON_REQUESTS });
+  assert.is(first.status, 201);
+  const again = await req('POST', '/people/RESEND0001', { as: CAMERON, raw: JSON.stringify(person), headers: PYTHON_REQUESTS });
+  assert.is(again.status, 200, 'the HMIS queue sees success and stops resending');
+  assert.equal(again.json, first.json);
+  const other = await req('POST', '/people/RESEND0001', { as: CAMERON, raw: JSON.stringify({ ...person, dob: '1979-02-12' }), headers: PYTHON_REQUESTS });
+  assert.is(other.status, 409);
+  assert.is((await storedData(s.db.pool, 'people', 'RESEND0001'))?.dob, '1979-02-11');
+  for (const [path, as] of [['/people/RESEND0002', CAMERON], [`/pols/${ANA.user}/resend-page-1`, ANA], ['/institutions/resend-inst', ROOT]] as const) {
+    const body = JSON.stringify({ summary: 'Same every time', n: 1 });
+    const results = await Promise.all(Array.from({ length: 12 }, () => req('POST', path, { as, raw: body, headers: PYTHON_REQUESTS })));
+    assert.equal(results.map((r) => r.status).sort(), [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 201], path);
+    const id = path.split('/').pop()!;
+    const { rows } = await s.db.pool.query(`SELECT count(*)::int AS n FROM audit WHERE action = 'create' AND record_id = $1`, [id]);
+    assert.is(rows[0].n, 1, `${path}: one create row in the audit`);
+  }
+});
+
 t('a locator client: GET /people/X?X ignores the query', async () => {
   const r = await req('GET', `/people/${ANA.user}?${ANA.user}`, { as: CAMERON, headers: PYTHON_REQUESTS });
   assert.is(r.status, 200);

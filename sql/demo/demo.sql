@@ -1,12 +1,13 @@
--- The demo federation of upstream Thalamus: three accounts, Ana Betz's book with her
--- birth and birth certificate, her picture at birth, one domiciliary unit and one
--- institution. Passwords are bcrypt cost-12 hashes as upstream's demo stores them
+-- The demo federation of upstream Thalamus: three accounts with the demographic fields
+-- of upstream's people.json (the FRL locator reads `dob` and `gender` of each), Ana
+-- Betz's book with her birth and birth certificate, her picture at birth, one
+-- domiciliary unit and one institution. Passwords are bcrypt cost-12 hashes as upstream's demo stores them
 -- (ITAPYT999HON and ESPGNU777ORG: gnusolidario; ARGBUE111FAV: freedom).
 -- Loading it twice changes nothing.
 INSERT INTO people (id, data) VALUES
 ('ITAPYT999HON', '{"id": "ITAPYT999HON", "name": "Cameron", "lastname": "Cordara", "dob": "1984-10-05", "gender": "f", "biological_sex": "f", "ethnicity": "latino", "education": "tertiary", "marital_status": "married", "profession": "teacher", "active": true, "roles": ["end_user", "health_professional"], "password": "$2b$12$zQe5/6nwAlKAKamgdwZnduzPw/awnlV.dIKMhhXRarhI/csfjXONq"}'),
 ('ESPGNU777ORG', '{"id": "ESPGNU777ORG", "name": "Ana", "lastname": "Betz", "dob": "1985-10-04", "gender": "f", "biological_sex": "f", "ethnicity": "latino", "education": "tertiary", "marital_status": "married", "profession": "teacher", "active": true, "roles": ["end_user"], "password": "$2b$12$8hV2DCes/G7lTl2bQlEO.e4PHBCRUxE5qSNpFPzZOoXfbaSQnNt2u"}'),
-('ARGBUE111FAV', '{"id": "ARGBUE111FAV", "name": "Admin", "lastname": "Root", "profession": "System Administrator", "active": true, "roles": ["root"], "password": "$2b$12$ACp2WU54FHNznKyUHJndq.4UJYcJdX0SqGe6m43EO3HBn8UnsfxQq"}')
+('ARGBUE111FAV', '{"id": "ARGBUE111FAV", "name": "Admin", "lastname": "Root", "dob": "2008-10-12", "gender": "f", "biological_sex": "f", "ethnicity": "latino", "education": "tertiary", "marital_status": "married", "profession": "System Administrator", "active": true, "roles": ["root"], "password": "$2b$12$ACp2WU54FHNznKyUHJndq.4UJYcJdX0SqGe6m43EO3HBn8UnsfxQq"}')
 ON CONFLICT (id) DO NOTHING;
 
 INSERT INTO pols (id, book, data) VALUES
