@@ -40,6 +40,8 @@ export interface Config {
   argon2TimeCost: number;
   /** argon2id lanes. */
   argon2Parallelism: number;
+  /** Algorithm of new hashes: argon2id, or bcrypt while a rollback to upstream must stay possible. */
+  passwordHash: 'argon2id' | 'bcrypt';
   /** Cheapest bcrypt cost accepted in a pre-made hash. */
   bcryptCostMin: number;
   /** Dearest bcrypt cost accepted in a pre-made hash, or verified in a stored one. */
@@ -100,6 +102,7 @@ const KEYS: Record<string, KeySpec> = {
   ARGON2_MEMORY_KIB: { kind: 'int', field: 'argon2MemoryKib', default: '19456' },
   ARGON2_TIME_COST: { kind: 'int', field: 'argon2TimeCost', default: '2' },
   ARGON2_PARALLELISM: { kind: 'int', field: 'argon2Parallelism', default: '1' },
+  PASSWORD_HASH: { kind: 'string', field: 'passwordHash', default: 'argon2id' },
   BCRYPT_COST_MIN: { kind: 'int', field: 'bcryptCostMin', default: '10' },
   BCRYPT_COST_MAX: { kind: 'int', field: 'bcryptCostMax', default: '14' },
   ARGON2_MAX_MEMORY_KIB: { kind: 'int', field: 'argon2MaxMemoryKib', default: '65536' },
@@ -248,6 +251,7 @@ export function loadConfig(file = defaultConfigFile(), env: NodeJS.ProcessEnv = 
   if (c.lockoutWindow < 1) throw range('LOCKOUT_WINDOW', 'must be at least 1 second');
   const badProxy = c.trustedProxies.find((p) => !parseNetwork(p));
   if (badProxy !== undefined) throw range('TRUSTED_PROXIES', `${JSON.stringify(badProxy)} is not an address or CIDR range`);
+  if (c.passwordHash !== 'argon2id' && c.passwordHash !== 'bcrypt') throw range('PASSWORD_HASH', 'must be argon2id or bcrypt');
   if (c.bcryptCostMin < 4 || c.bcryptCostMax > 31 || c.bcryptCostMin > c.bcryptCostMax) throw range('BCRYPT_COST_MAX', 'BCRYPT_COST_MIN and BCRYPT_COST_MAX must satisfy 4 <= min <= max <= 31');
   if (c.argon2MemoryKib > c.argon2MaxMemoryKib) throw range('ARGON2_MAX_MEMORY_KIB', `must be at least ARGON2_MEMORY_KIB (${c.argon2MemoryKib})`);
   if (c.argon2TimeCost > c.argon2MaxTimeCost) throw range('ARGON2_MAX_TIME_COST', `must be at least ARGON2_TIME_COST (${c.argon2TimeCost})`);

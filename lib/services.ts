@@ -10,7 +10,7 @@ import { createCredentialCache } from './auth/cache.js';
 import { createAuthenticator, type Authenticator } from './auth/authenticate.js';
 import { createApp, type RequestInfo } from './app.js';
 import { createLockout } from './auth/lockout.js';
-import { measureVerifications, setArgon2Params, setHashBounds } from './auth/passwords.js';
+import { measureVerifications, setArgon2Params, setHashAlgorithm, setHashBounds } from './auth/passwords.js';
 import { setPasswordMinLength } from './auth/policy.js';
 import { createFailureTimer } from './auth/failure-time.js';
 import { createAuditLog, type AuditLog } from './audit/log.js';
@@ -38,6 +38,7 @@ export function initServices(opts: ServiceOptions): Services {
   const pool = createPool({ url: opts.databaseUrl, size: config.poolSize });
   setArgon2Params({ memoryCost: config.argon2MemoryKib, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism });
   setHashBounds(config);
+  setHashAlgorithm(config.passwordHash);
   setPasswordMinLength(config.passwordMinLength);
   const lockout = createLockout(pool, {
     pairFailures: config.lockoutPairFailures, accountFailures: config.lockoutAccountFailures,

@@ -142,4 +142,49 @@ t('the upstream people log in with their bcrypt passwords, which are then upgrad
   assert.is((await call(base, 'GET', `/people/${MARCO.user}`, { as: LUCIA })).status, 403, 'roles.cfg applies to upstream people');
 });
 
+t('before a rollback: with PASSWORD_HASH = bcrypt, logins turn argon2id hashes back into bcrypt that upstream verifies', async () => {
+  await worker?.close(1000);
+  const config = { ...loadConfig(undefined, {}), listen: { host: '127.0.0.1', port: 0 }, logLevel: 'silent', passwordHash: 'bcrypt' as const };
+  worker = await startWorker(config, db.url, createLogger('silent'));
+  base = `http://127.0.0.1:${worker.address.port}`;
+  for (const account of [LUCIA, MARCO]) {
+    assert.match(String((await storedData(db.pool, 'people', account.user))?.password), /^\$argon2id\$/);
+    assert.is((await call(base, 'GET', '/login', { as: account })).status, 200);
+    const hash = String((await storedData(db.pool, 'people', account.user))?.password);
+    assert.match(hash, /^\$2b\$12\$/);
+    // What upstream's verify_password does: bcrypt.checkpw(password, hash).
+    assert.ok(await bcrypt.compare(account.password, hash), account.user);
+  }
+  const changed = await call(base, 'PATCH', `/people/${LUCIA.user}`, { as: LUCIA, body: { password: 'lucia-rollback' } });
+  assert.is(changed.status, 200);
+  assert.ok(await bcrypt.compare('lucia-rollback', String((await storedData(db.pool, 'people', LUCIA.user))?.password)), 'new passwords are bcrypt too');
+  await worker.close(1000);
+  worker = undefined;
+});
+
+t('after a rollback, upstream\'s own statements work on the migrated database', async () => {
+  // The statements of upstream's thalamus.py, as psycopg2 sends them (%s placeholders become $n).
+  const statements: Array<[string, unknown[]]> = [
+    ['SELECT id from "people" where id = $1 limit(1)', [LUCIA.user]],
+    ['SELECT data from people where id = $1 limit(1)', [LUCIA.user]],
+    ['SELECT data from people', []],
+    ['INSERT INTO people (ID, DATA) VALUES ($1, $2)', ['ITROLLBACK1', JSON.stringify({ id: 'ITROLLBACK1', name: 'After', active: true })]],
+    ['UPDATE PEOPLE SET data = data || $1 where id = $2', [JSON.stringify({ active: false }), 'ITROLLBACK1']],
+    ['SELECT data from pols where book = $1', [LUCIA.user]],
+    ['SELECT data from pols where id = $1 limit(1)', [PAGE]],
+    ['INSERT INTO pols (ID, BOOK, DATA) VALUES ($1, $2, $3)', ['rollback-page', LUCIA.user, JSON.stringify({ id: 'rollback-page', book: LUCIA.user })]],
+    ['UPDATE pols SET data = data || $1 where id = $2', [JSON.stringify({ summary: 'x' }), 'rollback-page']],
+    ['SELECT fedacct, pol, data, document from personal_docs where fedacct = $1', [LUCIA.user]],
+    ['SELECT data from dus', []],
+    ['SELECT data from institutions', []],
+    ['DELETE FROM pols WHERE id = $1', ['rollback-page']],
+    ['DELETE FROM people WHERE id = $1', ['ITROLLBACK1']],
+  ];
+  for (const [text, values] of statements) {
+    await db.pool.query(text, values).catch((err: Error) => assert.unreachable(`${text}: ${err.message}`));
+  }
+  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM people WHERE id = $1', ['ITROLLBACK1']);
+  assert.is(rows[0].n, 0);
+});
+
 t.run();

@@ -93,7 +93,21 @@ export function setArgon2Params(p: Argon2Params): void {
   dummy = undefined;
 }
 
+/**
+ * The algorithm of new hashes: argon2id, or bcrypt (cost 12, as upstream writes) while a
+ * site may still roll back to upstream Thalamus, which verifies bcrypt only.
+ */
+export type HashAlgorithm = 'argon2id' | 'bcrypt';
+let algorithm: HashAlgorithm = 'argon2id';
+const NEW_BCRYPT_COST = 12;
+
+export function setHashAlgorithm(a: HashAlgorithm): void {
+  if (a !== algorithm) dummy = undefined;
+  algorithm = a;
+}
+
 export function hashPassword(plain: string): Promise<string> {
+  if (algorithm === 'bcrypt') return inHashSlot(() => bcrypt.hash(plain, NEW_BCRYPT_COST));
   const current = params;
   return inHashSlot(() => argon2.hash(plain, { type: argon2.argon2id, ...current }));
 }
@@ -124,10 +138,13 @@ export async function verifyPassword(plain: string, stored: string, timed?: (ms:
 }
 
 /**
- * A stored hash that should be replaced after the next successful login: bcrypt, or an
- * argon2 hash made with other parameters than the configured ones.
+ * A stored hash that should be replaced after the next successful login: one of the
+ * other algorithm than PASSWORD_HASH, or an argon2 hash made with other parameters
+ * than the configured ones.
  */
 export function needsRehash(stored: string): boolean {
+  // With PASSWORD_HASH = bcrypt, logins turn argon2 hashes back into bcrypt (for a rollback).
+  if (algorithm === 'bcrypt') return !BCRYPT.test(stored);
   if (BCRYPT.test(stored)) return true;
   try {
     return !stored.startsWith('$argon2id$') || argon2.needsRehash(stored, { ...params });
