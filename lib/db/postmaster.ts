@@ -41,6 +41,9 @@ function tail(file: string): string {
   try { return readFileSync(file, 'utf8').split('\n').slice(-20).join('\n'); } catch { return ''; }
 }
 
+/** Whether initdb has made a cluster there (initCluster renames it into place when done). */
+export const hasCluster = (databaseDir: string) => existsSync(join(databaseDir, 'PG_VERSION'));
+
 /**
  * Creates the cluster with initdb, as `account`. It is built under a temporary name and
  * renamed, so a start killed half-way leaves no folder that looks like a cluster.
@@ -152,5 +155,3 @@ export async function stopPid(pid: number): Promise<void> {
     await sleep(50);
   }
 }
-
-export const hasCluster = (databaseDir: string) => existsSync(join(databaseDir, 'PG_VERSION'));
