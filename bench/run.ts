@@ -60,6 +60,8 @@ async function adminUrl(): Promise<{ url: string; embedded?: EmbeddedDatabase; d
     const dir = mkdtempSync(join(tmpdir(), 'thalamus-bench-'));
     chmodSync(dir, 0o755); // the embedded server may run as another user
     const embedded = await startEmbedded(dir);
+    // It runs in a process group of its own, out of Ctrl-C's reach: stop it on the way out.
+    process.once('SIGINT', () => void embedded.stop().finally(() => { rmSync(dir, { recursive: true, force: true }); process.exit(130); }));
     return { url: embedded.url.replace(/\/federation$/, '/postgres'), embedded, dir };
   }
 }

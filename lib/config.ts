@@ -28,6 +28,8 @@ export interface Config {
   logLevel: string;
   /** Directory for the embedded PostgreSQL and other state, absolute. */
   dataDir: string;
+  /** DATA_DIR was set (file or environment): the data lives there, wherever that is. */
+  dataDirGiven: boolean;
   /** Connections in each worker's pool. */
   poolSize: number;
   /** Largest `limit` a listing accepts. */
@@ -232,6 +234,7 @@ export function loadConfig(file = defaultConfigFile(), env: NodeJS.ProcessEnv = 
     const variable = [`THALAMUS_${key}`, ...(key === 'POSTGRESQL_URI' ? ['DATABASE_URL', 'POSTGRESQL_URI'] : [])].find((v) => env[v] !== undefined);
     if (variable) { raw = env[variable]!; where = `environment variable ${variable}`; }
     origin.set(key, where);
+    if (key === 'DATA_DIR') config.dataDirGiven = Boolean(inFile || variable);
     try {
       config[spec.field] = convert(spec, raw.trim(), base);
     } catch (err) {

@@ -1,19 +1,34 @@
 // Getting a database ready before any worker starts: the configured server or an
 // embedded one, migrations, and the demo data on a fresh embedded database.
 import pg from 'pg';
-import type { Config } from '../lib/config.js';
+import { ROOT, type Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { startEmbedded } from '../lib/db/embedded.js';
+import { pgAccount, canReach } from '../lib/db/pg-account.js';
+import { embeddedHome, relocatedDataDir } from '../lib/db/embedded-home.js';
 import { migrate, loadDemo, isEmpty } from '../lib/db/migrate.js';
 
 export interface Database { url: string; embedded: boolean; stop(): Promise<void> }
+
+/**
+ * DATA_DIR when it was given; else its default, unless we are root and user postgres
+ * cannot reach it (a checkout under /root): then a folder of Thalamus's own.
+ */
+function embeddedDataDir(config: Config, log: Logger): string {
+  if (config.dataDirGiven) return config.dataDir;
+  const account = pgAccount();
+  if (!account || canReach(config.dataDir, account)) return config.dataDir;
+  const dir = relocatedDataDir(embeddedHome(account), ROOT);
+  log.info(`user ${account.name} cannot reach ${config.dataDir}, so the embedded PostgreSQL keeps its data in ${dir} (set DATA_DIR to choose)`);
+  return dir;
+}
 
 export async function prepareDatabase(config: Config, log: Logger): Promise<Database> {
   let db: Database;
   if (config.postgresqlUri) {
     db = { url: config.postgresqlUri, embedded: false, stop: async () => undefined };
   } else {
-    const e = await startEmbedded(config.dataDir, (m) => log.info(m));
+    const e = await startEmbedded(embeddedDataDir(config, log), (m) => log.info(m));
     db = { url: e.url, embedded: true, stop: e.stop };
   }
   const pool = new pg.Pool({ connectionString: db.url, max: 1 });

@@ -55,7 +55,14 @@ export async function runPrimary(): Promise<void> {
     process.exit(78);
   }
   const log = createLogger(config.logLevel);
+  // A stop signal while the database is being prepared (initdb, migrations) is acted on
+  // once it is up, so an embedded PostgreSQL started meanwhile is stopped, not left
+  // behind; SIGHUP is moot then (the configuration was just read) but must not kill us.
+  let early: NodeJS.Signals | undefined;
+  const onEarly = (signal: NodeJS.Signals) => { if (signal !== 'SIGHUP') early ??= signal; };
+  for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(s, onEarly);
   const db = await prepareDatabase(config, log);
+  for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.off(s, onEarly);
   // Workers must share one secret (CSRF tokens made by one are checked by another).
   const generatedSecret = randomBytes(32).toString('hex');
   const readiness = new pg.Pool({ connectionString: db.url, max: 1, connectionTimeoutMillis: READY_TIMEOUT_MS, query_timeout: READY_TIMEOUT_MS });
@@ -212,6 +219,10 @@ export async function runPrimary(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.on('SIGINT', () => void shutdown('SIGINT', 0));
   process.on('SIGHUP', requestReload);
+  if (early) {
+    await shutdown(early, 0);
+    return;
+  }
 
   try {
     admin = await startAdmin(config.adminListen, { ready, metrics });

@@ -47,6 +47,13 @@ t('the shipped etc/thalamus.cfg loads, with the documented defaults', () => {
   assert.equal(c.corsOrigins, ['*']);
   assert.is(c.logLevel, 'info');
   assert.is(c.dataDir, join(ROOT, 'var'));
+  assert.is(c.dataDirGiven, false, 'the default, which a root start may move out of a private home folder');
+});
+
+t('DATA_DIR given in the file or the environment is marked as given', () => {
+  assert.is(loadConfig(cfg('DATA_DIR = "var"\n'), {}).dataDirGiven, true);
+  assert.is(loadConfig(join(dir, 'none.cfg'), { THALAMUS_DATA_DIR: '/srv/thalamus' }).dataDirGiven, true);
+  assert.is(loadConfig(join(dir, 'none.cfg'), {}).dataDirGiven, false);
 });
 
 t('a missing file means the defaults', () => {

@@ -16,6 +16,18 @@ async function main(): Promise<number> {
   let embedded: EmbeddedDatabase | undefined;
   let dir: string | undefined;
   let url = process.env.TEST_DATABASE_URL;
+  let killSuite: () => void = () => undefined;
+  // The embedded PostgreSQL and the suite run in process groups of their own, so Ctrl-C
+  // reaches only this process: end them, and remove the folder, before going.
+  const onSignal = (signal: NodeJS.Signals) => {
+    killSuite();
+    void (embedded?.stop() ?? Promise.resolve()).catch(() => undefined).finally(() => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   if (!url) {
     dir = mkdtempSync(join(tmpdir(), 'thalamus-test-'));
     chmodSync(dir, 0o755);
@@ -35,6 +47,7 @@ async function main(): Promise<number> {
       detached: true,
     });
     const killGroup = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } };
+    killSuite = killGroup;
     let watchdog: NodeJS.Timeout | undefined;
     // The whole suite takes a few minutes; a test stuck for good must not hold CI.
     const limit = setTimeout(() => { hung = true; killGroup(); }, SUITE_LIMIT_MS);

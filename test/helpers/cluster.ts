@@ -25,8 +25,12 @@ export interface ClusterProcess {
   stop(ms?: number): Promise<Exit>;
 }
 
-/** Spawns the cluster and waits until /readyz answers 200. */
-export async function startCluster(env: Record<string, string>, opts: { scheme?: 'http' | 'https'; ready?: boolean } = {}): Promise<ClusterProcess> {
+/**
+ * Spawns the cluster and waits until /readyz answers 200. An `env` value undefined
+ * removes the variable; `detached` gives it a process group of its own, as a shell
+ * gives a job (so a test can signal the whole group, like Ctrl-C).
+ */
+export async function startCluster(env: Record<string, string | undefined>, opts: { scheme?: 'http' | 'https'; ready?: boolean; detached?: boolean } = {}): Promise<ClusterProcess> {
   const port = await freePort();
   const adminPort = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
@@ -40,6 +44,7 @@ export async function startCluster(env: Record<string, string>, opts: { scheme?:
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached ?? false,
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d; });
