@@ -78,6 +78,8 @@ export interface Config {
   tlsCert: string;
   /** PEM private key file of TLS_CERT. */
   tlsKey: string;
+  /** Upstream's Flask DEBUG flag, accepted so upstream's thalamus.cfg loads as is; it changes nothing (LOG_LEVEL does). */
+  debug: boolean;
   /** The file this configuration was read from (empty when none). */
   file: string;
 }
@@ -122,6 +124,7 @@ const KEYS: Record<string, KeySpec> = {
   SHUTDOWN_TIMEOUT: { kind: 'int', field: 'shutdownTimeout', default: '10000' },
   TLS_CERT: { kind: 'path', field: 'tlsCert', default: '' },
   TLS_KEY: { kind: 'path', field: 'tlsKey', default: '' },
+  DEBUG: { kind: 'bool', field: 'debug', default: 'False' },
 };
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

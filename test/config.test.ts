@@ -56,6 +56,24 @@ t('DATA_DIR given in the file or the environment is marked as given', () => {
   assert.is(loadConfig(join(dir, 'none.cfg'), {}).dataDirGiven, false);
 });
 
+t("upstream 0.9.16's etc/thalamus.cfg loads as it is", () => {
+  const file = cfg([
+    '#DB params',
+    'POSTGRESQL_URI = "postgresql://localhost/federation"',
+    '',
+    '# Debugging info',
+    'DEBUG = True',
+    '',
+    '#Flask Secret Key',
+    "SECRET_KEY = 'TheWorldNeedsMoreSocialMedicine'",
+    '',
+    '# File containing the Access Control List and roles',
+    "ACL = 'etc/roles.cfg'",
+  ].join('\n'));
+  const c = loadConfig(file, {});
+  assert.equal([c.postgresqlUri, c.secretKey, c.acl, c.debug], ['postgresql://localhost/federation', 'TheWorldNeedsMoreSocialMedicine', join(ROOT, 'etc', 'roles.cfg'), true]);
+});
+
 t('a missing file means the defaults', () => {
   const c = loadConfig(join(dir, 'none.cfg'), {});
   assert.is(c.file, '');
