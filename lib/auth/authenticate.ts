@@ -1,8 +1,8 @@
 // Who is asking: Basic credentials checked against people.data.password. The person's
 // row is read on every request, so a password change, a role change or a deactivation
 // takes effect on the very next request in every worker and every instance; only the
-// hash verification itself is cached. The same statement counts the recent failed
-// logins of the pair (account, address), the account and the address (lockout.ts).
+// hash verification itself is cached. The same statement reads whether the pair
+// (account, address), the account or the address is locked out (lockout.ts).
 // A verification runs only after its attempt was reserved, and every failure, whatever
 // the account, takes the time of the slowest kind of hash (failure-time.ts).
 import type pg from 'pg';
@@ -10,7 +10,8 @@ import type { Logger } from '../log.js';
 import { parseBasic, type Credentials } from './basic.js';
 import { dummyVerify, hashKind, hashPassword, needsRehash, storedHashProblem, verifyPassword } from './passwords.js';
 import type { CredentialCache } from './cache.js';
-import { failureCountsSql, lockoutAddress, type Lockout } from './lockout.js';
+import { raw } from 'sql-template-tag';
+import { lockedForSql, lockoutAddress, type Lockout } from './lockout.js';
 import type { FailureTimer } from './failure-time.js';
 import type { AuditSource } from '../audit/entry.js';
 import { errors } from '../http/errors.js';
@@ -42,14 +43,11 @@ export interface AuthenticatorOptions {
   log: Logger;
 }
 
-interface LoginRow {
-  found: boolean; hash: string | null; roles: unknown; active: unknown;
-  pair_failures: number; account_failures: number; address_failures: number;
-}
+interface LoginRow { found: boolean; hash: string | null; roles: unknown; active: unknown; locked_for: number | null }
 
-/** The person's login fields (if any) and the failure counts: one round trip. */
+/** The person's login fields (if any) and whether the request is locked out: one round trip. */
 const LOOKUP = `SELECT p.id IS NOT NULL AS found, p.data->>'password' AS hash, p.data->'roles' AS roles, p.data->'active' AS active,
-    ${failureCountsSql('$1', '$2', '$3', ['$4', '$5', '$6'])}
+    ${lockedForSql(raw('$1'), raw('$2')).text} AS locked_for
   FROM (SELECT 1) one LEFT JOIN people p ON p.id = $1`;
 /** Compare-and-set: only replaces the hash that was verified, so concurrent logins race safely. */
 const REHASH = `UPDATE people SET data = jsonb_set(data, '{password}', to_jsonb($3::text))
@@ -59,13 +57,12 @@ export function rolesOf(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((r): r is string => typeof r === 'string') : [];
 }
 
-/** What a shared verification concluded. */
-type Verdict = { ok: true; hash: string } | { ok: false; retryAfter?: number };
+/** What a shared verification concluded; a failed one names its reserved attempt. */
+type Verdict = { ok: true; hash: string } | { ok: false; attempt: string } | { ok: false; retryAfter: number };
 
 export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
   const { pool, cache, lockout, timer, log } = opts;
   const stats: AuthStats = { verifications: 0, cacheHits: 0, failures: 0, lockouts: 0 };
-  const { policy } = lockout;
 
   const lockedOut = (seconds: number) => {
     stats.lockouts++;
@@ -78,7 +75,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     if ('retryAfter' in r) return { ok: false, retryAfter: r.retryAfter };
     stats.verifications++;
     const ok = await verifyPassword(creds.password, hash, (ms) => timer.record(hashKind(hash), ms));
-    if (!ok) return { ok: false };
+    if (!ok) return { ok: false, attempt: r.attempt };
     await lockout.release(r.attempt);
     if (!needsRehash(hash)) return { ok: true, hash };
     const upgraded = await hashPassword(creds.password);
@@ -93,12 +90,10 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
       if (!creds) throw errors.unauthenticated();
       const key = lockoutAddress(from.address);
       // A named (prepared) statement: planned once per connection.
-      const { rows } = await pool.query<LoginRow>({ name: 'thalamus-login-lookup', text: LOOKUP,
-        values: [creds.account, key, policy.windowSeconds, policy.pairFailures, policy.accountFailures, policy.addressFailures] });
+      const { rows } = await pool.query<LoginRow>({ name: 'thalamus-login-lookup', text: LOOKUP, values: [creds.account, key] });
       const row = rows[0]!;
-      const counts = { pair: row.pair_failures, account: row.account_failures, address: row.address_failures };
       // Locked out: no verification at all, the same answer whether the password is right or not.
-      if (lockout.locked(counts)) throw lockedOut(await lockout.retryAfter(creds.account, key, counts));
+      if (row.locked_for !== null) throw lockedOut(Math.max(1, row.locked_for));
 
       const hash = row.hash;
       const usable = row.found && !!hash && row.active !== false && opts.personIdPattern.test(creds.typed);
@@ -109,20 +104,24 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
       }
 
       const started = performance.now();
-      const failed = async () => {
+      const failed = async (attempt: string) => {
         stats.failures++;
         await timer.pad(started);
         const source: AuditSource = { actor: creds.account, roles: [], route: from.route, client: from.address, requestId: from.requestId };
-        await lockout.audit({ ...source, action: 'login_failed', recordId: null, person: row.found ? creds.account : null, status: 401 });
+        await lockout.fail(attempt, creds.account, key, { ...source, action: 'login_failed', recordId: null, person: row.found ? creds.account : null, status: 401 });
         return errors.unauthenticated();
+      };
+      const reserve = async () => {
+        const r = await lockout.reserve(creds.account, key);
+        if ('retryAfter' in r) throw lockedOut(r.retryAfter);
+        return r.attempt;
       };
 
       if (!usable || !hash || storedHashProblem(hash)) {
         if (usable && hash) log.warn({ account: creds.account, problem: storedHashProblem(hash) }, 'stored password hash exceeds the configured bounds; login refused without running it');
-        const r = await lockout.reserve(creds.account, key);
-        if ('retryAfter' in r) throw lockedOut(r.retryAfter);
+        const attempt = await reserve();
         await dummyVerify(creds.password, timer.record);
-        throw await failed();
+        throw await failed(attempt);
       }
 
       const { value, leader } = await cache.verifyOnce(creds.account, creds.password, hash, () => reservedVerification(creds, key, hash));
@@ -130,13 +129,9 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
         cache.add(creds.account, creds.password, value.hash);
         return principal;
       }
-      if (value.retryAfter !== undefined) throw lockedOut(value.retryAfter);
+      if ('retryAfter' in value) throw lockedOut(value.retryAfter);
       // The same wrong password as a verification in flight: it still counts as an attempt.
-      if (!leader) {
-        const r = await lockout.reserve(creds.account, key);
-        if ('retryAfter' in r) throw lockedOut(r.retryAfter);
-      }
-      throw await failed();
+      throw await failed(leader ? value.attempt : await reserve());
     },
   };
 }
