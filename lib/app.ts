@@ -25,6 +25,7 @@ import { auditEvent } from './audit/requests.js';
 import type { AuditSource } from './audit/entry.js';
 import { createClientAddress } from './http/client.js';
 import { setSecurityHeaders } from './http/headers.js';
+import type { ListingGate } from './http/listings.js';
 
 export interface AppDeps {
   config: Config;
@@ -37,6 +38,8 @@ export interface AppDeps {
   audit?: AuditLog;
   /** Called once per finished request (metrics). */
   observe?: (info: RequestInfo) => void;
+  /** The worker's limits on listings. */
+  listings: ListingGate;
 }
 
 export interface RequestInfo { method: string; route: string; status: number; seconds: number }
@@ -121,6 +124,7 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
       const ctx: ResourceContext = {
         pool, principal, global, params, query: req.query, body, head: req.method === 'HEAD', res, csrf, audit: auditSource(req),
         legacyRowArrays: config.legacyRowArrays, pageLimitMax: config.pageLimitMax, listingTimeout: config.listingTimeout,
+        listings: deps.listings,
       };
       const reply = await route.handle(ctx, req);
       if (reply) send(res, reply);
