@@ -37,6 +37,9 @@ export interface StreamOptions {
 /** The bounds of a listing without a gate. */
 const UNGATED: Pick<ListingSettings, 'stallMs' | 'idleMs' | 'batchChars'> = { stallMs: 500, idleMs: 60_000, batchChars: 256 * 1024 };
 
+/** Rows at least this long are written as they are, not joined: joining would copy them once more. */
+const DIRECT_CHARS = 16 * 1024;
+
 const GONE = Symbol('gone');
 const LATE = Symbol('late');
 
@@ -111,19 +114,30 @@ export async function streamRows(res: ServerResponse, pool: Pool, sql: string, p
     const close = opts.legacyRowArrays ? ']' : '';
     let any = false;
     let last: unknown;
-    let out = '[';
-    const add = (batch: Row[]) => {
-      for (const row of batch) { out += (any ? ',' : '') + open + row.j + close; any = true; }
+    /** Text not yet written: small rows are joined, and a listing of one batch is sent whole. */
+    let tail = '[';
+    /** Adds a batch; false when a write of a big row found the socket full. */
+    const add = (batch: Row[]): boolean => {
+      let ok = true;
+      for (const row of batch) {
+        tail += (any ? ',' : '') + open;
+        any = true;
+        if (row.j.length < DIRECT_CHARS) { tail += row.j + close; continue; }
+        ok = res.write(tail) && ok;
+        ok = res.write(row.j) && ok;
+        tail = close;
+      }
       if (batch.length) last = batch[batch.length - 1]!.id;
+      return ok;
     };
-    add(rows);
+    let ok = add(rows);
     for (;;) {
-      if (reader.done) { res.end(out + ']'); return; }
+      if (reader.done) { res.end(tail + ']'); return; }
       let more: Promise<Row[]> | undefined = reader.next();
       more.catch(() => undefined); // a failed read is thrown below, once awaited; not unhandled meanwhile
-      const flushed = res.write(out);
-      out = '';
-      if (!flushed) {
+      const wrote = tail === '' || res.write(tail);
+      tail = '';
+      if (!(ok && wrote)) {
         let waited = await drained(res, bounds.stallMs);
         if (waited === LATE) {
           // The client is slow: give the connection back (dropping the batch being read).
@@ -137,7 +151,7 @@ export async function streamRows(res: ServerResponse, pool: Pool, sql: string, p
       const next = await unlessClosed(res, more ?? reader.next());
       if (next === GONE || res.destroyed) return;
       rows = next;
-      add(rows);
+      ok = add(rows);
     }
   } catch (err) {
     // A client that left while its listing waited has nobody to answer.
