@@ -5,7 +5,7 @@
 // streams one listing and a pause costs one index lookup.
 //
 // Size: each read asks for as many rows as fit the target at the size of the largest
-// row of the previous batch (the first read asks for one). A read whose rows pass twice
+// row of the previous batch (the first read asks for FIRST_READ). A read whose rows pass twice
 // the target (rows grew) is cut there by dropping its connection: PostgreSQL would send
 // the rest of the read whatever we do, and they would all be held. So a batch never
 // holds more than twice the target plus one row.
@@ -38,17 +38,27 @@ export interface BatchOptions {
 
 interface Session { out: Checkout; cursor: Cursor<Row>; turn: Release | undefined }
 
+/**
+ * Rows of the first read. One: its size sets the second read's count. More would save
+ * that round trip on small listings, but a listing that starts with big rows would then
+ * have its first read cut (a new connection each time) and the worker's peak memory
+ * would vary more (measured: 22-45 MB instead of 28-30 MB in test/streaming-memory).
+ */
+const FIRST_READ = 1;
+
 export class BatchReader {
   /** True once every row has been delivered. */
   done = false;
   private session: Session | undefined;
   /** The last row delivered, where a new cursor continues. */
   private after: { id: unknown } | undefined;
-  private count = 1;
+  private count: number;
   private reading: Promise<unknown> | undefined;
   private sessions = 0;
 
-  constructor(private readonly pool: pg.Pool, private readonly sql: string, private readonly params: unknown[], private readonly opts: BatchOptions) {}
+  constructor(private readonly pool: pg.Pool, private readonly sql: string, private readonly params: unknown[], private readonly opts: BatchOptions) {
+    this.count = Math.min(FIRST_READ, opts.rows);
+  }
 
   /** The next batch; [] once done. One at a time. */
   async next(): Promise<Row[]> {
@@ -103,7 +113,8 @@ export class BatchReader {
       s.cursor.off('row', onRow);
     }
     if (cut) this.drop(true);
-    else if (rows.length < want) { this.done = true; await this.close(); }
+    // The last rows go to the client without waiting for the COMMIT.
+    else if (rows.length < want) { this.done = true; void this.close(); }
     if (rows.length > 0) {
       this.after = { id: rows[rows.length - 1]!.id };
       let largest = 1;

@@ -23,5 +23,6 @@ export function listAudit(ctx: ResourceContext): Promise<void> {
     args.push(new Date(time).toISOString());
     conditions.push(`at >= $${args.length}::timestamptz`);
   }
-  return sendListing(ctx, { table: 'audit', json: ENTRY_JSON, where: conditions.join(' AND '), args, path: '/audit' });
+  // With `since` alone no index gives id order cheaply (audit_at_idx is by time): PostgreSQL may sort.
+  return sendListing(ctx, { table: 'audit', json: ENTRY_JSON, where: conditions.join(' AND '), args, path: '/audit', sortable: since !== undefined });
 }
