@@ -97,7 +97,7 @@ const KEYS: Record<string, KeySpec> = {
   POOL_SIZE: { kind: 'int', field: 'poolSize', default: '10' },
   PAGE_LIMIT_MAX: { kind: 'int', field: 'pageLimitMax', default: '1000' },
   LISTING_TIMEOUT: { kind: 'int', field: 'listingTimeout', default: '600000' },
-  LISTINGS_PER_WORKER: { kind: 'int', field: 'listingsPerWorker', default: '64' },
+  LISTINGS_PER_WORKER: { kind: 'int', field: 'listingsPerWorker', default: '32' },
   LISTINGS_PER_ACCOUNT: { kind: 'int', field: 'listingsPerAccount', default: '4' },
   LISTINGS_PER_ADDRESS: { kind: 'int', field: 'listingsPerAddress', default: '16' },
   LISTING_RESERVE: { kind: 'int', field: 'listingReserve', default: '3' },

@@ -54,7 +54,9 @@ const t = suite('streaming: 50 stalled readers of a big book');
 let s: TestServer;
 const sockets: net.Socket[] = [];
 t.before(async () => {
-  s = await startServer({ trustedProxies: ['127.0.0.1', '::1'], listingIdleTimeout: 12_000 });
+  // Room for all 50 in the worker (LISTINGS_PER_WORKER is 32 by default: the rest would
+  // wait, then be refused, which the next suite shows); every other limit as shipped.
+  s = await startServer({ trustedProxies: ['127.0.0.1', '::1'], listingIdleTimeout: 12_000, listingsPerWorker: 64 });
   await addPages(s.db.pool, BOOK, PAGES, 8000);
   await addReaders(s.db.pool, READERS);
   // First logins verify (and upgrade) the stored hashes: done before anything is measured.
@@ -133,17 +135,17 @@ const caps = suite('streaming: listings over a limit wait, then 503 LISTINGS_BUS
 let c: TestServer;
 const held: net.Socket[] = [];
 caps.before(async () => {
-  c = await startServer({ trustedProxies: ['127.0.0.1', '::1'], listingQueueTimeout: 1000, listingsPerAccount: 2, listingsPerAddress: 3 });
+  c = await startServer({ trustedProxies: ['127.0.0.1', '::1'], listingQueueTimeout: 1000, listingsPerAccount: 2, listingsPerAddress: 3, listingsPerWorker: 6 });
   await addPages(c.db.pool, BOOK, 1500, 8000);
   await addReaders(c.db.pool, READERS.slice(0, 4));
-  for (const a of [CAMERON, ...READERS.slice(0, 4)]) assert.is((await call(c.base, 'GET', '/login', { as: a })).status, 200);
+  for (const a of [CAMERON, ROOT, ...READERS.slice(0, 4)]) assert.is((await call(c.base, 'GET', '/login', { as: a })).status, 200);
 });
 caps.after(async () => {
   for (const socket of held) socket.destroy();
   await c.close();
 });
 
-caps('an account over LISTINGS_PER_ACCOUNT, and an address over LISTINGS_PER_ADDRESS: 503 with Retry-After; others are served', async () => {
+caps('over LISTINGS_PER_ACCOUNT, LISTINGS_PER_ADDRESS or LISTINGS_PER_WORKER: 503 with Retry-After after the wait; others are served', async () => {
   const gate = c.worker.services.listings;
   const stall = async (as: Account, address: string) => {
     held.push(await stalledReader(c.base, `/pols/${BOOK}`, { Authorization: basic(as), 'X-Forwarded-For': address }));
@@ -166,9 +168,17 @@ caps('an account over LISTINGS_PER_ACCOUNT, and an address over LISTINGS_PER_ADD
   const other = await call(c.base, 'GET', `/pols/${BOOK}?limit=3`, { as: CAMERON, headers: { 'X-Forwarded-For': '10.8.0.10' } });
   assert.is(other.status, 200);
   assert.is(other.json.length, 3);
+  await stall(CAMERON, '10.8.0.20');
+  await waitFor('six open listings', () => gate.stats().open === 6, 5000);
+  const start = Date.now();
+  const overWorker = await call(c.base, 'GET', `/pols/${BOOK}`, { as: ROOT, headers: { 'X-Forwarded-For': '10.8.0.21' } });
+  const waited = Date.now() - start;
+  assert.is(overWorker.status, 503);
+  assert.is(overWorker.json.code, 'LISTINGS_BUSY');
+  assert.ok(waited >= 900 && waited < 3000, `answered after ${waited} ms (LISTING_QUEUE_TIMEOUT 1000)`);
   // A place freed is taken by the next listing of that account.
   held.shift()!.destroy();
-  await waitFor('the freed place', () => gate.stats().open === 4, 5000);
+  await waitFor('the freed place', () => gate.stats().open === 5, 5000);
   const again = await call(c.base, 'GET', `/pols/${BOOK}?limit=1`, { as: READERS[0], headers: { 'X-Forwarded-For': '10.8.0.4' } });
   assert.is(again.status, 200);
 });
