@@ -36,6 +36,22 @@ export interface Config {
   pageLimitMax: number;
   /** Statement timeout for listings, in milliseconds (0: none). */
   listingTimeout: number;
+  /** Listings open at once in one worker (streaming, or waiting on their clients). */
+  listingsPerWorker: number;
+  /** Listings open at once per account, in one worker. */
+  listingsPerAccount: number;
+  /** Listings open at once per client address, in one worker. */
+  listingsPerAddress: number;
+  /** Connections of each worker's pool that listings leave to other requests (listings keep at least one). */
+  listingReserve: number;
+  /** Milliseconds a listing waits for its turn before answering 503 LISTINGS_BUSY. */
+  listingQueueTimeout: number;
+  /** Milliseconds a listing keeps its connection while its client's socket stays full. */
+  listingStallMs: number;
+  /** Milliseconds a listing's client may read nothing before its socket is destroyed. */
+  listingIdleTimeout: number;
+  /** Target size of one batch of a listing (characters of JSON text; a batch stops past twice this). */
+  listingBatchBytes: number;
   /** argon2id memory per hash in KiB (OWASP minimum: 19456 with 2 iterations). */
   argon2MemoryKib: number;
   /** argon2id iterations. */
@@ -103,6 +119,14 @@ const KEYS: Record<string, KeySpec> = {
   POOL_SIZE: { kind: 'int', field: 'poolSize', default: '10' },
   PAGE_LIMIT_MAX: { kind: 'int', field: 'pageLimitMax', default: '1000' },
   LISTING_TIMEOUT: { kind: 'int', field: 'listingTimeout', default: '600000' },
+  LISTINGS_PER_WORKER: { kind: 'int', field: 'listingsPerWorker', default: '32' },
+  LISTINGS_PER_ACCOUNT: { kind: 'int', field: 'listingsPerAccount', default: '4' },
+  LISTINGS_PER_ADDRESS: { kind: 'int', field: 'listingsPerAddress', default: '16' },
+  LISTING_RESERVE: { kind: 'int', field: 'listingReserve', default: '3' },
+  LISTING_QUEUE_TIMEOUT: { kind: 'int', field: 'listingQueueTimeout', default: '10000' },
+  LISTING_STALL_MS: { kind: 'int', field: 'listingStallMs', default: '500' },
+  LISTING_IDLE_TIMEOUT: { kind: 'int', field: 'listingIdleTimeout', default: '60000' },
+  LISTING_BATCH_BYTES: { kind: 'size', field: 'listingBatchBytes', default: '256KiB' },
   ARGON2_MEMORY_KIB: { kind: 'int', field: 'argon2MemoryKib', default: '19456' },
   ARGON2_TIME_COST: { kind: 'int', field: 'argon2TimeCost', default: '2' },
   ARGON2_PARALLELISM: { kind: 'int', field: 'argon2Parallelism', default: '1' },
@@ -249,6 +273,10 @@ export function loadConfig(file = defaultConfigFile(), env: NodeJS.ProcessEnv = 
   if (c.processes === 0) c.processes = availableParallelism();
   if (c.bodyLimit < 1024) throw range('BODY_LIMIT', 'must be at least 1 KiB');
   if (c.pageLimitMax < 1) throw range('PAGE_LIMIT_MAX', 'must be at least 1');
+  for (const key of ['LISTINGS_PER_WORKER', 'LISTINGS_PER_ACCOUNT', 'LISTINGS_PER_ADDRESS', 'LISTING_QUEUE_TIMEOUT', 'LISTING_BATCH_BYTES'] as const) {
+    if ((c[KEYS[key]!.field] as number) < 1) throw range(key, 'must be at least 1');
+  }
+  if (c.listingIdleTimeout <= c.listingStallMs) throw range('LISTING_IDLE_TIMEOUT', `must be longer than LISTING_STALL_MS (${c.listingStallMs})`);
   const weak = argon2Weakness({ memoryCost: c.argon2MemoryKib, timeCost: c.argon2TimeCost, parallelism: c.argon2Parallelism });
   if (weak) throw new ConfigError(`ARGON2_MEMORY_KIB, ARGON2_TIME_COST, ARGON2_PARALLELISM: ${weak}`);
   if (c.lockoutPairFailures < 1) throw range('LOCKOUT_PAIR_FAILURES', 'must be at least 1');

@@ -15,6 +15,7 @@ import { setPasswordMinLength } from './auth/policy.js';
 import { createFailureTimer } from './auth/failure-time.js';
 import { createAuditLog, type AuditLog } from './audit/log.js';
 import { startPurging } from './audit/maintenance.js';
+import { createListingGate, type ListingGate } from './http/listings.js';
 
 export interface Services {
   pool: pg.Pool;
@@ -23,6 +24,7 @@ export interface Services {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
   audit: AuditLog;
   stopPurging: () => void;
+  listings: ListingGate;
 }
 
 export interface ServiceOptions {
@@ -50,8 +52,13 @@ export function initServices(opts: ServiceOptions): Services {
   const auth = createAuthenticator({ pool, cache: createCredentialCache(), lockout, timer, personIdPattern: config.personIdPattern, log });
   const audit = createAuditLog(pool, log);
   const stopPurging = startPurging(pool, lockout, config.auditRetentionDays, log);
-  const services = { pool, auth, acl, audit, stopPurging } as Services;
-  services.handler = createApp({ config, pool, auth, acl: () => services.acl, log, audit, observe: opts.observe });
+  const listings = createListingGate({
+    perWorker: config.listingsPerWorker, perAccount: config.listingsPerAccount, perAddress: config.listingsPerAddress,
+    connections: Math.max(1, config.poolSize - config.listingReserve), queueMs: config.listingQueueTimeout,
+    stallMs: config.listingStallMs, idleMs: config.listingIdleTimeout, batchChars: config.listingBatchBytes,
+  });
+  const services = { pool, auth, acl, audit, stopPurging, listings } as Services;
+  services.handler = createApp({ config, pool, auth, acl: () => services.acl, log, audit, observe: opts.observe, listings });
   return services;
 }
 

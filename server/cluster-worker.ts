@@ -4,7 +4,8 @@ import { loadConfig, ConfigError } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { createRequestMetrics } from '../lib/metrics.js';
 import { startWorker, type Worker } from './worker.js';
-import { isMessage, type DrainRequest, type MetricsMessage } from './ipc.js';
+import { probePool } from '../lib/db/pool.js';
+import { isMessage, type DrainRequest, type MetricsMessage, type ProbeRequest, type ProbeResult } from './ipc.js';
 
 /** How often a worker reports its metrics without being asked. */
 const REPORT_MS = 1000;
@@ -44,9 +45,17 @@ export async function runClusterWorker(): Promise<void> {
     if (!process.connected) process.exit(0);
     process.send!(message(), () => process.exit(0));
   };
+  const probe = (m: ProbeRequest) => {
+    const answer = (result: ProbeResult) => { if (process.connected) process.send!(result); };
+    probePool(pool, m.timeoutMs).then(
+      () => answer({ type: 'thalamus:probed', id: m.id }),
+      (err: Error) => answer({ type: 'thalamus:probed', id: m.id, error: err.message }),
+    );
+  };
   process.on('message', (m) => {
     if (isMessage(m, 'thalamus:snapshot')) report();
     else if (isMessage<DrainRequest>(m, 'thalamus:drain')) void drain(m.graceMs);
+    else if (isMessage<ProbeRequest>(m, 'thalamus:probe')) probe(m);
   });
   // Ctrl-C reaches the whole process group; the primary coordinates the shutdown.
   process.on('SIGINT', () => undefined);

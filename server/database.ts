@@ -32,6 +32,8 @@ export async function prepareDatabase(config: Config, log: Logger): Promise<Data
     db = { url: e.url, embedded: true, stop: e.stop };
   }
   const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+  // Without a listener, a backend ended while its client is idle here would end the primary.
+  pool.on('error', () => undefined);
   try {
     const applied = await migrate(pool);
     if (applied.length) log.info({ applied }, 'migrations applied');

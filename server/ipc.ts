@@ -7,8 +7,12 @@ export interface MetricsMessage { type: 'thalamus:metrics'; snapshot: Snapshot }
 export interface SnapshotRequest { type: 'thalamus:snapshot' }
 /** Primary -> worker: stop accepting, finish in-flight requests within graceMs, exit 0. */
 export interface DrainRequest { type: 'thalamus:drain'; graceMs: number }
+/** Primary -> worker: prove your pool gives a connection that answers within timeoutMs (/readyz). */
+export interface ProbeRequest { type: 'thalamus:probe'; id: number; timeoutMs: number }
+/** Worker -> primary: the answer to probe `id`; `error` says why the pool failed it. */
+export interface ProbeResult { type: 'thalamus:probed'; id: number; error?: string }
 
-export type ToWorker = SnapshotRequest | DrainRequest;
+export type ToWorker = SnapshotRequest | DrainRequest | ProbeRequest;
 
 export function isMessage<T extends { type: string }>(value: unknown, type: T['type']): value is T {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === type;

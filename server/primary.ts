@@ -4,7 +4,6 @@
 // at a time on SIGHUP, drains them on SIGTERM/SIGINT, and runs the admin listener.
 import cluster, { type Worker as ClusterWorker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { loadConfig, ConfigError, type Config } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { loadAcl, AclError } from '../lib/auth/acl.js';
@@ -14,7 +13,8 @@ import { loadTls, TlsError } from './tls.js';
 import { startAdmin, type Admin } from './admin.js';
 import { sdNotify } from './notify.js';
 import { createRespawnPolicy, CRASH_WINDOW_MS } from './respawn.js';
-import { isMessage, type MetricsMessage, type ToWorker } from './ipc.js';
+import { isMessage, type MetricsMessage, type ProbeResult, type ToWorker } from './ipc.js';
+import { createProbes } from './readiness.js';
 
 /** A new worker must be listening within this time. */
 const START_TIMEOUT_MS = 30_000;
@@ -65,8 +65,7 @@ export async function runPrimary(): Promise<void> {
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.off(s, onEarly);
   // Workers must share one secret (CSRF tokens made by one are checked by another).
   const generatedSecret = randomBytes(32).toString('hex');
-  const readiness = new pg.Pool({ connectionString: db.url, max: 1, connectionTimeoutMillis: READY_TIMEOUT_MS, query_timeout: READY_TIMEOUT_MS });
-  readiness.on('error', () => undefined);
+  const probes = createProbes();
 
   const entries = new Map<number, Entry>();
   let retired = emptySnapshot();
@@ -88,6 +87,7 @@ export async function runPrimary(): Promise<void> {
     // A message to a worker that is just exiting fails with EPIPE; its exit is handled.
     worker.on('error', (err) => log.warn(`worker ${worker.process.pid}: ${err.message}`));
     worker.on('message', (m) => {
+      if (isMessage<ProbeResult>(m, 'thalamus:probed')) { probes.answer(m); return; }
       if (!isMessage<MetricsMessage>(m, 'thalamus:metrics')) return;
       entry.snapshot = m.snapshot;
       entry.waiters.splice(0).forEach((w) => w());
@@ -184,7 +184,6 @@ export async function runPrimary(): Promise<void> {
     log.info({ reason }, 'shutting down: draining workers');
     await Promise.all([...entries.values()].map((e) => retire(e, config.shutdownTimeout)));
     await admin?.close();
-    await readiness.end().catch(() => undefined);
     await db.stop().catch((err: Error) => log.error(`stopping the embedded PostgreSQL failed: ${err.message}`));
     log.info('stopped');
     process.exit(code);
@@ -192,16 +191,12 @@ export async function runPrimary(): Promise<void> {
 
   async function ready(): Promise<void> {
     if (stopping) throw new Error('shutting down');
-    if (![...entries.values()].some((e) => e.state === 'up')) throw new Error('no worker is serving');
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`the database did not answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS); });
-    try {
-      await Promise.race([readiness.query('SELECT 1'), late]);
-    } catch (err) {
-      throw new Error(/did not answer/.test((err as Error).message) ? (err as Error).message : `the database is unavailable: ${(err as Error).message}`);
-    } finally {
-      clearTimeout(timer);
-    }
+    const up = [...entries.values()].filter((e) => e.state === 'up');
+    if (!up.length) throw new Error('no worker is serving');
+    // Every serving worker's own pool, since the OS spreads requests over all of them.
+    const results = await Promise.all(up.map((e) => probes.ask(e.worker, READY_TIMEOUT_MS).then(() => undefined, (err: Error) => ({ pid: e.worker.process.pid, err }))));
+    const failed = results.filter((r) => r !== undefined);
+    if (failed.length) throw new Error(`${failed[0]!.err.message} (${failed.length} of ${up.length} workers: ${failed.map((f) => f.pid).join(', ')})`);
   }
 
   async function metrics(): Promise<string> {

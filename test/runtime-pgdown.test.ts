@@ -7,10 +7,10 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { startEmbedded, type EmbeddedDatabase } from '../lib/db/embedded.js';
 import { migrate, loadDemo } from '../lib/db/migrate.js';
 import { CAMERON } from './helpers/http.js';
+import { testPool } from './helpers/server.js';
 import { startCluster, startLoad, adminGet, metric, childPids, freePort, waitFor, sleep, tally, type ClusterProcess } from './helpers/cluster.js';
 
 const t = suite('runtime: PostgreSQL down under load');
@@ -25,7 +25,7 @@ t.before(async () => {
   chmodSync(dir, 0o755); // the embedded server may run as the `postgres` user
   port = await freePort();
   pgServer = await startEmbedded(dir, undefined, { port });
-  const pool = new pg.Pool({ connectionString: pgServer.url, max: 1 });
+  const pool = testPool(pgServer.url, 1);
   await migrate(pool);
   await loadDemo(pool);
   await pool.end();

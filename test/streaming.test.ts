@@ -113,7 +113,7 @@ cut('while a cursor read is in flight: the connection is released without waitin
   const pool = s.worker.services.pool;
   // A listing whose first batch takes 2.5 s in PostgreSQL.
   const server = http.createServer((_req, res) => {
-    streamRows(res, pool, `SELECT g::text AS j FROM generate_series(1, 10) g, LATERAL (SELECT pg_sleep(0.5)) z`, [], { batch: 5 })
+    streamRows(res, pool, `SELECT g AS id, g::text AS j FROM generate_series(1, 10) g, LATERAL (SELECT pg_sleep(0.5)) z`, [], { batch: 5 })
       .catch(() => res.destroy());
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -136,7 +136,8 @@ cut('while a cursor read is in flight: the connection is released without waitin
 cut('a read that fails mid-stream aborts the response and returns the connection', async () => {
   const pool = s.worker.services.pool;
   const server = http.createServer((_req, res) => {
-    const sql = `SELECT CASE WHEN g > 600 THEN (1 / (g - g))::text ELSE repeat('x', 10000) END AS j FROM generate_series(1, 2000) g`;
+    // In id order from the index, so the failing rows are reached only after many batches were sent.
+    const sql = `SELECT id, CASE WHEN id > 'GEN000000600' THEN (1 / (length(id) - length(id)))::text ELSE '"' || repeat('x', 10000) || '"' END AS j FROM people`;
     streamRows(res, pool, sql, [], { batch: 500 }).catch(() => res.destroy());
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -161,7 +162,7 @@ cut('a read that fails mid-stream aborts the response and returns the connection
 cut('a listing over its statement timeout is a 503 QUERY_TIMEOUT and returns its connection', async () => {
   const pool = s.worker.services.pool;
   const server = http.createServer((_req, res) => {
-    streamRows(res, pool, `SELECT pg_sleep(2)::text AS j`, [], { timeout: 100 }).catch((err: { code?: string }) => {
+    streamRows(res, pool, `SELECT 1 AS id, pg_sleep(2)::text AS j`, [], { timeout: 100 }).catch((err: { code?: string }) => {
       res.statusCode = err.code === '57014' ? 503 : 500;
       res.end(String(err.code));
     });

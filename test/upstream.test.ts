@@ -96,8 +96,23 @@ t('migrate() succeeds twice on the upstream database and changes no row', async 
   assert.equal(await migrate(db.pool), []);
   assert.is(await dumpRows(db.pool), before, 'the second run changed a row');
   const { rows } = await db.pool.query<{ indexname: string }>(
-    `SELECT indexname FROM pg_indexes WHERE indexname IN ('pols_book_idx', 'personal_docs_fedacct_idx', 'personal_docs_pol_idx') ORDER BY 1`);
-  assert.equal(rows.map((r) => r.indexname), ['personal_docs_fedacct_idx', 'personal_docs_pol_idx', 'pols_book_idx']);
+    `SELECT indexname FROM pg_indexes WHERE tablename IN ('pols', 'personal_docs') AND indexname NOT LIKE '%_pkey' ORDER BY 1`);
+  assert.equal(rows.map((r) => r.indexname), ['personal_docs_fedacct_id_idx', 'personal_docs_pol_idx', 'pols_book_id_idx']);
+  // Upstream's own lookups by book and by person still run, from the new indexes.
+  const book = await db.pool.query('SELECT id, data FROM pols WHERE book = $1', [LUCIA.user]);
+  assert.equal(book.rows.map((r) => r.id), [PAGE]);
+  const docs = await db.pool.query('SELECT id FROM personal_docs WHERE fedacct = $1 AND pol = $2', [LUCIA.user, PAGE]);
+  assert.equal(docs.rows.map((r) => r.id), [DOC]);
+  const client = await db.pool.connect();
+  try {
+    await client.query('SET enable_seqscan = off');
+    const plan = async (sql: string) => (await client.query(`EXPLAIN ${sql}`, [LUCIA.user])).rows.map((r) => r['QUERY PLAN']).join('\n');
+    assert.match(await plan('SELECT id, data FROM pols WHERE book = $1'), /pols_book_id_idx/);
+    assert.match(await plan('SELECT id FROM personal_docs WHERE fedacct = $1'), /personal_docs_fedacct_id_idx/);
+  } finally {
+    await client.query('RESET enable_seqscan');
+    client.release();
+  }
 });
 
 t('start-up on a configured (not embedded) database migrates and loads no demo data', async () => {

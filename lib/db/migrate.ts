@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { ROOT } from '../config.js';
+import { checkout } from './pool.js';
 
 const SQL_DIR = join(ROOT, 'sql');
 /** Serializes concurrent starts (several instances on one database). */
@@ -16,7 +17,8 @@ export function migrationFiles(dir = SQL_DIR): string[] {
 
 /** Applies what is not yet applied; returns the names it applied. */
 export async function migrate(pool: pg.Pool, dir = SQL_DIR): Promise<string[]> {
-  const client = await pool.connect();
+  const out = await checkout(pool);
+  const { client } = out;
   const applied: string[] = [];
   try {
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
@@ -31,14 +33,16 @@ export async function migrate(pool: pg.Pool, dir = SQL_DIR): Promise<string[]> {
         await client.query('INSERT INTO thalamus_migrations (name) VALUES ($1)', [name]);
         await client.query('COMMIT');
       } catch (err) {
-        await client.query('ROLLBACK');
+        await client.query('ROLLBACK').catch(() => undefined);
         throw new Error(`migration ${name} failed: ${(err as Error).message}`);
       }
       applied.push(name);
     }
   } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
-    client.release();
+    // A connection that failed took its session, and so the lock, with it.
+    let unlocked = !out.failure;
+    if (unlocked) await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => { unlocked = false; });
+    out.release(!unlocked);
   }
   return applied;
 }

@@ -29,22 +29,85 @@ export async function closePool(pool: pg.Pool): Promise<void> {
   await pool.end();
 }
 
+/** A client checked out of a pool, watched for connection errors for as long as it is out. */
+export interface Checkout {
+  client: pg.PoolClient;
+  /** What the connection reported while out (PostgreSQL ended it, say): it is then unusable. */
+  readonly failure: Error | undefined;
+  /** Gives the client back: to the pool when healthy and not `discard`, otherwise closed. */
+  release(discard?: boolean): void;
+}
+
+/**
+ * Checks a client out with an 'error' listener for the whole checkout. pg-pool removes
+ * its own listener from a client it hands out, so a backend terminated meanwhile (a
+ * restart, a failover, pg_terminate_backend) would emit 'error' with no listener and
+ * end the process. A client that failed is never put back.
+ */
+export async function checkout(pool: pg.Pool): Promise<Checkout> {
+  const client = await pool.connect();
+  let failure: Error | undefined;
+  let released = false;
+  const onError = (err: Error) => { failure ??= err; };
+  client.on('error', onError);
+  return {
+    client,
+    get failure() { return failure; },
+    release(discard = false) {
+      if (released) return;
+      released = true;
+      // pg-pool attaches its idle listener again inside release(), before ours goes.
+      client.release(failure ?? (discard ? true : undefined));
+      client.off('error', onError);
+    },
+  };
+}
+
 /** Runs `fn` inside a transaction on one client, committing on success. */
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  const out = await checkout(pool);
   try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    client.release();
+    await out.client.query('BEGIN');
+    const result = await fn(out.client);
+    await out.client.query('COMMIT');
+    out.release();
     return result;
   } catch (err) {
-    try {
-      await client.query('ROLLBACK');
-      client.release();
-    } catch {
-      client.release(true);
-    }
+    let discard = Boolean(out.failure);
+    if (!discard) await out.client.query('ROLLBACK').catch(() => { discard = true; });
+    out.release(discard);
     throw err;
+  }
+}
+
+/**
+ * Resolves once `pool` has given a connection that answers `SELECT 1`, within `ms`;
+ * rejects with the reason otherwise. It waits in the pool's queue like any request, so
+ * it fails when requests would.
+ */
+export async function probePool(pool: pg.Pool, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let late = false;
+  const taking = checkout(pool);
+  const probe = taking.then(async (out) => {
+    try {
+      if (late) return;
+      await out.client.query('SELECT 1');
+    } finally {
+      out.release();
+    }
+  });
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the database did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([probe, expired]);
+  } catch (err) {
+    late = true;
+    probe.catch(() => undefined);
+    if ((err as Error).message.startsWith('the database')) throw err;
+    throw new Error(`the database is unavailable: ${(err as Error).message}`);
+  } finally {
+    clearTimeout(timer);
   }
 }

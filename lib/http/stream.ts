@@ -1,15 +1,23 @@
-// Streaming a listing: rows come from a pg-cursor in batches and are written as one
-// JSON array: one batch is fetched while the previous one is written, and nothing more
-// is read while the socket is full. A client that goes away gives the connection back
-// at once: when no cursor read is in flight the cursor is closed and the connection
-// returned clean; when one is, the connection is destroyed instead (PostgreSQL then
-// ends the query), since waiting for that read could take as long as the query itself.
+// Streaming a listing as one JSON array, in id order, from batches (lib/http/batches.ts):
+// one batch is read while the previous one is written, and no more.
+//
+// A slow client never holds a database connection past a bound: when its socket stays
+// full for `stallMs`, the connection goes back to the pool and the listing waits for
+// 'drain' without one; it then takes a connection again (a turn at the listing gate
+// first) and continues after the last id it sent. A client that reads nothing for
+// `idleMs` has its socket destroyed. A client that leaves frees the connection at once:
+// it goes back clean, or is dropped when a read is in flight (PostgreSQL then ends the
+// query) rather than waited for. The listing keeps its place at the gate (one of the
+// open listings of its account and address) until its response has been handed to the
+// kernel, so the memory of unread responses is bounded too.
 import type { ServerResponse } from 'node:http';
-import type { Pool, PoolClient } from 'pg';
-import Cursor from 'pg-cursor';
+import type { Pool } from 'pg';
+import { BatchReader, type Row } from './batches.js';
+import type { Release } from './gate.js';
+import type { ListingGate, ListingSettings, Requester } from './listings.js';
 
 export interface StreamOptions {
-  /** Rows fetched per round trip. */
+  /** Most rows per read. */
   batch?: number;
   /** Wrap each row as `[row]`, upstream 0.9.16's shape. */
   legacyRowArrays?: boolean;
@@ -18,122 +26,141 @@ export interface StreamOptions {
   headers?: Record<string, string>;
   /** Called before anything is sent when there are no rows; may throw (a 404, say). */
   ifEmpty?: () => Promise<void>;
+  /** The worker's listing gate; without one (tests), the listing is not limited. */
+  gate?: ListingGate;
+  /** Whose listing it is, for the gate's limits per account and address. */
+  who?: Requester;
+  /** Let PostgreSQL sort (see BatchOptions.sortable). */
+  sortable?: boolean;
 }
 
-/** A row whose `j` column is the JSON text of one element. */
-interface JsonRow { j: string }
+/** The bounds of a listing without a gate. */
+const UNGATED: Pick<ListingSettings, 'stallMs' | 'idleMs' | 'batchChars'> = { stallMs: 500, idleMs: 60_000, batchChars: 256 * 1024 };
+
+/** Rows at least this long are written as they are, not joined: joining would copy them once more. */
+const DIRECT_CHARS = 16 * 1024;
 
 const GONE = Symbol('gone');
+const LATE = Symbol('late');
+
+/** Waits for 'drain' (true), the response's close (GONE) or `ms` (LATE). */
+function drained(res: ServerResponse, ms: number): Promise<true | typeof GONE | typeof LATE> {
+  if (res.destroyed) return Promise.resolve(GONE);
+  return new Promise((resolve) => {
+    const done = (v: true | typeof GONE | typeof LATE) => {
+      clearTimeout(timer);
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(v);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(GONE);
+    const timer = setTimeout(() => done(LATE), Math.max(0, ms));
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
+}
 
 /**
  * Settles with `work`'s result, or with GONE as soon as the response closes. A fresh
  * 'close' listener per wait, removed after: racing one long-lived promise instead would
  * keep every settled batch reachable until the stream ends.
  */
-function unlessClosed<T>(res: ServerResponse, work: (done: (value: T) => void, fail: (err: unknown) => void) => void): Promise<T | typeof GONE> {
+function unlessClosed<T>(res: ServerResponse, work: Promise<T>): Promise<T | typeof GONE> {
   if (res.destroyed) return Promise.resolve(GONE);
   return new Promise((resolve, reject) => {
     const onClose = () => resolve(GONE);
     res.once('close', onClose);
-    work((value) => { res.off('close', onClose); resolve(value); }, (err) => { res.off('close', onClose); reject(err); });
+    work.then((value) => { res.off('close', onClose); resolve(value); }, (err) => { res.off('close', onClose); reject(err); });
   });
 }
 
-/** Waits for 'drain', or for the response to close. */
-function drained(res: ServerResponse): Promise<unknown> {
-  let onDrain: (() => void) | undefined;
-  return unlessClosed<void>(res, (done) => { onDrain = () => done(); res.once('drain', onDrain); })
-    .finally(() => { if (onDrain) res.off('drain', onDrain); });
-}
-
-/** A cursor read, or GONE when the client leaves first (the read is then abandoned). */
-function readOrGone(cursor: Cursor<JsonRow>, batch: number, res: ServerResponse): Promise<JsonRow[] | typeof GONE> {
-  return unlessClosed<JsonRow[]>(res, (done, fail) => { cursor.read(batch).then(done, fail); });
+/** Releases `release` once the response is in the kernel's hands, destroying it if that takes over `ms`. */
+function releaseWhenSent(res: ServerResponse, release: Release, ms: number): void {
+  if (res.writableFinished || res.destroyed) { release(); return; }
+  const done = () => { clearTimeout(timer); res.off('finish', done); res.off('close', done); release(); };
+  const timer = setTimeout(() => res.destroy(), ms);
+  res.once('finish', done);
+  res.once('close', done);
 }
 
 /**
- * The listing timeout a connection was left with. When the pool sets no statement
- * timeout of its own, the listing's is left in place (it only bounds what was unbounded)
- * and set once per connection, saving two round trips per listing; otherwise it is set
- * and reset around each listing.
- */
-const timeoutSet = new WeakMap<PoolClient, number>();
-
-function poolTimeout(pool: Pool): number {
-  return Number((pool as unknown as { options?: { statement_timeout?: number } }).options?.statement_timeout ?? 0);
-}
-
-/**
- * Streams `sql` (which must select one text column `j`) as a JSON array. Errors before
- * the first byte are thrown to the caller; later ones end the response abruptly, so a
- * client never takes a truncated array for a complete one.
+ * Streams `sql` as a JSON array. `sql` selects an `id` column (unique, the order) and a
+ * text column `j`, the JSON of one element; it is wrapped as a subquery and ordered by id.
+ * Errors before the first byte are thrown to the caller (LISTINGS_BUSY, a database
+ * error); later ones end the response abruptly, so a client never takes a truncated
+ * array for a complete one.
  */
 export async function streamRows(res: ServerResponse, pool: Pool, sql: string, params: unknown[], opts: StreamOptions = {}): Promise<void> {
-  const batch = opts.batch ?? 500;
-  const timeout = Math.floor(opts.timeout ?? 0);
-  const sticky = !poolTimeout(pool);
-  const client: PoolClient = await pool.connect();
-  let cursor: Cursor<JsonRow> | undefined;
-  /** Whether the connection may hold an unfinished read or an error: destroy, not reuse. */
-  let broken = false;
-  let returned = false;
+  const bounds = opts.gate?.settings ?? UNGATED;
+  const gone = new AbortController();
+  const onClose = () => gone.abort();
+  res.once('close', onClose);
+  const gate = opts.gate;
+  const reader = new BatchReader(pool, sql, params, {
+    rows: opts.batch ?? 500, chars: bounds.batchChars, timeout: opts.timeout ?? 0, sortable: opts.sortable,
+    signal: gone.signal, turn: gate && ((resume) => gate.connection(resume, gone.signal)),
+  });
+  let admitted: Release | undefined;
   try {
-    if (res.destroyed) return;
-    if (timeout > 0 && timeoutSet.get(client) !== timeout) {
-      await client.query(`SET statement_timeout = ${timeout}`);
-      if (sticky) timeoutSet.set(client, timeout);
-    }
-    cursor = client.query(new Cursor<JsonRow>(sql, params));
-    let rows = await readOrGone(cursor, batch, res);
-    if (rows === GONE) { broken = true; return; }
-    if (rows.length === 0 && opts.ifEmpty) {
-      // The connection goes back first: the check takes one of its own.
-      returned = true;
-      await finish(client, cursor, false, timeout > 0 && !sticky);
-      await opts.ifEmpty();
-    }
+    if (gate) admitted = await gate.admit(opts.who ?? {}, gone.signal);
+    let rows = await unlessClosed(res, reader.next());
+    if (rows === GONE) return;
+    if (rows.length === 0 && opts.ifEmpty) await opts.ifEmpty();
     res.statusCode = 200;
     for (const [k, v] of Object.entries(opts.headers ?? {})) res.setHeader(k, v);
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     const open = opts.legacyRowArrays ? '[' : '';
     const close = opts.legacyRowArrays ? ']' : '';
     let any = false;
-    let out = '[';
-    const add = (batchRows: JsonRow[]) => {
-      for (const row of batchRows) { out += (any ? ',' : '') + open + row.j + close; any = true; }
+    let last: unknown;
+    /** Text not yet written: small rows are joined, and a listing of one batch is sent whole. */
+    let tail = '[';
+    /** Adds a batch; false when a write of a big row found the socket full. */
+    const add = (batch: Row[]): boolean => {
+      let ok = true;
+      for (const row of batch) {
+        tail += (any ? ',' : '') + open;
+        any = true;
+        if (row.j.length < DIRECT_CHARS) { tail += row.j + close; continue; }
+        ok = res.write(tail) && ok;
+        ok = res.write(row.j) && ok;
+        tail = close;
+      }
+      if (batch.length) last = batch[batch.length - 1]!.id;
+      return ok;
     };
-    add(rows);
+    let ok = add(rows);
     for (;;) {
-      if (rows.length < batch) { res.end(out + ']'); return; }
-      // One batch is fetched while the last one is written, and no more: nothing further
-      // is read until the socket has drained.
-      const more = readOrGone(cursor, batch, res);
+      if (reader.done) { res.end(tail + ']'); return; }
+      let more: Promise<Row[]> | undefined = reader.next();
       more.catch(() => undefined); // a failed read is thrown below, once awaited; not unhandled meanwhile
-      if (!res.write(out)) await drained(res);
-      const next = await more;
-      if (next === GONE) { broken = true; return; }
-      if (res.destroyed) return;
+      const wrote = tail === '' || res.write(tail);
+      tail = '';
+      if (!(ok && wrote)) {
+        let waited = await drained(res, bounds.stallMs);
+        if (waited === LATE) {
+          // The client is slow: give the connection back (dropping the batch being read).
+          await reader.pause(last);
+          more = undefined;
+          waited = await drained(res, bounds.idleMs - bounds.stallMs);
+          if (waited === LATE) { res.destroy(); return; }
+        }
+        if (waited === GONE) return;
+      }
+      const next = await unlessClosed(res, more ?? reader.next());
+      if (next === GONE || res.destroyed) return;
       rows = next;
-      out = '';
-      add(rows);
+      ok = add(rows);
     }
   } catch (err) {
-    broken = !returned;
+    // A client that left while its listing waited has nobody to answer.
+    if (gone.signal.aborted) return;
     if (res.headersSent) { res.destroy(); return; }
     throw err;
   } finally {
-    if (!returned) await finish(client, cursor, broken, timeout > 0 && !sticky);
-  }
-}
-
-/** Returns the connection: clean (cursor closed, timeout reset) or destroyed. */
-async function finish(client: PoolClient, cursor: Cursor<JsonRow> | undefined, broken: boolean, reset: boolean): Promise<void> {
-  if (broken) { client.release(true); return; }
-  try {
-    if (cursor) await cursor.close();
-    if (reset) await client.query('RESET statement_timeout');
-    client.release();
-  } catch (err) {
-    client.release(err as Error);
+    res.off('close', onClose);
+    reader.abort();
+    if (admitted) releaseWhenSent(res, admitted, bounds.idleMs);
   }
 }

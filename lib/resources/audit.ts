@@ -25,7 +25,8 @@ export function listAudit(ctx: ResourceContext): Promise<void> {
     args.push(isoInstant(since));
     conditions.push(`at >= $${args.length}::timestamptz`);
   }
-  return sendListing(ctx, { table: 'audit', json: ENTRY_JSON, where: conditions.join(' AND '), args, path: '/audit' });
+  // With `since` alone no index gives id order cheaply (audit_at_idx is by time): PostgreSQL may sort.
+  return sendListing(ctx, { table: 'audit', json: ENTRY_JSON, where: conditions.join(' AND '), args, path: '/audit', sortable: since !== undefined });
 }
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|([+-])(\d{2}):?(\d{2}))?)?$/;

@@ -8,6 +8,7 @@ import type { Authority } from '../auth/acl.js';
 import type { Csrf } from '../pages/csrf.js';
 import type { AuditEvent, AuditSource } from '../audit/entry.js';
 import { withAudit } from '../audit/entry.js';
+import type { ListingGate } from '../http/listings.js';
 
 export interface ResourceContext {
   pool: pg.Pool;
@@ -30,6 +31,8 @@ export interface ResourceContext {
   legacyRowArrays: boolean;
   pageLimitMax: number;
   listingTimeout: number;
+  /** The worker's limits on listings (lib/http/listings.ts). */
+  listings: ListingGate;
   /** Who is asking and from where, for the audit rows of writes. */
   audit: AuditSource;
 }

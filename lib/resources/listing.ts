@@ -1,5 +1,7 @@
 // Listings: the whole table streamed, or a keyset page (`?limit=N&after=ID`) with a
-// `Link: <...>; rel="next"` header when more rows follow.
+// `Link: <...>; rel="next"` header when more rows follow. Both go through
+// lib/http/stream.ts, in id order, under the worker's listing gate: a page of large rows
+// is as bounded in memory as a whole listing.
 import type { ResourceContext } from './context.js';
 import { errors } from '../http/errors.js';
 import { streamRows } from '../http/stream.js';
@@ -17,24 +19,30 @@ export interface Listing {
   path: string;
   /** Checked only when the listing is empty (saves a round trip otherwise); may throw. */
   ifEmpty?: () => Promise<void>;
+  /** No index gives this listing in id order cheaply: let PostgreSQL sort. */
+  sortable?: boolean;
 }
 
 export function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[value.length - 1] : value;
 }
 
+const whereOf = (conds: string[]) => {
+  const all = conds.filter(Boolean);
+  return all.length ? ` WHERE ${all.join(' AND ')}` : '';
+};
+
 export async function sendListing(ctx: ResourceContext, listing: Listing): Promise<void> {
   const rawLimit = single(ctx.query.limit);
   const after = single(ctx.query.after);
-  const where = (extra: string) => [listing.where, extra].filter(Boolean).join(' AND ');
+  const stream = (conds: string[], args: unknown[], headers?: Record<string, string>) =>
+    streamRows(ctx.res, ctx.pool, `SELECT id, ${listing.json} AS j FROM ${listing.table}${whereOf(conds)}`, args, {
+      legacyRowArrays: ctx.legacyRowArrays, timeout: ctx.listingTimeout, ifEmpty: listing.ifEmpty, headers,
+      gate: ctx.listings, who: { account: ctx.principal?.id, address: ctx.audit.client ?? undefined }, sortable: listing.sortable,
+    });
   if (rawLimit === undefined && after === undefined) {
     if (ctx.head) { await listing.ifEmpty?.(); return sendHead(ctx); }
-    const cond = where('');
-    const sql = `SELECT ${listing.json} AS j FROM ${listing.table}${cond ? ` WHERE ${cond}` : ''}`;
-    await streamRows(ctx.res, ctx.pool, sql, listing.args, {
-      legacyRowArrays: ctx.legacyRowArrays, timeout: ctx.listingTimeout, ifEmpty: listing.ifEmpty,
-    });
-    return;
+    return stream([listing.where], listing.args);
   }
   const limit = rawLimit === undefined ? ctx.pageLimitMax : /^\d{1,9}$/.test(rawLimit) ? Number(rawLimit) : NaN;
   if (!Number.isInteger(limit) || limit < 1 || limit > ctx.pageLimitMax) {
@@ -42,26 +50,28 @@ export async function sendListing(ctx: ResourceContext, listing: Listing): Promi
   }
   if (after !== undefined && (after.length > 255 || after.includes('\0'))) throw errors.badQuery('after is not a valid id');
   const args = [...listing.args];
-  let extra = '';
-  if (after !== undefined) { args.push(after); extra = `id > $${args.length}`; }
-  args.push(limit + 1);
-  const cond = where(extra);
-  const sql = `SELECT id, ${listing.json} AS j FROM ${listing.table}${cond ? ` WHERE ${cond}` : ''} ORDER BY id LIMIT $${args.length}`;
-  // A page is bounded by PAGE_LIMIT_MAX, so it is read whole to know whether more follow.
-  const { rows } = await ctx.pool.query<{ id: string; j: string }>(sql, args);
-  if (rows.length === 0) await listing.ifEmpty?.();
-  const page = rows.slice(0, limit);
-  const headers: Record<string, string> = {};
-  if (rows.length > limit) {
-    const next = `${listing.path}?limit=${limit}&after=${encodeURIComponent(page[page.length - 1]!.id)}`;
-    headers.Link = `<${next}>; rel="next"`;
+  const conds = [listing.where];
+  if (after !== undefined) { args.push(after); conds.push(`id > $${args.length}`); }
+  // The page's ids first, from an index: where the page ends, and whether more follow.
+  const { rows: ids } = await ctx.pool.query<{ id: unknown }>(
+    `SELECT id FROM ${listing.table}${whereOf(conds)} ORDER BY id LIMIT $${args.length + 1}`, [...args, limit + 1]);
+  if (ids.length === 0) {
+    await listing.ifEmpty?.();
+    if (ctx.head) return sendHead(ctx);
+    return sendJson(ctx.res, 200, '[]');
   }
-  const wrap = ctx.legacyRowArrays ? (j: string) => `[${j}]` : (j: string) => j;
-  sendJson(ctx.res, 200, `[${page.map((r) => wrap(r.j)).join(',')}]`, headers);
+  const last = ids[Math.min(limit, ids.length) - 1]!.id;
+  const headers: Record<string, string> = {};
+  if (ids.length > limit) headers.Link = `<${listing.path}?limit=${limit}&after=${encodeURIComponent(String(last))}>; rel="next"`;
+  if (ctx.head) return sendHead(ctx, headers);
+  args.push(last);
+  conds.push(`id <= $${args.length}`);
+  await stream(conds, args, headers);
 }
 
-function sendHead(ctx: ResourceContext): void {
+function sendHead(ctx: ResourceContext, headers: Record<string, string> = {}): void {
   ctx.res.statusCode = 200;
+  for (const [k, v] of Object.entries(headers)) ctx.res.setHeader(k, v);
   ctx.res.setHeader('Content-Type', 'application/json; charset=utf-8');
   ctx.res.end();
 }

@@ -18,25 +18,41 @@ export function databaseUrl(name: string): string {
 
 export interface TestDatabase { name: string; url: string; pool: pg.Pool; drop(): Promise<void> }
 
-/** A fresh, empty database; `drop()` removes it. */
+/**
+ * A pool for a test, with an 'error' listener: pool.end() resolves before its clients'
+ * connections have closed, so a DROP DATABASE ... WITH (FORCE) right after (or anything
+ * else ending backends) can still reach them, and an idle client's error is emitted on
+ * the pool, which would end the test process without a listener.
+ */
+export function testPool(url: string, max = 4): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Runs one statement on the test server's maintenance database, on a client of its own. */
+export async function adminQuery(sql: string, args: unknown[] = []): Promise<pg.QueryResult> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  try {
+    return await admin.query(sql, args);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
+/** A fresh, empty database; `drop()` removes it (stop every server using it first). */
 export async function createDatabase(prefix = 'thalamus_t'): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+  await adminQuery(`CREATE DATABASE ${name}`);
   const url = databaseUrl(name);
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
-  // DROP DATABASE ... WITH (FORCE) ends whatever is still connected; that is not a failure.
-  pool.on('error', () => undefined);
+  const pool = testPool(url);
   return {
     name, url, pool,
     async drop() {
       await pool.end().catch(() => undefined);
-      const a = new pg.Client({ connectionString: ADMIN_URL });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
 }

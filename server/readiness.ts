@@ -1,0 +1,41 @@
+// /readyz asks every serving worker to prove that its own pool gives a connection that
+// answers within the bound (server/cluster-worker.ts runs lib/db/pool.ts probePool). A
+// worker whose pool is exhausted, or whose connections PostgreSQL has ended, is then not
+// ready, whatever a separate connection of the primary would say.
+import type { Worker } from 'node:cluster';
+import type { ProbeRequest, ProbeResult } from './ipc.js';
+
+/** What a worker gets beyond the probe's own bound to answer over IPC. */
+const IPC_GRACE_MS = 500;
+
+export interface Probes {
+  /** Resolves when `worker`'s pool passed within `timeoutMs`; rejects with the reason. */
+  ask(worker: Worker, timeoutMs: number): Promise<void>;
+  /** Hands a worker's answer to the probe waiting for it. */
+  answer(result: ProbeResult): void;
+}
+
+export function createProbes(): Probes {
+  let nextId = 1;
+  const pending = new Map<number, (error?: string) => void>();
+  return {
+    ask(worker, timeoutMs) {
+      const id = nextId++;
+      return new Promise<void>((resolve, reject) => {
+        const settle = (error?: string) => {
+          clearTimeout(timer);
+          pending.delete(id);
+          if (error === undefined) resolve(); else reject(new Error(error));
+        };
+        const timer = setTimeout(() => settle(`worker ${worker.process.pid} did not answer within ${timeoutMs + IPC_GRACE_MS} ms`), timeoutMs + IPC_GRACE_MS);
+        pending.set(id, settle);
+        if (!worker.isConnected()) { settle(`worker ${worker.process.pid} is not connected`); return; }
+        const request: ProbeRequest = { type: 'thalamus:probe', id, timeoutMs };
+        worker.send(request, (err: Error | null) => { if (err) settle(`worker ${worker.process.pid}: ${err.message}`); });
+      });
+    },
+    answer(result) {
+      pending.get(result.id)?.(result.error);
+    },
+  };
+}
