@@ -26,6 +26,7 @@ import type { AuditSource } from './audit/entry.js';
 import { createClientAddress } from './http/client.js';
 import { setSecurityHeaders } from './http/headers.js';
 import { isUnpreflightedBrowserWrite } from './http/cross-site.js';
+import { requestedShape } from './http/shape.js';
 import type { ListingGate } from './http/listings.js';
 
 export interface AppDeps {
@@ -138,7 +139,7 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
       }
       const ctx: ResourceContext = {
         pool, principal, authority, params, query: req.query, body, bodyText, head: req.method === 'HEAD', res, csrf, audit: auditSource(req),
-        legacyRowArrays: config.legacyRowArrays, pageLimitMax: config.pageLimitMax, listingTimeout: config.listingTimeout,
+        listingShape: requestedShape(req.headers.accept, config.listingShape), pageLimitMax: config.pageLimitMax, listingTimeout: config.listingTimeout,
         listings: deps.listings,
       };
       const reply = await route.handle(ctx, req);

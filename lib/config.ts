@@ -20,7 +20,11 @@ export interface Config {
   processes: number;
   /** Largest accepted request body in bytes. */
   bodyLimit: number;
-  /** Emit listings as `[[{...}], ...]`, the shape upstream 0.9.16 sends. */
+  /** Default shape of listings: `rows` (`[[{...}], ...]`, upstream 0.9.16's, which the Federation portal reads) or `objects` (`[{...}, ...]`). */
+  listingShape: 'rows' | 'objects';
+  /** Deprecated keys that were set, with what replaces them: logged at start. */
+  deprecations: string[];
+  /** Deprecated: LEGACY_ROW_ARRAYS, read into listingShape when LISTING_SHAPE is not set. */
   legacyRowArrays: boolean;
   /** Allowed CORS origins; `*` allows any. */
   corsOrigins: string[];
@@ -112,6 +116,7 @@ const KEYS: Record<string, KeySpec> = {
   LISTEN: { kind: 'listen', field: 'listen', default: '127.0.0.1:8080' },
   PROCESSES: { kind: 'int', field: 'processes', default: '0' },
   BODY_LIMIT: { kind: 'size', field: 'bodyLimit', default: '1MiB' },
+  LISTING_SHAPE: { kind: 'string', field: 'listingShape', default: 'rows' },
   LEGACY_ROW_ARRAYS: { kind: 'bool', field: 'legacyRowArrays', default: 'False' },
   CORS_ORIGINS: { kind: 'list', field: 'corsOrigins', default: '*' },
   LOG_LEVEL: { kind: 'level', field: 'logLevel', default: 'info' },
@@ -270,6 +275,16 @@ export function loadConfig(file = defaultConfigFile(), env: NodeJS.ProcessEnv = 
   }
   const c = config as unknown as Config;
   const range = (key: string, why: string) => new ConfigError(`${origin.get(key)}: ${key}: ${why}`);
+  const given = (key: string) => !origin.get(key)!.startsWith('default of ');
+  c.deprecations = [];
+  if (c.listingShape !== 'rows' && c.listingShape !== 'objects') throw range('LISTING_SHAPE', 'must be rows or objects');
+  if (given('LEGACY_ROW_ARRAYS')) {
+    const shape = c.legacyRowArrays ? 'rows' : 'objects';
+    c.deprecations.push(given('LISTING_SHAPE')
+      ? `${origin.get('LEGACY_ROW_ARRAYS')}: LEGACY_ROW_ARRAYS is deprecated and ignored: LISTING_SHAPE is set`
+      : `${origin.get('LEGACY_ROW_ARRAYS')}: LEGACY_ROW_ARRAYS is deprecated; read as LISTING_SHAPE = ${shape}`);
+    if (!given('LISTING_SHAPE')) c.listingShape = shape;
+  }
   if (c.processes === 0) c.processes = availableParallelism();
   if (c.bodyLimit < 1024) throw range('BODY_LIMIT', 'must be at least 1 KiB');
   if (c.pageLimitMax < 1) throw range('PAGE_LIMIT_MAX', 'must be at least 1');

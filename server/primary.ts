@@ -55,6 +55,7 @@ export async function runPrimary(): Promise<void> {
     process.exit(78);
   }
   const log = createLogger(config.logLevel);
+  for (const line of config.deprecations) log.warn(line);
   // A stop signal while the database is being prepared (initdb, migrations) is acted on
   // once it is up, so an embedded PostgreSQL started meanwhile is stopped, not left
   // behind; SIGHUP is moot then (the configuration was just read) but must not kill us.
@@ -149,6 +150,7 @@ export async function runPrimary(): Promise<void> {
     if (next.postgresqlUri && next.postgresqlUri !== db.url) log.warn('POSTGRESQL_URI changes take effect at the next restart');
     config = next;
     log.level = next.logLevel;
+    for (const line of next.deprecations) log.warn(line);
     log.info({ processes: next.processes }, 'reloading: replacing workers one at a time');
     const old = [...entries.values()].filter((e) => e.state !== 'retiring');
     for (let i = 0; i < Math.max(old.length, next.processes) && !stopping; i++) {

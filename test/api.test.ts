@@ -100,8 +100,8 @@ t('GET /people: every person without password; 401; 403 for an end user', async 
   const r = await req('GET', '/people', { as: ROOT });
   assert.is(r.status, 200);
   assert.is(r.headers['content-type'], 'application/json; charset=utf-8');
-  assert.equal(r.json.map((p: { id: string }) => p.id).sort(), [ROOT_ID, ANA_ID, CAMERON_ID]);
-  for (const p of r.json) assert.not.ok('password' in p, `${p.id} has a password field`);
+  assert.equal(r.listed!.map((p: { id: string }) => p.id).sort(), [ROOT_ID, ANA_ID, CAMERON_ID]);
+  for (const p of r.listed!) assert.not.ok('password' in p, `${p.id} has a password field`);
   assert.equal((await req('GET', '/people', {})).json, E.unauthenticated);
   const denied = await req('GET', '/people', { as: ANA });
   assert.is(denied.status, 403);
@@ -111,19 +111,19 @@ t('GET /people: every person without password; 401; 403 for an end user', async 
 t('?limit=&after= gives keyset pages with Link rel="next"; bad values are 400', async () => {
   const p1 = await req('GET', '/people?limit=2', { as: ROOT });
   assert.is(p1.status, 200);
-  assert.equal(p1.json.map((p: { id: string }) => p.id), [ROOT_ID, ANA_ID]);
+  assert.equal(p1.listed!.map((p: { id: string }) => p.id), [ROOT_ID, ANA_ID]);
   assert.is(p1.headers.link, `</people?limit=2&after=${ANA_ID}>; rel="next"`);
   const p2 = await req('GET', `/people?limit=2&after=${ANA_ID}`, { as: ROOT });
-  assert.equal(p2.json.map((p: { id: string }) => p.id), [CAMERON_ID]);
+  assert.equal(p2.listed!.map((p: { id: string }) => p.id), [CAMERON_ID]);
   assert.is(p2.headers.link, undefined);
-  for (const p of [...p1.json, ...p2.json]) assert.not.ok('password' in p);
+  for (const p of [...p1.listed!, ...p2.listed!]) assert.not.ok('password' in p);
   const afterOnly = await req('GET', `/people?after=${ROOT_ID}`, { as: ROOT });
-  assert.equal(afterOnly.json.map((p: { id: string }) => p.id), [ANA_ID, CAMERON_ID]);
+  assert.equal(afterOnly.listed!.map((p: { id: string }) => p.id), [ANA_ID, CAMERON_ID]);
   const book = await req('GET', `/pols/${ANA_ID}?limit=1`, { as: ANA });
-  assert.equal(book.json.map((p: { id: string }) => p.id), [CERTIFICATE]);
+  assert.equal(book.listed!.map((p: { id: string }) => p.id), [CERTIFICATE]);
   assert.is(book.headers.link, `</pols/${ANA_ID}?limit=1&after=${CERTIFICATE}>; rel="next"`);
   const book2 = await req('GET', `/pols/${ANA_ID}?limit=1&after=${CERTIFICATE}`, { as: ANA });
-  assert.equal(book2.json.map((p: { id: string }) => p.id), [BIRTH]);
+  assert.equal(book2.listed!.map((p: { id: string }) => p.id), [BIRTH]);
   assert.is(book2.headers.link, undefined);
   for (const q of ['limit=0', 'limit=abc', 'limit=-1', 'limit=1.5', `limit=${s.config.pageLimitMax + 1}`]) {
     const r = await req('GET', `/people?${q}`, { as: ROOT });
@@ -208,7 +208,7 @@ t('DELETE /people/:id: 409 while active or with pages, then 204; 404; 403', asyn
 t('GET /pols/:id: the book; 404 unknown person; 403; 401', async () => {
   const r = await req('GET', `/pols/${ANA_ID}`, { as: ANA });
   assert.is(r.status, 200);
-  const pages = [...r.json].sort((a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id));
+  const pages = [...r.listed!].sort((a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id));
   assert.equal(pages.map((p: { id: string }) => p.id), [CERTIFICATE, BIRTH]);
   assert.equal(pages.map((p: { book: string }) => p.book), [ANA_ID, ANA_ID]);
   assert.is(pages[1].summary, 'Single spontaneous delivery');
@@ -287,10 +287,10 @@ t('GET /personal_docs/:id and /:id/:pol: metadata without bytes; 404; 403', asyn
   }];
   const all = await req('GET', `/personal_docs/${ANA_ID}`, { as: ANA });
   assert.is(all.status, 200);
-  assert.equal(all.json, expected);
+  assert.equal(all.listed, expected);
   const page = await req('GET', `/personal_docs/${ANA_ID}/${BIRTH}`, { as: ANA });
   assert.is(page.status, 200);
-  assert.equal(page.json, expected);
+  assert.equal(page.listed, expected);
   assert.equal((await req('GET', `/personal_docs/${ANA_ID}/${CERTIFICATE}`, { as: ANA })).json, []);
   assert.equal((await req('GET', `/personal_docs/${CAMERON_ID}`, { as: CAMERON })).json, []);
   assert.equal((await req('GET', '/personal_docs/NOSUCH000ACC', { as: ROOT })).json, E.notFound('Person'));
@@ -347,12 +347,12 @@ for (const [listing, one, noun, id, name] of [
   t(`GET ${listing} and GET/POST/PATCH ${one}/:id: successes, 404, 409, 400, 403`, async () => {
     const list = await req('GET', listing, { as: CAMERON });
     assert.is(list.status, 200);
-    assert.equal(list.json.map((r: { id: string }) => r.id), [id]);
+    assert.equal(list.listed!.map((r: { id: string }) => r.id), [id]);
     assert.equal((await req('GET', listing, { as: ANA })).json, E.forbidden);
     const r = await req('GET', `${one}/${id}`, { as: CAMERON });
     assert.is(r.status, 200);
     assert.is(r.json.name, name);
-    assert.equal(r.json, list.json[0]);
+    assert.equal(r.json, list.listed![0]);
     assert.equal((await req('GET', `${one}/no-such-id`, { as: ROOT })).json, E.notFound(noun));
     assert.equal((await req('GET', `${one}/${id.toLowerCase()}`, { as: ROOT })).json, E.notFound(noun), 'ids here keep their case');
     assert.equal((await req('GET', `${one}/${id}`, { as: ANA })).json, E.forbidden);
@@ -534,14 +534,14 @@ t('a listing larger than one cursor batch streams as one valid array; Link pages
   const { rows } = await s.db.pool.query<{ id: string }>('SELECT id FROM institutions ORDER BY id');
   const all = await req('GET', '/institutions', { as: ROOT });
   assert.is(all.status, 200);
-  assert.equal(all.json.map((r: { id: string }) => r.id).sort(), rows.map((r) => r.id).sort());
+  assert.equal(all.listed!.map((r: { id: string }) => r.id).sort(), rows.map((r) => r.id).sort());
   const walked: string[] = [];
   let next: string | undefined = '/institutions?limit=500';
   let pages = 0;
   while (next) {
     const page = await req('GET', next, { as: ROOT });
     assert.is(page.status, 200);
-    walked.push(...page.json.map((r: { id: string }) => r.id));
+    walked.push(...page.listed!.map((r: { id: string }) => r.id));
     const link = page.headers.link as string | undefined;
     next = link ? /^<([^>]+)>; rel="next"$/.exec(link)![1] : undefined;
     pages++;
@@ -550,26 +550,54 @@ t('a listing larger than one cursor batch streams as one valid array; Link pages
   assert.equal(walked, rows.map((r) => r.id));
 });
 
-t('LEGACY_ROW_ARRAYS wraps each listed row as [row], single records stay objects', async () => {
-  const legacy = await startServer({ legacyRowArrays: true });
+t('listings default to upstream\'s row shape, which the portal reads as person[0].id; single records stay objects', async () => {
+  const people = await call(s.base, 'GET', '/people', { as: ROOT });
+  assert.is(people.status, 200);
+  assert.is(people.headers['content-type'], 'application/json; charset=utf-8');
+  // Demographics.vue: `v-for="person in people"` ... `person[0].id`, `person[0].name`.
+  const portal = (people.json as Array<Array<{ id: string; name: string }>>).map((person) => [person[0]!.id, person[0]!.name]);
+  const demo = [ROOT_ID, ANA_ID, CAMERON_ID];
+  assert.equal(portal.filter(([id]) => demo.includes(id!)), [[ROOT_ID, 'Admin'], [ANA_ID, 'Ana'], [CAMERON_ID, 'Cameron']]);
+  for (const row of people.json) assert.ok(Array.isArray(row) && row.length === 1 && !('password' in row[0]));
+  const book = await call(s.base, 'GET', `/pols/${ANA_ID}`, { as: ROOT });
+  const ids = book.json.map((row: Array<{ id: string }>) => row[0]!.id);
+  assert.equal(ids.filter((id: string) => [CERTIFICATE, BIRTH].includes(id)), [CERTIFICATE, BIRTH], 'in id order');
+  assert.equal(ids, [...ids].sort());
+  const paged = await call(s.base, 'GET', '/people?limit=1', { as: ROOT });
+  assert.equal(paged.json, [[people.listed!.find((p) => p.id === ROOT_ID)]]);
+  assert.is(paged.headers.link, `</people?limit=1&after=${ROOT_ID}>; rel="next"`);
+  for (const path of ['/institutions', '/domiciliary-units', `/personal_docs/${ANA_ID}`, `/personal_docs/${ANA_ID}/${BIRTH}`]) {
+    const rows = (await call(s.base, 'GET', path, { as: ROOT })).json as unknown[][];
+    assert.ok(rows.length > 0 && rows.every((r) => Array.isArray(r) && r.length === 1), path);
+  }
+  const audit = await call(s.base, 'GET', '/audit?limit=1', { as: ROOT });
+  assert.ok(!Array.isArray(audit.json[0]), 'our own listings (audit) are objects');
+  assert.is((await call(s.base, 'GET', `/people/${ANA_ID}`, { as: ROOT })).json.id, ANA_ID);
+});
+
+t('Accept: application/x-ndjson streams one object per line on any listing and page; LISTING_SHAPE = objects', async () => {
+  const nd = await call(s.base, 'GET', '/people', { as: ROOT, headers: { accept: 'application/x-ndjson' } });
+  assert.is(nd.status, 200);
+  assert.is(nd.headers['content-type'], 'application/x-ndjson');
+  assert.ok(nd.text.endsWith('\n'));
+  const lines = nd.text.trimEnd().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.map((p) => p.id), (await call(s.base, 'GET', '/people', { as: ROOT })).listed!.map((p) => p.id));
+  assert.ok(lines.length >= 3);
+  const page = await call(s.base, 'GET', '/people?limit=2', { as: ROOT, headers: { accept: 'application/json, application/x-ndjson;q=0.9' } });
+  assert.equal(page.text.trimEnd().split('\n').map((l) => JSON.parse(l).id), lines.slice(0, 2).map((p) => p.id));
+  assert.is(page.headers.link, `</people?limit=2&after=${lines[1].id}>; rel="next"`);
+  const empty = await call(s.base, 'GET', `/pols/${CAMERON_ID}`, { as: ROOT, headers: { accept: 'application/x-ndjson' } });
+  assert.equal([empty.status, empty.text, empty.headers['content-type']], [200, '', 'application/x-ndjson']);
+  const head = await call(s.base, 'HEAD', '/people', { as: ROOT, headers: { accept: 'application/x-ndjson' } });
+  assert.is(head.headers['content-type'], 'application/x-ndjson');
+  const objects = await startServer({ listingShape: 'objects' });
   try {
-    const people = await call(legacy.base, 'GET', '/people', { as: ROOT });
-    assert.is(people.status, 200);
-    assert.is(people.json.length, 3);
-    for (const row of people.json) {
-      assert.ok(Array.isArray(row) && row.length === 1, 'a row array');
-      assert.not.ok('password' in row[0]);
-    }
-    const book = await call(legacy.base, 'GET', `/pols/${ANA_ID}`, { as: ROOT });
-    assert.equal(book.json.map((row: Array<{ id: string }>) => row[0]!.id).sort(), [CERTIFICATE, BIRTH]);
-    const paged = await call(legacy.base, 'GET', '/people?limit=1', { as: ROOT });
-    assert.equal(paged.json, [[{ ...(people.json.find((r: Array<{ id: string }>) => r[0]!.id === ROOT_ID)[0]) }]]);
-    assert.is(paged.headers.link, `</people?limit=1&after=${ROOT_ID}>; rel="next"`);
-    assert.equal((await call(legacy.base, 'GET', '/institutions', { as: ROOT })).json.map((r: unknown[]) => r.length), [1]);
-    const one = await call(legacy.base, 'GET', `/people/${ANA_ID}`, { as: ROOT });
-    assert.is(one.json.id, ANA_ID);
+    const r = await call(objects.base, 'GET', '/people', { as: ROOT });
+    assert.equal(r.json.map((p: { id: string }) => p.id), [ROOT_ID, ANA_ID, CAMERON_ID]);
+    const n = await call(objects.base, 'GET', '/institutions', { as: ROOT, headers: { accept: 'application/x-ndjson' } });
+    assert.equal(n.text.split('\n').map((l) => (l ? JSON.parse(l).id : l)), ['ITMIGH001', '']);
   } finally {
-    await legacy.close();
+    await objects.close();
   }
 });
 

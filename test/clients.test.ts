@@ -53,7 +53,7 @@ t('MyGNUHealth posts a page to /pols/<acct>/<uuid> with no Content-Type, `id` an
   const { rows } = await s.db.pool.query('SELECT book, data FROM pols WHERE id = $1', [id]);
   assert.equal(rows, [{ book: ANA.user, data: { ...page, book: ANA.user } }]);
   const book = await req('GET', `/pols/${ANA.user}`, { as: ANA, headers: PYTHON_REQUESTS });
-  assert.ok(book.json.some((p: { id: string }) => p.id === id), 'the page is in her book');
+  assert.ok(book.listed!.some((p: { id: string }) => p.id === id), 'the page is in her book');
   // A sync interrupted after the server committed: the app resends the page, and must
   // get a success to mark it synced (MyGNUHealth's bol.py checks `if send_data:`).
   const again = await req('POST', `/pols/${ANA.user}/${id}`, { as: ANA, raw: JSON.stringify(page), headers: PYTHON_REQUESTS });

@@ -43,7 +43,8 @@ t('the shipped etc/thalamus.cfg loads, with the documented defaults', () => {
   assert.equal(c.listen, { host: '127.0.0.1', port: 8080 });
   assert.is(c.processes, availableParallelism());
   assert.is(c.bodyLimit, 1024 * 1024);
-  assert.is(c.legacyRowArrays, false);
+  assert.is(c.listingShape, 'rows');
+  assert.equal(c.deprecations, []);
   assert.equal(c.corsOrigins, ['*']);
   assert.is(c.logLevel, 'info');
   assert.is(c.dataDir, join(ROOT, 'var'));
@@ -102,14 +103,19 @@ t('upstream syntax: quoted strings, numbers, True/False, # comments', () => {
   assert.equal(c.listen, { host: '0.0.0.0', port: 9000 });
   assert.is(c.processes, 3);
   assert.is(c.bodyLimit, 2 * 1024 * 1024);
-  assert.is(c.legacyRowArrays, true);
+  assert.is(c.listingShape, 'rows', 'the deprecated LEGACY_ROW_ARRAYS = True is read as LISTING_SHAPE = rows');
+  assert.match(c.deprecations[0]!, /:8: LEGACY_ROW_ARRAYS is deprecated; read as LISTING_SHAPE = rows$/);
   assert.equal(c.corsOrigins, ['https://a.example', 'https://b.example']);
   assert.is(c.logLevel, 'debug');
   assert.is(c.dataDir, '/var/lib/thalamus');
   assert.is(c.secretKey, 'a#b"c');
   assert.is(c.poolSize, 4);
   assert.is(loadConfig(cfg('LEGACY_ROW_ARRAYS = False\nBODY_LIMIT = 4096\n'), {}).bodyLimit, 4096);
-  assert.is(loadConfig(cfg('LEGACY_ROW_ARRAYS = False\r\n'), {}).legacyRowArrays, false, 'CRLF lines');
+  assert.is(loadConfig(cfg('LEGACY_ROW_ARRAYS = False\r\n'), {}).listingShape, 'objects', 'CRLF lines');
+  const both = loadConfig(cfg('LISTING_SHAPE = "rows"\nLEGACY_ROW_ARRAYS = False\n'), {});
+  assert.equal([both.listingShape, both.deprecations.length], ['rows', 1], 'LISTING_SHAPE wins');
+  assert.match(both.deprecations[0]!, /ignored: LISTING_SHAPE is set/);
+  assert.throws(() => loadConfig(cfg('LISTING_SHAPE = "arrays"\n'), {}), /LISTING_SHAPE: must be rows or objects/);
   assert.is(loadConfig(cfg('ACL = "etc/roles.cfg"'), {}).acl, join(ROOT, 'etc', 'roles.cfg'), 'relative paths from the install folder');
 });
 
@@ -122,7 +128,7 @@ t('THALAMUS_<KEY> overrides the file; DATABASE_URL and POSTGRESQL_URI name the d
   const file = cfg('PROCESSES = 3\nLEGACY_ROW_ARRAYS = True\nPOSTGRESQL_URI = "postgresql://file/db"\n');
   const c = loadConfig(file, { THALAMUS_PROCESSES: '5', THALAMUS_LEGACY_ROW_ARRAYS: 'False', THALAMUS_LISTEN: '8081', THALAMUS_BODY_LIMIT: '64KiB' });
   assert.is(c.processes, 5);
-  assert.is(c.legacyRowArrays, false);
+  assert.is(c.listingShape, 'objects', 'THALAMUS_LEGACY_ROW_ARRAYS = False, read as objects');
   assert.equal(c.listen, { host: '127.0.0.1', port: 8081 });
   assert.is(c.bodyLimit, 64 * 1024);
   assert.is(c.postgresqlUri, 'postgresql://file/db');

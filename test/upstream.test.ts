@@ -131,18 +131,18 @@ t('a worker serves the upstream rows, without password hashes', async () => {
   const list = await call(base, 'GET', '/people', { as: MARCO });
   assert.is(list.status, 200);
   const strip = ({ password: _, ...rest }: Record<string, unknown>) => rest;
-  assert.equal([...list.json].sort((a, b) => a.id.localeCompare(b.id)), people.map(strip).sort((a, b) => String(a.id).localeCompare(String(b.id))));
+  assert.equal([...list.listed!].sort((a, b) => a.id.localeCompare(b.id)), people.map(strip).sort((a, b) => String(a.id).localeCompare(String(b.id))));
   const lucia = await call(base, 'GET', `/people/${LUCIA.user}`, { as: LUCIA });
   assert.equal(lucia.json, strip(people[0]!));
   const book = await call(base, 'GET', `/pols/${LUCIA.user}`, { as: LUCIA });
-  assert.equal(book.json.map((p: { id: string; summary: string }) => [p.id, p.summary]), [[PAGE, 'Flu vaccine']]);
+  assert.equal(book.listed!.map((p: { id: string; summary: string }) => [p.id, p.summary]), [[PAGE, 'Flu vaccine']]);
   const docs = await call(base, 'GET', `/personal_docs/${LUCIA.user}`, { as: LUCIA });
-  assert.equal(docs.json, [{ id: DOC, fedacct: LUCIA.user, pol: PAGE, size: DOC_BYTES.length, document_type: 'report', extension: 'pdf', description: 'Vaccination record' }]);
+  assert.equal(docs.listed, [{ id: DOC, fedacct: LUCIA.user, pol: PAGE, size: DOC_BYTES.length, document_type: 'report', extension: 'pdf', description: 'Vaccination record' }]);
   const doc = await call(base, 'GET', `/personal_docs/${LUCIA.user}/${PAGE}/${DOC}`, { as: LUCIA });
   assert.is(doc.headers['content-type'], 'application/pdf');
   assert.ok(doc.bytes.equals(DOC_BYTES));
   assert.equal((await call(base, 'GET', '/domiciliary-units/ITMILDU01', { as: MARCO })).json, { id: 'ITMILDU01', address_city: 'Milano' });
-  assert.equal((await call(base, 'GET', '/institutions', { as: MARCO })).json, [{ id: 'ITMIGH002', name: 'Ospedale Test' }]);
+  assert.equal((await call(base, 'GET', '/institutions', { as: MARCO })).listed, [{ id: 'ITMIGH002', name: 'Ospedale Test' }]);
 });
 
 t('the upstream people log in with their bcrypt passwords, which are then upgraded', async () => {

@@ -96,17 +96,24 @@ export class BatchReader {
     const rows: Row[] = [];
     let chars = 0;
     let cut = false;
+    // A cut read may never settle: the rest of its rows can already be in the parser's
+    // buffer when the connection goes, and pg-cursor then calls back neither way.
+    let onCut: () => void = () => undefined;
+    const cutDone = new Promise<void>((resolve) => { onCut = resolve; });
     const onRow = (row: Row) => {
       rows.push(row);
       chars += row.j.length;
       if (!cut && chars > 2 * this.opts.chars && rows.length < want) {
         cut = true;
         s.out.client.connection.stream.destroy();
+        onCut();
       }
     };
     s.cursor.on('row', onRow);
+    const read = s.cursor.read(want);
+    read.catch(() => undefined); // once cut, its outcome no longer matters
     try {
-      await s.cursor.read(want);
+      await Promise.race([read, cutDone]);
     } catch (err) {
       if (!cut) { this.drop(true); throw err; }
     } finally {

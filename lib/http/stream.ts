@@ -15,12 +15,13 @@ import type { Pool } from 'pg';
 import { BatchReader, type Row } from './batches.js';
 import type { Release } from './gate.js';
 import type { ListingGate, ListingSettings, Requester } from './listings.js';
+import { formatOf, type ListingFormat } from './shape.js';
 
 export interface StreamOptions {
   /** Most rows per read. */
   batch?: number;
-  /** Wrap each row as `[row]`, upstream 0.9.16's shape. */
-  legacyRowArrays?: boolean;
+  /** How elements are written (lib/http/shape.ts); default: a JSON array of objects. */
+  format?: ListingFormat;
   /** Statement timeout for this listing in ms (0: the connection's default). */
   timeout?: number;
   headers?: Record<string, string>;
@@ -109,18 +110,19 @@ export async function streamRows(res: ServerResponse, pool: Pool, sql: string, p
     if (rows.length === 0 && opts.ifEmpty) await opts.ifEmpty();
     res.statusCode = 200;
     for (const [k, v] of Object.entries(opts.headers ?? {})) res.setHeader(k, v);
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    const open = opts.legacyRowArrays ? '[' : '';
-    const close = opts.legacyRowArrays ? ']' : '';
+    const format = opts.format ?? formatOf('objects');
+    res.setHeader('Content-Type', format.contentType);
+    const open = format.before;
+    const close = format.after;
     let any = false;
     let last: unknown;
     /** Text not yet written: small rows are joined, and a listing of one batch is sent whole. */
-    let tail = '[';
+    let tail = format.start;
     /** Adds a batch; false when a write of a big row found the socket full. */
     const add = (batch: Row[]): boolean => {
       let ok = true;
       for (const row of batch) {
-        tail += (any ? ',' : '') + open;
+        tail += (any ? format.separator : '') + open;
         any = true;
         if (row.j.length < DIRECT_CHARS) { tail += row.j + close; continue; }
         ok = res.write(tail) && ok;
@@ -132,7 +134,7 @@ export async function streamRows(res: ServerResponse, pool: Pool, sql: string, p
     };
     let ok = add(rows);
     for (;;) {
-      if (reader.done) { res.end(tail + ']'); return; }
+      if (reader.done) { res.end(tail + format.end); return; }
       let more: Promise<Row[]> | undefined = reader.next();
       more.catch(() => undefined); // a failed read is thrown below, once awaited; not unhandled meanwhile
       const wrote = tail === '' || res.write(tail);

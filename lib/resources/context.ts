@@ -5,6 +5,7 @@ import type pg from 'pg';
 import type { Sql } from 'sql-template-tag';
 import type { Principal } from '../auth/authenticate.js';
 import type { Authority } from '../auth/acl.js';
+import type { ListingShape } from '../http/shape.js';
 import type { Csrf } from '../pages/csrf.js';
 import type { AuditEvent, AuditSource } from '../audit/entry.js';
 import { withAudit } from '../audit/entry.js';
@@ -28,7 +29,8 @@ export interface ResourceContext {
   res: ServerResponse;
   /** Signs and checks the CSRF tokens of HTML forms. */
   csrf: Csrf;
-  legacyRowArrays: boolean;
+  /** The shape listings are written in for this request (lib/http/shape.ts). */
+  listingShape: ListingShape;
   pageLimitMax: number;
   listingTimeout: number;
   /** The worker's limits on listings (lib/http/listings.ts). */

@@ -18,7 +18,7 @@ const TYPES: Record<string, string> = {
 
 export async function listPersonDocs(ctx: ResourceContext, person: string): Promise<void> {
   if (!(await personExists(ctx, person))) throw errors.notFound('Person');
-  await sendListing(ctx, { table: 'personal_docs', json: META_JSON, where: 'fedacct = $1', args: [person], path: `/personal_docs/${encodeURIComponent(person)}` });
+  await sendListing(ctx, { table: 'personal_docs', json: META_JSON, where: 'fedacct = $1', args: [person], path: `/personal_docs/${encodeURIComponent(person)}`, upstream: true });
 }
 
 export async function listPageDocs(ctx: ResourceContext, person: string, page: string): Promise<void> {
@@ -26,7 +26,7 @@ export async function listPageDocs(ctx: ResourceContext, person: string, page: s
   if (!rowCount) throw errors.notFound('Page');
   await sendListing(ctx, {
     table: 'personal_docs', json: META_JSON, where: 'fedacct = $1 AND pol = $2', args: [person, page],
-    path: `/personal_docs/${encodeURIComponent(person)}/${encodeURIComponent(page)}`,
+    path: `/personal_docs/${encodeURIComponent(person)}/${encodeURIComponent(page)}`, upstream: true,
   });
 }
 

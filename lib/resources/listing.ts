@@ -5,7 +5,7 @@
 import type { ResourceContext } from './context.js';
 import { errors } from '../http/errors.js';
 import { streamRows } from '../http/stream.js';
-import { sendJson } from '../http/respond.js';
+import { formatOf, type ListingFormat } from '../http/shape.js';
 
 export interface Listing {
   /** Table name, from code. */
@@ -21,6 +21,8 @@ export interface Listing {
   ifEmpty?: () => Promise<void>;
   /** No index gives this listing in id order cheaply: let PostgreSQL sort. */
   sortable?: boolean;
+  /** One of upstream's listings: written in the deployment's LISTING_SHAPE (else as objects), NDJSON if asked. */
+  upstream?: boolean;
 }
 
 export function single(value: string | string[] | undefined): string | undefined {
@@ -35,13 +37,14 @@ const whereOf = (conds: string[]) => {
 export async function sendListing(ctx: ResourceContext, listing: Listing): Promise<void> {
   const rawLimit = single(ctx.query.limit);
   const after = single(ctx.query.after);
+  const format = formatOf(ctx.listingShape === 'rows' && !listing.upstream ? 'objects' : ctx.listingShape);
   const stream = (conds: string[], args: unknown[], headers?: Record<string, string>) =>
     streamRows(ctx.res, ctx.pool, `SELECT id, ${listing.json} AS j FROM ${listing.table}${whereOf(conds)}`, args, {
-      legacyRowArrays: ctx.legacyRowArrays, timeout: ctx.listingTimeout, ifEmpty: listing.ifEmpty, headers,
+      format, timeout: ctx.listingTimeout, ifEmpty: listing.ifEmpty, headers,
       gate: ctx.listings, who: { account: ctx.principal?.id, address: ctx.audit.client ?? undefined }, sortable: listing.sortable,
     });
   if (rawLimit === undefined && after === undefined) {
-    if (ctx.head) { await listing.ifEmpty?.(); return sendHead(ctx); }
+    if (ctx.head) { await listing.ifEmpty?.(); return sendHead(ctx, format); }
     return stream([listing.where], listing.args);
   }
   const limit = rawLimit === undefined ? ctx.pageLimitMax : /^\d{1,9}$/.test(rawLimit) ? Number(rawLimit) : NaN;
@@ -57,21 +60,28 @@ export async function sendListing(ctx: ResourceContext, listing: Listing): Promi
     `SELECT id FROM ${listing.table}${whereOf(conds)} ORDER BY id LIMIT $${args.length + 1}`, [...args, limit + 1]);
   if (ids.length === 0) {
     await listing.ifEmpty?.();
-    if (ctx.head) return sendHead(ctx);
-    return sendJson(ctx.res, 200, '[]');
+    if (ctx.head) return sendHead(ctx, format);
+    return sendText(ctx, format, format.start + format.end);
   }
   const last = ids[Math.min(limit, ids.length) - 1]!.id;
   const headers: Record<string, string> = {};
   if (ids.length > limit) headers.Link = `<${listing.path}?limit=${limit}&after=${encodeURIComponent(String(last))}>; rel="next"`;
-  if (ctx.head) return sendHead(ctx, headers);
+  if (ctx.head) return sendHead(ctx, format, headers);
   args.push(last);
   conds.push(`id <= $${args.length}`);
   await stream(conds, args, headers);
 }
 
-function sendHead(ctx: ResourceContext, headers: Record<string, string> = {}): void {
+function sendHead(ctx: ResourceContext, format: ListingFormat, headers: Record<string, string> = {}): void {
   ctx.res.statusCode = 200;
   for (const [k, v] of Object.entries(headers)) ctx.res.setHeader(k, v);
-  ctx.res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  ctx.res.setHeader('Content-Type', format.contentType);
   ctx.res.end();
+}
+
+function sendText(ctx: ResourceContext, format: ListingFormat, text: string): void {
+  ctx.res.statusCode = 200;
+  ctx.res.setHeader('Content-Type', format.contentType);
+  ctx.res.setHeader('Content-Length', Buffer.byteLength(text));
+  ctx.res.end(text);
 }

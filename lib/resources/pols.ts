@@ -22,7 +22,7 @@ function checkPageBody(body: Record<string, unknown>, book: string, page: string
 
 export async function listBook(ctx: ResourceContext, book: string): Promise<void> {
   const ifEmpty = async () => { if (!(await personExists(ctx, book))) throw errors.notFound('Person'); };
-  await sendListing(ctx, { table: 'pols', json: PAGE_JSON, where: 'book = $1', args: [book], path: `/pols/${encodeURIComponent(book)}`, ifEmpty });
+  await sendListing(ctx, { table: 'pols', json: PAGE_JSON, where: 'book = $1', args: [book], path: `/pols/${encodeURIComponent(book)}`, ifEmpty, upstream: true });
 }
 
 export async function getPage(ctx: ResourceContext, book: string, page: string): Promise<Reply> {

@@ -34,7 +34,7 @@ export function checkBodyId(kind: RecordKind, id: string, body: Record<string, u
 }
 
 export function listRecords(ctx: ResourceContext, kind: RecordKind): Promise<void> {
-  return sendListing(ctx, { table: kind.table, json: PUBLIC_JSON, where: '', args: [], path: kind.path });
+  return sendListing(ctx, { table: kind.table, json: PUBLIC_JSON, where: '', args: [], path: kind.path, upstream: true });
 }
 
 export async function getRecord(ctx: ResourceContext, kind: RecordKind, id: string): Promise<Reply> {

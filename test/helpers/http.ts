@@ -17,6 +17,14 @@ export interface Response {
   text: string;
   bytes: Buffer;
   json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** A listing in upstream's row shape (`[[{...}], ...]`, the default) as its objects; undefined for anything else. */
+  listed: any[] | undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** The objects of a listing in upstream's row shape, or undefined when `json` is not one. */
+export function listedOf(json: unknown): any[] | undefined { // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (!Array.isArray(json) || !json.every((row) => Array.isArray(row) && row.length === 1)) return undefined;
+  return json.map((row) => row[0]);
 }
 
 export const HASH_PATTERN = /\$2[aby]\$\d\d\$|\$argon2(id|i|d)\$/;
@@ -24,7 +32,7 @@ export const HASH_PATTERN = /\$2[aby]\$\d\d\$|\$argon2(id|i|d)\$/;
 /** Counts the bodies checked, so a suite can show the check ran. */
 export const checked = { bodies: 0 };
 
-export const agent = new Agent({ keepAliveTimeout: 10_000, connections: 64 });
+export const agent = new Agent({ keepAliveTimeout: 10_000, connections: 64, bodyTimeout: Number(process.env.TEST_BODY_TIMEOUT ?? 300_000) });
 
 export function basic(account: Account): string {
   return `Basic ${Buffer.from(`${account.user}:${account.password}`).toString('base64')}`;
@@ -49,5 +57,5 @@ export async function call(base: string, method: string, path: string, opts: Cal
   assert.not.match(text, HASH_PATTERN, `${method} ${path} returned a password hash`);
   let json: unknown;
   try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-  return { status: res.statusCode, headers: res.headers, text, bytes, json };
+  return { status: res.statusCode, headers: res.headers, text, bytes, json, listed: listedOf(json) };
 }
