@@ -67,7 +67,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /** Walks a parsed JSON value without recursion: too deep, or holding a number beyond a double. */
-function shapeProblem(value: unknown, max: number): 'deep' | 'number' | undefined {
+export function shapeProblem(value: unknown, max: number): 'deep' | 'number' | undefined {
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length) {
     const [v, d] = stack.pop()!;
