@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import type { Command } from 'commander';
 import { KindError, KIND_ORDER, countOf, parseKinds } from '../../lib/bulk/kinds.js';
 import { auditExport, exportNdjson, ExportAborted } from '../../lib/bulk/export.js';
-import { importNdjson, ImportStopped, type ImportSummary } from '../../lib/bulk/import.js';
+import { importNdjson, ImportRaced, ImportStopped, type ImportSummary } from '../../lib/bulk/import.js';
 import { CliError, usage } from '../errors.js';
 import { readConfig, withDatabase, operator } from '../runtime.js';
 import { createProgress, rate } from '../progress.js';
@@ -81,6 +81,7 @@ export function registerBulk(program: Command, globals: () => Globals): void {
       } catch (err) {
         progress.done();
         if (err instanceof ImportStopped) throw new CliError(`${err.message}; --strict: nothing was imported`);
+        if (err instanceof ImportRaced) throw new CliError(`${err.message}: nothing was imported; run it again`);
         throw err;
       } finally {
         if (path) input.destroy();

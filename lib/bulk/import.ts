@@ -1,7 +1,7 @@
 // Import: NDJSON records (lib/bulk/kinds.ts) read line by line with bounded memory,
 // checked as the API checks what it stores (validate.ts), and written in batches by
-// multi-row INSERT ... ON CONFLICT DO NOTHING (insert.ts), so the same file imported
-// twice changes nothing. While PostgreSQL writes one batch the next is read and
+// multi-row INSERTs of the records whose id is not taken (insert.ts), so the same file
+// imported twice changes nothing. While PostgreSQL writes one batch the next is read and
 // checked. A bad line is reported with its number and skipped, or with `strict` stops
 // the import. The whole import is one transaction: it lands whole, with one audit row
 // holding its counts, or not at all (a strict stop, an error, Ctrl-C).
@@ -44,6 +44,9 @@ export interface ImportSummary {
   skipped: number;
   kinds: Record<BulkKind, KindCounts>;
 }
+
+/** Someone else wrote a record of the file while it was imported; nothing was written. */
+export class ImportRaced extends Error {}
 
 /** A strict import met a bad line; nothing was written. */
 export class ImportStopped extends Error {
@@ -116,7 +119,8 @@ export async function importNdjson(pool: pg.Pool, input: AsyncIterable<Buffer | 
       if (ids.get(rec.kind)?.has(rec.id)) await flush();
       let batch = batches.get(rec.kind);
       if (!batch) { batch = { kind: rec.kind, records: [] }; batches.set(rec.kind, batch); ids.set(rec.kind, new Set()); }
-      batch.records.push({ ...rec, n: line.n });
+      rec.n = line.n;
+      batch.records.push(rec);
       ids.get(rec.kind)!.add(rec.id);
       records++;
       bytes += line.bytes;
@@ -135,6 +139,9 @@ export async function importNdjson(pool: pg.Pool, input: AsyncIterable<Buffer | 
     await client.query('COMMIT');
     done = true;
     return summary;
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') throw new ImportRaced(`a record of the file was written by someone else during the import (${(err as Error).message})`);
+    throw err;
   } finally {
     if (!done) {
       await pending.catch(() => undefined);

@@ -17,6 +17,10 @@ export interface CheckedRecord {
   owner?: string;
   /** document: its page. */
   pol?: string;
+  /** `data` lacks the record's `id` (or a page's `book`), or has them spelled otherwise: the stored document gets them set. */
+  merge: boolean;
+  /** Its line number, set by the import. */
+  n: number;
   text: string;
 }
 
@@ -66,6 +70,14 @@ function unstorableString(value: unknown): boolean {
   return false;
 }
 
+/** How many `{` and `[` the text holds: a bound on how deep it nests. */
+function openers(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) n++;
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) n++;
+  return n;
+}
+
 function checkPerson(data: Record<string, unknown>): void {
   if ('roles' in data && (!Array.isArray(data.roles) || data.roles.some((r) => typeof r !== 'string'))) throw problem('"roles" must be a list of role names');
   if ('active' in data && typeof data.active !== 'boolean') throw problem('"active" must be true or false');
@@ -92,23 +104,27 @@ function check(text: string, rules: Rules): CheckedRecord {
   if (extra !== undefined) throw problem(`a ${kind} record has no field ${JSON.stringify(extra)}`);
   const data = r.data;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) throw problem('"data" must be a JSON object');
-  const shape = shapeProblem(data, MAX_DEPTH);
+  // The walk is needed only when the text could nest that deep or hold a number too long for a double.
+  const shape = openers(text) > MAX_DEPTH || /\d{309}/.test(text) ? shapeProblem(data, MAX_DEPTH) : undefined;
   if (shape === 'deep') throw problem(`"data" nests deeper than ${MAX_DEPTH} levels`);
   if (shape === 'number' || hasHugeExponent(text)) throw problem('a number beyond what can be stored and read back exactly (an exponent above 308)');
   // Only escapes can make such strings: a line without `\u` is spared the walk.
   if (text.includes('\\u') && unstorableString(rec)) throw problem('a string PostgreSQL cannot store (\\u0000, or half of a surrogate pair)');
   const d = data as Record<string, unknown>;
-  const out: CheckedRecord = { kind, id: kind === 'person' ? personId(r.id, 'id', rules) : id(r.id, 'id'), text };
+  const out: CheckedRecord = { kind, id: kind === 'person' ? personId(r.id, 'id', rules) : id(r.id, 'id'), text, merge: false, n: 0 };
   // As the API compares a body's id with the URL's: person ids upper-cased.
   if (d.id !== undefined && (kind === 'person' ? (typeof d.id === 'string' ? upperAscii(d.id) : d.id) : d.id) !== out.id) throw problem('"data.id" differs from the record\'s "id"');
+  out.merge = d.id !== out.id;
   if (kind === 'person') checkPerson(d);
   if (kind === 'page') {
     out.owner = personId(r.book, 'book', rules);
     if (d.book !== undefined && (typeof d.book !== 'string' || upperAscii(d.book) !== out.owner)) throw problem('"data.book" differs from the record\'s "book"');
+    out.merge ||= d.book !== out.owner;
   }
   if (kind === 'document') {
     out.owner = personId(r.fedacct, 'fedacct', rules);
     out.pol = id(r.pol, 'pol');
+    out.merge = false; // a document's data is stored as it is
     const bytes = r.document;
     if (bytes !== null && bytes !== undefined && (typeof bytes !== 'string' || bytes.length % 4 !== 0 || !BASE64.test(bytes))) throw problem('"document" must be base64 text or null');
   }
