@@ -6,8 +6,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { userInfo } from 'node:os';
-import { loadConfig } from '../lib/config.js';
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, ROOT } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { migrationFiles } from '../lib/db/migrate.js';
 import { startWorker, type Worker } from '../server/worker.js';
@@ -42,6 +44,25 @@ help('`npx thalamus --help` runs the bin of package.json in the checkout', async
   });
   assert.is(r.code, 0);
   assert.match(r.out, /^Usage: thalamus \[options\] \[command\]/);
+});
+
+help('on a fresh clone (no dist/), the launcher runs the sources through tsx: no build step needed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'thalamus-clone-'));
+  try {
+    for (const f of ['bin', 'cli', 'lib', 'server', 'sql', 'etc', 'package.json']) cpSync(join(ROOT, f), join(dir, f), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(dir, 'bin', 'thalamus.js'), 'user', '--help'], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => { out += c; });
+      child.once('close', (code) => resolve({ code, out }));
+    });
+    assert.is(r.code, 0);
+    assert.match(r.out, /^Usage: thalamus user \[options\] \[command\]/);
+    assert.not.ok(existsSync(join(dir, 'dist')), 'nothing was built');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 help('usage errors exit 2: no command, an unknown one, a missing argument, an unknown option', async () => {
