@@ -11,7 +11,7 @@ import sql from 'sql-template-tag';
 import { KIND_ORDER, type BulkKind } from './kinds.js';
 import { readLines, MAX_LINE_BYTES } from './lines.js';
 import { checkLine, type Rules } from './validate.js';
-import { insertBatch, differingLines, type Batch } from './insert.js';
+import { freshLines, insertBatch, differingLines, type Batch } from './insert.js';
 
 export interface ImportOptions {
   rules: Rules;
@@ -79,16 +79,18 @@ export async function importNdjson(pool: pg.Pool, input: AsyncIterable<Buffer | 
       const batch = taken.get(kind);
       if (!batch) continue;
       const counts = summary.kinds[kind];
-      const { inserted, orphans } = await insertBatch(client, batch);
-      const missing = kind === 'page' ? 'its person (book) is not in the federation or earlier in the file'
-        : 'its page (pol) of that person (fedacct) is not in the federation or earlier in the file';
-      for (const n of orphans) skip(n, `${kind} ${JSON.stringify(batch.records.find((r) => r.n === n)?.id)}: ${missing}`);
-      counts.inserted += inserted;
-      const present = batch.records.length - orphans.length - inserted;
-      counts.present += present;
-      if (present > 0) {
-        const orphaned = new Set(orphans);
-        const differing = (await differingLines(client, batch)).filter((n) => !orphaned.has(n));
+      const fresh = await freshLines(client, batch);
+      const present = batch.records.filter((r) => !fresh.has(r.n));
+      if (fresh.size) {
+        const { inserted, orphans } = await insertBatch(client, present.length ? { kind, records: batch.records.filter((r) => fresh.has(r.n)) } : batch);
+        counts.inserted += inserted;
+        const missing = kind === 'page' ? 'its person (book) is not in the federation or earlier in the file'
+          : 'its page (pol) of that person (fedacct) is not in the federation or earlier in the file';
+        for (const n of orphans) skip(n, `${kind} ${JSON.stringify(batch.records.find((r) => r.n === n)?.id)}: ${missing}`);
+      }
+      if (present.length) {
+        counts.present += present.length;
+        const differing = await differingLines(client, { kind, records: present });
         counts.differing += differing.length;
         for (const n of differing) opts.onKept?.(n, kind);
       }
