@@ -13,7 +13,7 @@
 // postgresql://postgres@127.0.0.1:5432/postgres); when it cannot be reached an embedded
 // PostgreSQL is started in a temporary folder.
 import { parseArgs } from 'node:util';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
     rows.sort((x, y) => x.key.localeCompare(y.key));
     if (rows.length) printTable(rows, opts);
     if (opts.only.includes('import')) {
-      log('thalamus export > file, thalamus import < file into an empty database, and again');
+      log(`thalamus export > file, thalamus import < file into an empty database, and again (load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
       const b = await measureBulk(url, admin.url, `${name}_import`);
       const mb = (b.bytes / 2 ** 20).toFixed(0);
       process.stdout.write([
@@ -157,6 +157,7 @@ async function main(): Promise<void> {
         `| thalamus import < people only, empty database | ${b.people} | ${b.peopleOnlySeconds.toFixed(1)} s | ${Math.round(b.people / b.peopleOnlySeconds)} people/s | >= 50000 people/s |`,
         `| round trip identical (digest of every row) | | | ${b.identical ? 'yes' : '**NO**'} | yes |`,
         `| peak RSS of the CLI | | | ${b.peakRssMb} MB | constant |`,
+        `load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`,
         '',
       ].join('\n'));
     }
