@@ -43,6 +43,8 @@ export function registerBulk(program: Command, globals: () => Globals): void {
       const file: WriteStream | undefined = opts.output ? createWriteStream(opts.output, { mode: 0o600 }) : undefined;
       if (file) await once(file, 'open');
       const out = file ?? process.stdout;
+      // lib/bulk/export.ts reports a failing destination while it writes; a late EPIPE is moot.
+      out.on('error', () => undefined);
       const progress = createProgress('exported');
       const counts = await withDatabase(config, globals().log, async (pool) => {
         await auditExport(pool, operator('cli export'), kinds);

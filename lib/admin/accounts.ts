@@ -58,9 +58,3 @@ export async function unlockAccount(pool: pg.Pool, source: AuditSource, id: stri
   const { rows } = await pool.query<{ removed: number }>(statement.text, statement.values);
   return rows[0]!.removed;
 }
-
-/** Whether the person exists (for messages that tell a missing person from a failure). */
-export async function personExists(pool: pg.Pool, id: string): Promise<boolean> {
-  const { rowCount } = await pool.query('SELECT 1 FROM people WHERE id = $1', [id]);
-  return rowCount === 1;
-}

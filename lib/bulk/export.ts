@@ -39,20 +39,36 @@ export type ExportCounts = Record<BulkKind, number>;
 
 export class ExportAborted extends Error {}
 
-/** Writes `text`; resolves once the destination can take more, rejects when it closes or fails first. */
-function write(out: Writable, text: string): Promise<void> {
-  if (out.destroyed || out.writableEnded) return Promise.reject(new ExportAborted('the destination was closed'));
-  if (out.write(text)) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const done = (err?: unknown) => {
-      out.off('drain', onDrain); out.off('close', onClose); out.off('error', onError);
-      if (err) reject(err); else resolve();
-    };
-    const onDrain = () => done();
-    const onClose = () => done(new ExportAborted('the destination was closed'));
-    const onError = (err: Error) => done(new ExportAborted(err.message));
-    out.once('drain', onDrain); out.once('close', onClose); out.once('error', onError);
-  });
+/**
+ * The destination, watched from the first line to the last: a destination that fails
+ * or closes between two writes (EPIPE on a closed pipe) is noticed at the next one,
+ * and its 'error' never goes unhandled.
+ */
+function watch(out: Writable) {
+  let gone: ExportAborted | undefined;
+  const wake = new Set<() => void>();
+  const onError = (err: Error) => { gone ??= new ExportAborted(err.message); wake.forEach((w) => w()); };
+  const onClose = () => { gone ??= new ExportAborted('the destination was closed'); wake.forEach((w) => w()); };
+  out.on('error', onError);
+  out.on('close', onClose);
+  return {
+    /** Writes `text`; resolves once the destination can take more. */
+    async write(text: string): Promise<void> {
+      if (!gone && (out.destroyed || out.writableEnded)) gone = new ExportAborted('the destination was closed');
+      if (gone) throw gone;
+      if (out.write(text)) return;
+      await new Promise<void>((resolve) => {
+        const done = () => { out.off('drain', done); wake.delete(done); resolve(); };
+        out.on('drain', done);
+        wake.add(done);
+      });
+      if (gone) throw gone;
+    },
+    stop(): void {
+      out.off('error', onError);
+      out.off('close', onClose);
+    },
+  };
 }
 
 /**
@@ -64,7 +80,14 @@ export async function exportNdjson(pool: pg.Pool, out: Writable, opts: ExportOpt
   const kinds = KIND_ORDER.filter((k) => (opts.kinds ?? KIND_ORDER).includes(k));
   const counts: ExportCounts = { person: 0, unit: 0, institution: 0, page: 0, document: 0 };
   let total = 0;
-  const client = await pool.connect();
+  const dest = watch(out);
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    dest.stop();
+    throw err;
+  }
   let cursor: Cursor<{ j: string }> | undefined;
   let broken = false;
   try {
@@ -76,7 +99,7 @@ export async function exportNdjson(pool: pg.Pool, out: Writable, opts: ExportOpt
         if (rows.length === 0) break;
         let text = '';
         for (const row of rows) text += row.j + '\n';
-        await write(out, text);
+        await dest.write(text);
         counts[kind] += rows.length;
         total += rows.length;
         opts.onProgress?.(total);
@@ -90,6 +113,7 @@ export async function exportNdjson(pool: pg.Pool, out: Writable, opts: ExportOpt
     broken = true;
     throw err;
   } finally {
+    dest.stop();
     if (broken) {
       // An open cursor or an aborted transaction: close both, or drop the connection.
       try {
