@@ -6,6 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import { generatePeople } from '../bench/generate.js';
 import { createDatabase, startServer, type TestDatabase, type TestServer } from './helpers/server.js';
 import { call, basic, agent, ANA, ROOT } from './helpers/http.js';
 import { dumpRows } from './helpers/rows.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, BIN } from './helpers/cli.js';
 
 const OS = `os:${userInfo().username}`;
 const BCRYPT_12 = '$2b$12$ACp2WWrRB7UFyzHRWLNvIOCv/a20Kf5.kf2zUrgBb0xKLz/ugJAXm';
@@ -239,6 +240,30 @@ t('export -o writes a private file, import FILE reads one; a missing file is exi
   const missing = await runCli(['import', '/nonexistent/federation.ndjson'], { env: { DATABASE_URL: target.url } });
   assert.is(missing.code, 1);
   assert.match(missing.stderr, /^thalamus: cannot read \/nonexistent\/federation\.ndjson: ENOENT/);
+});
+
+t('on a terminal, export and import draw a progress line (rows, rows/s) on stderr, cleared at the end', async () => {
+  // util-linux `script` gives the command a terminal; where it is missing this is skipped.
+  if (spawnSync('script', ['--version']).status !== 0) { console.log('  (no `script`: progress line not checked)'); return; }
+  const dir = mkdtempSync(join(tmpdir(), 'thalamus-tty-'));
+  try {
+    const file = join(dir, 'f.ndjson');
+    const run = (args: string) => spawnSync('script', ['-qec', `${process.execPath} ${BIN} ${args}`, '/dev/null'], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATABASE_URL: target.url }, encoding: 'utf8', timeout: 60_000,
+    });
+    const out = run(`export -o ${file}`);
+    assert.is(out.status, 0, out.stdout);
+    assert.match(out.stdout, /\r\x1b\[Kexported [\d,]+ rows, [\d,]+ rows\/s/);
+    assert.match(out.stdout, /\r\x1b\[Kexported 2,004 people/);
+    const back = run(`import ${file}`);
+    assert.is(back.status, 0, back.stdout);
+    assert.match(back.stdout, /\r\x1b\[Kread [\d,]+ rows, [\d,]+ rows\/s/);
+    const refused = run('export');
+    assert.is(refused.status, 2);
+    assert.match(refused.stdout, /the export holds password hashes and would go to the terminal: redirect standard output or use --output FILE/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** GET /export with undici directly: its body holds password hashes, which call() refuses to receive. */
