@@ -5,6 +5,9 @@
 // 78 configuration (cli/errors.ts).
 import '../server/threadpool.js';
 import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../lib/config.js';
 import { Command, CommanderError } from 'commander';
 import type { Logger } from '../lib/log.js';
 import { runClusterWorker } from '../server/cluster-worker.js';
@@ -20,6 +23,7 @@ export interface Globals { log: Logger; verbose: boolean }
 function buildProgram(): { program: Command; globals: () => Globals } {
   const program = new Command('thalamus')
     .description('GNU Health Federation message and authentication hub')
+    .version((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version, '-V, --version')
     .option('-v, --verbose', 'log what happens (the embedded PostgreSQL starting, migrations) on stderr')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();

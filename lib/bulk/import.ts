@@ -117,7 +117,7 @@ export async function importNdjson(pool: pg.Pool, input: AsyncIterable<Buffer | 
       if ('problem' in line) { skip(line.n, line.problem); continue; }
       const rec = checkLine(line.text, opts.rules);
       if ('problem' in rec) { skip(line.n, rec.problem); continue; }
-      // The same id twice in one statement would be compared with nothing: flush first.
+      // The same id twice in one batch would both look free and fail the insert: flush first.
       if (ids.get(rec.kind)?.has(rec.id)) await flush();
       let batch = batches.get(rec.kind);
       if (!batch) { batch = { kind: rec.kind, records: [] }; batches.set(rec.kind, batch); ids.set(rec.kind, new Set()); }
