@@ -1,13 +1,14 @@
 // The statements of an import, one per kind and batch. A batch travels as a few
 // parameters (line numbers as int[], ids and lines each as one newline-joined text that
-// PostgreSQL splits: no line or id holds a newline), is parsed by jsonb from the line's
-// text, and goes in only where its id is not taken (looked up first, without parsing a
-// line, so a second import of a file parses each line once, to compare it): a record
-// already there is left as it is, so the same file imported twice changes nothing. As the API does, the
-// stored document is `data` with `id` (and a page's `book`) set from the record. Pages
-// whose person and documents whose page is missing are not inserted but returned, so a
-// foreign key never fails the batch. COPY would need a dependency and a temporary table
-// for the same checks; these statements reach the target rate without either.
+// PostgreSQL splits: no line or id holds a newline) and is parsed by jsonb from the
+// line's text. Which ids are taken is looked up first, without parsing a line; only the
+// free ones are inserted, so a record already there is left as it is, the same file
+// imported twice changes nothing, and a second import parses each line once, to compare
+// it. As the API does, the stored document is `data` with `id` (and a page's `book`)
+// set from the record. Pages whose person and documents whose page is missing are not
+// inserted but returned, so a foreign key never fails the batch. COPY would need a
+// dependency and a temporary table for the same checks; these statements, on a machine
+// not otherwise busy, reach the target rate without either (bench/README.md).
 import type pg from 'pg';
 import type { BulkKind } from './kinds.js';
 import type { CheckedRecord } from './validate.js';
