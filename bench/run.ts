@@ -6,14 +6,14 @@
 //   --duration s (BENCH_DURATION, 10)     seconds per autocannon run
 //   --connections c (BENCH_CONNECTIONS, 50)
 //   --workers w  (BENCH_WORKERS, 2)
-//   --only a,b   (BENCH_ONLY)             scenarios to run (a b c d e invalidation)
+//   --only a,b   (BENCH_ONLY)             scenarios to run (a b c d e invalidation import)
 //   --quick                               20,000 people, 3 s runs
 //   --cpu-prof                            Thalamus workers write .cpuprofile files to bench/profiles
 // BENCH_DATABASE_URL names the PostgreSQL server (its maintenance database; default
 // postgresql://postgres@127.0.0.1:5432/postgres); when it cannot be reached an embedded
 // PostgreSQL is started in a temporary folder.
 import { parseArgs } from 'node:util';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -25,6 +25,7 @@ import { generatePeople, generatePages } from './generate.js';
 import { launch, buildBench, type Launched } from './launch.js';
 import { SCENARIOS, streamPeople, copyRate, warmUp, type Measured } from './scenarios.js';
 import { measureInvalidation } from './invalidation.js';
+import { measureBulk } from './import.js';
 import { printTable, type Row } from './table.js';
 
 const { values: flags } = parseArgs({
@@ -141,7 +142,25 @@ async function main(): Promise<void> {
       rows.push({ key: s.key, title: s.title, measured: r.thalamus, base: r.baseline, target: s.target, ratio: r.baseline ? r.thalamus.rps / r.baseline.rps : undefined });
     }
     rows.sort((x, y) => x.key.localeCompare(y.key));
-    printTable(rows, opts);
+    if (rows.length) printTable(rows, opts);
+    if (opts.only.includes('import')) {
+      log(`thalamus export > file, thalamus import < file into an empty database, and again (load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
+      const b = await measureBulk(url, admin.url, `${name}_import`);
+      const mb = (b.bytes / 2 ** 20).toFixed(0);
+      process.stdout.write([
+        '',
+        '| bulk (the CLI, compiled) | rows | time | rate | target |',
+        '|---|---|---|---|---|',
+        `| thalamus export > file (${mb} MiB) | ${b.rows} | ${b.exportSeconds.toFixed(1)} s | ${Math.round(b.rows / b.exportSeconds)} rows/s | - |`,
+        `| thalamus import < file, empty database | ${b.rows} (${b.people} people) | ${b.importSeconds.toFixed(1)} s | ${Math.round(b.rows / b.importSeconds)} rows/s | - |`,
+        `| the same import again (changes nothing) | ${b.rows} | ${b.reimportSeconds.toFixed(1)} s | ${Math.round(b.rows / b.reimportSeconds)} rows/s | - |`,
+        `| thalamus import < people only, empty database | ${b.people} | ${b.peopleOnlySeconds.toFixed(1)} s | ${Math.round(b.people / b.peopleOnlySeconds)} people/s | >= 50000 people/s |`,
+        `| round trip identical (digest of every row) | | | ${b.identical ? 'yes' : '**NO**'} | yes |`,
+        `| peak RSS of the CLI | | | ${b.peakRssMb} MB | constant |`,
+        `load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`,
+        '',
+      ].join('\n'));
+    }
     if (opts.only.includes('invalidation')) {
       log('credential invalidation: re-reading the row per request vs LISTEN/NOTIFY');
       await measureInvalidation(url, ACCOUNT);

@@ -254,6 +254,19 @@ export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string 
  * key, and the file and line where the value came from.
  */
 export function loadConfig(file = defaultConfigFile(), env: NodeJS.ProcessEnv = process.env): Config {
+  return loadConfigWithSources(file, env).config;
+}
+
+/** Where each key's value came from: `file:line`, `environment variable NAME` or `default of KEY`. */
+export type ConfigSources = Map<string, string>;
+
+/** The keys a configuration file may hold, in the order of the documentation, with the Config field each sets. */
+export function configKeys(): Array<{ key: string; field: keyof Config }> {
+  return Object.entries(KEYS).map(([key, spec]) => ({ key, field: spec.field }));
+}
+
+/** loadConfig, also telling where each value came from (`thalamus config check`). */
+export function loadConfigWithSources(file = defaultConfigFile(), env: NodeJS.ProcessEnv = process.env): { config: Config; sources: ConfigSources } {
   const fromFile = existsSync(file) ? parseConfigText(readFileSync(file, 'utf8'), file) : new Map();
   const base = ROOT;
   const config = { file: existsSync(file) ? file : '' } as Record<string, unknown>;
@@ -307,5 +320,5 @@ export function loadConfig(file = defaultConfigFile(), env: NodeJS.ProcessEnv = 
   if (c.argon2Parallelism > c.argon2MaxParallelism) throw range('ARGON2_MAX_PARALLELISM', `must be at least ARGON2_PARALLELISM (${c.argon2Parallelism})`);
   if (c.passwordMinLength < 1 || c.passwordMinLength > 256) throw range('PASSWORD_MIN_LENGTH', 'must be from 1 to 256');
   if (!c.tlsCert !== !c.tlsKey) throw new ConfigError('TLS_CERT and TLS_KEY: set both or neither');
-  return c;
+  return { config: c, sources: origin };
 }

@@ -11,6 +11,7 @@ import { getDocument, listPageDocs, listPersonDocs } from './resources/documents
 import { indexPage } from './pages/index.js';
 import { passwordPage } from './pages/password.js';
 import { listAudit } from './resources/audit.js';
+import { exportFederation } from './resources/export.js';
 
 export interface Route {
   path: string;
@@ -92,4 +93,5 @@ export const ROUTES: Route[] = [
     },
   },
   { path: '/audit', methods: ['GET'], acl: 'audit', query: true, params: none, handle: listAudit },
+  { path: '/export', methods: ['GET'], acl: 'export', query: true, params: none, handle: exportFederation },
 ];

@@ -23,14 +23,15 @@ function embeddedDataDir(config: Config, log: Logger): string {
   return dir;
 }
 
+/** The configured database, or the embedded one started; nothing is migrated or loaded. */
+export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+  if (config.postgresqlUri) return { url: config.postgresqlUri, embedded: false, stop: async () => undefined };
+  const e = await startEmbedded(embeddedDataDir(config, log), (m) => log.info(m));
+  return { url: e.url, embedded: true, stop: e.stop };
+}
+
 export async function prepareDatabase(config: Config, log: Logger): Promise<Database> {
-  let db: Database;
-  if (config.postgresqlUri) {
-    db = { url: config.postgresqlUri, embedded: false, stop: async () => undefined };
-  } else {
-    const e = await startEmbedded(embeddedDataDir(config, log), (m) => log.info(m));
-    db = { url: e.url, embedded: true, stop: e.stop };
-  }
+  const db = await openDatabase(config, log);
   const pool = new pg.Pool({ connectionString: db.url, max: 1 });
   // Without a listener, a backend ended while its client is idle here would end the primary.
   pool.on('error', () => undefined);

@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, parseConfigText, ConfigError, ROOT } from '../lib/config.js';
+import { loadConfig, loadConfigWithSources, parseConfigText, ConfigError, ROOT } from '../lib/config.js';
+import { runCli } from './helpers/cli.js';
 
 const t = suite('config');
 let dir = '';
@@ -194,6 +195,50 @@ t('server/main.ts with a bad configuration file exits non-zero, naming key, file
   assert.is(a.stderr, `thalamus: configuration error: ${unknown}:3: unknown key NO_SUCH_KEY\n`);
   assert.is(b.code, 78);
   assert.is(b.stderr, `thalamus: configuration error: ${bad}:2: PROCESSES: expected a whole number, got "two"\n`);
+});
+
+t('loadConfigWithSources tells where each value came from; loadConfig gives the same configuration', () => {
+  const file = cfg('# c\nPROCESSES = 3\n\nLOG_LEVEL = "warn"\n');
+  const env = { THALAMUS_LOG_LEVEL: 'debug', DATABASE_URL: 'postgresql://env/db' };
+  const { config, sources } = loadConfigWithSources(file, env);
+  assert.equal(config, loadConfig(file, env));
+  assert.is(sources.get('PROCESSES'), `${file}:2`);
+  assert.is(sources.get('LOG_LEVEL'), 'environment variable THALAMUS_LOG_LEVEL');
+  assert.is(sources.get('POSTGRESQL_URI'), 'environment variable DATABASE_URL');
+  assert.is(sources.get('BODY_LIMIT'), 'default of BODY_LIMIT');
+});
+
+t('thalamus config check prints every value with its source, and never a secret', async () => {
+  const file = cfg('# site\nLISTEN = "0.0.0.0:9000"\nSECRET_KEY = "correct-horse-battery-staple"\n');
+  const r = await runCli(['config', 'check'], {
+    env: { THALAMUS_CONFIG: file, DATABASE_URL: 'postgresql://thalamus:hunter2@db.example:5432/federation?sslmode=require', THALAMUS_POOL_SIZE: '4' },
+  });
+  assert.is(r.code, 0, r.stderr);
+  const out = r.stdout;
+  assert.ok(out.startsWith(`configuration file: ${file}\n`));
+  const line = (key: string) => out.split('\n').find((l) => l.startsWith(`${key} `)) ?? '';
+  assert.match(line('LISTEN'), new RegExp(`^LISTEN +0\\.0\\.0\\.0:9000 +${file.replace(/[.]/g, '\\.')}:2$`));
+  assert.match(line('SECRET_KEY'), /^SECRET_KEY +\(set, 28 characters\) +.*:3$/);
+  assert.match(line('POSTGRESQL_URI'), /^POSTGRESQL_URI +postgresql:\/\/thalamus:\*\*\*@db\.example:5432\/federation\?sslmode=require +environment variable DATABASE_URL$/);
+  assert.match(line('POOL_SIZE'), /^POOL_SIZE +4 +environment variable THALAMUS_POOL_SIZE$/);
+  assert.match(line('BODY_LIMIT'), /^BODY_LIMIT +1048576 +default$/);
+  assert.match(line('PERSON_ID_PATTERN'), /^PERSON_ID_PATTERN +\^\[A-Za-z0-9\._-\]\{1,128\}\$ +default$/);
+  assert.is(out.split('\n').filter((l) => /^[A-Z0-9_]+ {2,}/.test(l)).length, 35, 'every key');
+  assert.match(out, /\nroles: .*roles\.cfg: end_user, health_professional, root\nconfiguration OK\n$/);
+  assert.not.match(out + r.stderr, /hunter2|correct-horse/);
+});
+
+t('thalamus config check: exit 78 naming the file and line of a bad thalamus.cfg or roles.cfg', async () => {
+  const bad = cfg('LOG_LEVEL = "info"\nPROCESSES = "two"\n');
+  const r = await runCli(['config', 'check'], { env: { THALAMUS_CONFIG: bad } });
+  assert.is(r.code, 78);
+  assert.is(r.stderr, `thalamus: configuration error: ${bad}:2: PROCESSES: expected a whole number, got "two"\n`);
+  assert.is(r.stdout, '');
+  const roles = join(dir, 'roles.cfg');
+  writeFileSync(roles, '[\n  {"role": "root",\n   "permissions": {"GET": ["login"],}}\n]\n');
+  const a = await runCli(['config', 'check'], { env: { THALAMUS_CONFIG: cfg(`ACL = "${roles}"\n`) } });
+  assert.is(a.code, 78);
+  assert.match(a.stderr, new RegExp(`^thalamus: configuration error: ${roles.replace(/[.]/g, '\\.')}: not valid JSON \\(line 3, column \\d+\\): `));
 });
 
 t.run();

@@ -13,12 +13,14 @@ export interface AuditSource {
 
 /** What happened to which record. */
 export interface AuditEvent {
-  action: 'read' | 'list' | 'create' | 'update' | 'delete' | 'login_failed' | 'login_locked';
+  action: 'read' | 'list' | 'create' | 'update' | 'delete' | 'login_failed' | 'login_locked' | 'unlock' | 'export' | 'import';
   recordId: string | null;
   person: string | null;
   status: number;
   /** Sensitive fields the write changed (password, roles, active), for the `detail` column. */
   changed?: string[];
+  /** More for the `detail` column: what an operator's command did (counts, kinds). */
+  detail?: Record<string, unknown>;
 }
 
 export type AuditEntry = AuditSource & AuditEvent;
@@ -26,8 +28,10 @@ export type AuditEntry = AuditSource & AuditEvent;
 export const AUDIT_COLUMNS = 'actor, actor_roles, action, route, record_id, person, status, client, request_id, detail';
 const CASTS = ['varchar', 'text[]', 'text', 'text', 'varchar', 'varchar', 'int', 'text', 'text', 'jsonb'];
 
-function detailOf(e: AuditEvent): string | null {
-  return e.changed?.length ? JSON.stringify({ changed: e.changed }) : null;
+/** The `detail` column's JSON text, or null when the event carries nothing more than its action. */
+export function detailOf(e: AuditEvent): string | null {
+  const detail = { ...(e.changed?.length ? { changed: e.changed } : {}), ...e.detail };
+  return Object.keys(detail).length ? JSON.stringify(detail) : null;
 }
 
 export function auditValues(e: AuditEntry): unknown[] {

@@ -4,7 +4,7 @@
 // drops the oldest beyond that, with a log line saying how many.
 import type pg from 'pg';
 import type { Logger } from '../log.js';
-import { AUDIT_COLUMNS, type AuditEntry } from './entry.js';
+import { AUDIT_COLUMNS, detailOf, type AuditEntry } from './entry.js';
 
 const FLUSH_MS = 1000;
 const BATCH = 500;
@@ -38,7 +38,7 @@ export function createAuditLog(pool: pg.Pool, log: Logger): AuditLog {
     await pool.query(INSERT, [
       rows.map((r) => r.actor), rows.map((r) => arrayLiteral(r.roles)), rows.map((r) => r.action), rows.map((r) => r.route), rows.map((r) => r.recordId),
       rows.map((r) => r.person), rows.map((r) => r.status), rows.map((r) => r.client), rows.map((r) => r.requestId),
-      rows.map((r) => (r.changed?.length ? JSON.stringify({ changed: r.changed }) : null)),
+      rows.map(detailOf),
     ]);
   };
 

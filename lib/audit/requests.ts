@@ -2,7 +2,7 @@
 // record (people, pages of life, documents, domiciliary units, institutions) except
 // the writes that succeeded, whose row was written by the write's own statement, and
 // except 401s (a failed login's row is written with the failure, lockout.ts). A 429 on
-// any route is a refused login.
+// any route is a refused login. An export of the federation is audited like a read.
 import type { AuditEvent } from './entry.js';
 
 const HEALTH_RECORD = /^\/(people|pols|personal_docs|domiciliary-units|institutions)(\/|$)/;
@@ -12,6 +12,7 @@ const WRITES: Record<string, AuditEvent['action']> = { POST: 'create', PATCH: 'u
 /** The audit event for a finished request, or undefined when it needs none here. */
 export function auditEvent(method: string | undefined, route: string | undefined, params: Record<string, string> | undefined, status: number): AuditEvent | undefined {
   if (status === 429) return { action: 'login_locked', recordId: null, person: null, status };
+  if (route === '/export' && status !== 401) return { action: 'export', recordId: null, person: null, status };
   if (!route || !HEALTH_RECORD.test(route) || status === 401) return undefined;
   const write = WRITES[method ?? ''];
   if (write && status >= 200 && status < 300) return undefined;

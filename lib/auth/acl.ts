@@ -36,6 +36,15 @@ export function parseAcl(value: unknown, file = 'roles.cfg'): Acl {
   return acl;
 }
 
+/** ` (line L, column C)` where JSON.parse's message gives a position, so an operator finds it; else ''. */
+function jsonErrorLine(text: string, message: string): string {
+  const m = /at position (\d+)/.exec(message);
+  if (!m) return '';
+  const before = text.slice(0, Number(m[1]));
+  const line = before.split('\n').length;
+  return ` (line ${line}, column ${before.length - before.lastIndexOf('\n')})`;
+}
+
 export function loadAcl(file: string): Acl {
   let text: string;
   try {
@@ -47,7 +56,7 @@ export function loadAcl(file: string): Acl {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new AclError(`${file}: not valid JSON: ${(err as Error).message}`);
+    throw new AclError(`${file}: not valid JSON${jsonErrorLine(text, (err as Error).message)}: ${(err as Error).message}`);
   }
   return parseAcl(value, file);
 }

@@ -47,6 +47,15 @@ export async function migrate(pool: pg.Pool, dir = SQL_DIR): Promise<string[]> {
   return applied;
 }
 
+/** The migrations not yet applied, in order (`thalamus migrate --dry-run`); changes nothing. */
+export async function pendingMigrations(pool: pg.Pool, dir = SQL_DIR): Promise<string[]> {
+  const { rows } = await pool.query<{ known: boolean }>(`SELECT to_regclass('thalamus_migrations') IS NOT NULL AS known`);
+  const done = rows[0]!.known
+    ? new Set((await pool.query<{ name: string }>('SELECT name FROM thalamus_migrations')).rows.map((r) => r.name))
+    : new Set<string>();
+  return migrationFiles(dir).filter((name) => !done.has(name));
+}
+
 /** Loads sql/demo into the database; rows that exist are left as they are. */
 export async function loadDemo(pool: pg.Pool): Promise<void> {
   const dir = join(SQL_DIR, 'demo');

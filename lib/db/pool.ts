@@ -8,6 +8,8 @@ export interface PoolOptions {
   /** Default statement timeout in ms for every statement (0: none). */
   statementTimeout?: number;
   applicationName?: string;
+  /** Ends a session idle inside a transaction this long, in ms (default 60 s; 0: never, for an import fed by a slow pipe). */
+  idleInTransactionTimeout?: number;
 }
 
 export function createPool(opts: PoolOptions): pg.Pool {
@@ -17,7 +19,7 @@ export function createPool(opts: PoolOptions): pg.Pool {
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 5_000,
     statement_timeout: opts.statementTimeout || undefined,
-    idle_in_transaction_session_timeout: 60_000,
+    idle_in_transaction_session_timeout: opts.idleInTransactionTimeout ?? 60_000,
     application_name: opts.applicationName ?? 'thalamus',
   });
   // An idle client that loses its connection emits here; without a listener the process would die.

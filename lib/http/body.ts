@@ -67,7 +67,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /** Walks a parsed JSON value without recursion: too deep, or holding a number beyond a double. */
-function shapeProblem(value: unknown, max: number): 'deep' | 'number' | undefined {
+export function shapeProblem(value: unknown, max: number): 'deep' | 'number' | undefined {
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length) {
     const [v, d] = stack.pop()!;
@@ -88,6 +88,8 @@ const MAX_EXPONENT = 308;
  * Outside strings an `e` follows a digit only in a number's exponent.
  */
 export function hasHugeExponent(text: string): boolean {
+  // Most texts hold no exponent of three digits at all; a native scan tells.
+  if (!/\d[eE][+-]?\d{3}/.test(text)) return false;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);

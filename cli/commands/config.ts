@@ -1,0 +1,66 @@
+// `thalamus config check`: reads thalamus.cfg, roles.cfg and the TLS files as a start
+// would, and prints every effective value with where it came from (file and line,
+// environment variable, or default). Secrets are never printed: SECRET_KEY shows its
+// length, a database URL its password as ***.
+import type { Command } from 'commander';
+import { ConfigError, configKeys, defaultConfigFile, loadConfigWithSources, type Config } from '../../lib/config.js';
+import { loadTls, TlsError } from '../../server/tls.js';
+import { CliError, EXIT } from '../errors.js';
+import { readAcl } from '../runtime.js';
+
+/** A connection string with its password (userinfo or `password=` parameter) masked. */
+export function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    if (u.searchParams.has('password')) u.searchParams.set('password', '***');
+    return u.toString().replace('%2A%2A%2A', '***');
+  } catch {
+    // A libpq key=value string.
+    return url.replace(/(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, '$1***');
+  }
+}
+
+function show(key: string, value: unknown): string {
+  if (key === 'SECRET_KEY') return value ? `(set, ${String(value).length} characters)` : '(empty: a random key at each start)';
+  if (key === 'POSTGRESQL_URI') return value ? maskUrl(String(value)) : '(empty: the embedded PostgreSQL)';
+  if (value instanceof RegExp) return value.source;
+  if (Array.isArray(value)) return value.join(' ');
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  if (value && typeof value === 'object' && 'port' in value) {
+    const l = value as Config['listen'];
+    return `${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`;
+  }
+  return value === '' ? '(empty)' : String(value);
+}
+
+export function registerConfig(program: Command): void {
+  const config = program.command('config').description('inspect the configuration');
+  config.command('check')
+    .description('check thalamus.cfg, roles.cfg and the TLS files; print every value with its source')
+    .action(() => {
+      const file = defaultConfigFile();
+      let loaded;
+      try {
+        loaded = loadConfigWithSources(file);
+      } catch (err) {
+        if (err instanceof ConfigError) throw new CliError(`configuration error: ${err.message}`, EXIT.config);
+        throw err;
+      }
+      const { config: c, sources } = loaded;
+      const acl = readAcl(c);
+      try {
+        loadTls(c);
+      } catch (err) {
+        if (err instanceof TlsError) throw new CliError(`configuration error: ${err.message}`, EXIT.config);
+        throw err;
+      }
+      const rows = configKeys().map(({ key, field }) => [key, show(key, c[field]), (sources.get(key) ?? '').replace(/^default of .*/, 'default')] as const);
+      const width = (i: 0 | 1) => Math.min(48, Math.max(...rows.map((r) => r[i].length)));
+      const out = [`configuration file: ${c.file || `${file} (not found: defaults and environment only)`}`];
+      for (const [key, value, source] of rows) out.push(`${key.padEnd(width(0))}  ${value.padEnd(width(1))}  ${source}`);
+      out.push(`roles: ${c.acl}: ${[...acl.keys()].join(', ')}`);
+      out.push('configuration OK');
+      process.stdout.write(out.join('\n') + '\n');
+    });
+}

@@ -1,0 +1,13 @@
+// Exit codes of the `thalamus` command, and the error that carries one. 78 is
+// EX_CONFIG of sysexits.h, which the server already exits with on a bad configuration.
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, config: 78 } as const;
+
+/** A failure to report as `thalamus: <message>` (no stack) and exit with `code`. */
+export class CliError extends Error {
+  constructor(message: string, readonly code: number = EXIT.failed) {
+    super(message);
+  }
+}
+
+export const usage = (message: string) => new CliError(message, EXIT.usage);

@@ -1,0 +1,87 @@
+// What the commands that touch the federation share: the configuration (a bad one is
+// exit 78), the database opened, migrated and closed again, the password settings a
+// worker would use, and who the operator is for the audit rows.
+import { randomUUID } from 'node:crypto';
+import { userInfo } from 'node:os';
+import type pg from 'pg';
+import { ConfigError, loadConfig, type Config } from '../lib/config.js';
+import { AclError, loadAcl, type Acl } from '../lib/auth/acl.js';
+import { createPool, closePool } from '../lib/db/pool.js';
+import { migrate } from '../lib/db/migrate.js';
+import { setArgon2Params, setHashAlgorithm, setHashBounds } from '../lib/auth/passwords.js';
+import { setPasswordMinLength } from '../lib/auth/policy.js';
+import type { AuditSource } from '../lib/audit/entry.js';
+import type { Logger } from '../lib/log.js';
+import { openDatabase } from '../server/database.js';
+import { CliError, EXIT } from './errors.js';
+
+/** The configuration, with the hashing and password rules it sets; a bad one is exit 78. */
+export function readConfig(): Config {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(`configuration error: ${err.message}`, EXIT.config);
+    throw err;
+  }
+  setArgon2Params({ memoryCost: config.argon2MemoryKib, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism });
+  setHashBounds(config);
+  setHashAlgorithm(config.passwordHash);
+  setPasswordMinLength(config.passwordMinLength);
+  return config;
+}
+
+export function readAcl(config: Config): Acl {
+  try {
+    return loadAcl(config.acl);
+  } catch (err) {
+    if (err instanceof AclError) throw new CliError(`configuration error: ${err.message}`, EXIT.config);
+    throw err;
+  }
+}
+
+/**
+ * The operator, for the audit trail: the OS account, prefixed so it is never taken for
+ * a federation account (`os:root`), with the account sudo was run from when it was.
+ */
+export function operator(route: string): AuditSource {
+  const name = userInfo().username;
+  const sudo = process.env.SUDO_USER && process.env.SUDO_USER !== name ? ` sudo:${process.env.SUDO_USER}` : '';
+  return { actor: `os:${name}${sudo}`, roles: [], route, client: null, requestId: randomUUID() };
+}
+
+export interface DatabaseOptions {
+  /** Apply pending migrations first (default true): a fresh database then has its tables. */
+  migrate?: boolean;
+}
+
+/**
+ * Runs `fn` with a pool on the configured database (or the embedded one, started for
+ * the command and stopped after), closing both whatever happens. Ctrl-C or SIGTERM ends
+ * the command with the embedded PostgreSQL stopped and any open transaction rolled back
+ * (its connection closes).
+ */
+export async function withDatabase<T>(config: Config, log: Logger, fn: (pool: pg.Pool) => Promise<T>, opts: DatabaseOptions = {}): Promise<T> {
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`thalamus: stopped by ${signal}; nothing more was written\n`);
+    // process.exit runs the embedded PostgreSQL's exit hook (lib/db/embedded.ts).
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const db = await openDatabase(config, log);
+  // An import is one transaction fed as fast as its input comes: no idle timeout.
+  const pool = createPool({ url: db.url, size: 2, applicationName: 'thalamus-cli', idleInTransactionTimeout: 0 });
+  try {
+    if (opts.migrate !== false) {
+      const applied = await migrate(pool);
+      if (applied.length) log.info(`migrations applied: ${applied.join(', ')}`);
+    }
+    return await fn(pool);
+  } finally {
+    await closePool(pool).catch(() => undefined);
+    await db.stop().catch((err: Error) => log.error(`stopping the embedded PostgreSQL failed: ${err.message}`));
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

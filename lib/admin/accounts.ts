@@ -1,0 +1,60 @@
+// Account administration from the command line (`thalamus user ...`): each change and
+// its audit row are one statement, as for the API's writes, with the operator as the
+// actor. The audit row's status is what the API would answer for the same change.
+import sql, { type Sql } from 'sql-template-tag';
+import type pg from 'pg';
+import { auditInsert, withAudit, type AuditEvent, type AuditSource } from '../audit/entry.js';
+
+const event = (action: AuditEvent['action'], id: string, status: number, changed?: string[]): AuditEvent =>
+  ({ action, recordId: id, person: id, status, changed });
+
+async function run(pool: pg.Pool, statement: Sql): Promise<number> {
+  const { rowCount } = await pool.query(statement.text, statement.values);
+  return rowCount ?? 0;
+}
+
+/**
+ * Creates a person who can log in: `roles`, active, and the password hash (or none).
+ * Returns false when the id is taken (nothing changes then).
+ */
+export async function addAccount(pool: pg.Pool, source: AuditSource, id: string, roles: string[], hash: string | null): Promise<boolean> {
+  const data = { id, roles, active: true, ...(hash === null ? {} : { password: hash }) };
+  const changed = ['roles', 'active', ...(hash === null ? [] : ['password'])];
+  return (await run(pool, withAudit({ ...source, ...event('create', id, 201, changed) },
+    sql`INSERT INTO people (id, data) VALUES (${id}::varchar, ${JSON.stringify(data)}::jsonb) ON CONFLICT (id) DO NOTHING RETURNING id`))) === 1;
+}
+
+/** Merges `fields` into a person's document; false when there is no such person. */
+function update(pool: pg.Pool, source: AuditSource, id: string, fields: Record<string, unknown>): Promise<number> {
+  return run(pool, withAudit({ ...source, ...event('update', id, 200, Object.keys(fields)) },
+    sql`UPDATE people SET data = COALESCE(data, '{}'::jsonb) || ${JSON.stringify(fields)}::jsonb WHERE id = ${id}::varchar RETURNING id`));
+}
+
+export async function setPasswordHash(pool: pg.Pool, source: AuditSource, id: string, hash: string): Promise<boolean> {
+  return (await update(pool, source, id, { password: hash })) === 1;
+}
+
+export async function setRoles(pool: pg.Pool, source: AuditSource, id: string, roles: string[]): Promise<boolean> {
+  return (await update(pool, source, id, { roles })) === 1;
+}
+
+export async function deactivate(pool: pg.Pool, source: AuditSource, id: string): Promise<boolean> {
+  return (await update(pool, source, id, { active: false })) === 1;
+}
+
+/**
+ * Clears the account's lockout: its failures from all addresses (scope `account`) and
+ * from each address (scope `pair`, keyed `ACCOUNT ADDRESS`). An address's own count is
+ * the address's, not the account's, and stays. Audited even when nothing was there, so
+ * the trail shows the request. Returns the rows removed.
+ */
+export async function unlockAccount(pool: pg.Pool, source: AuditSource, id: string): Promise<number> {
+  // starts_with, not LIKE: an id may hold `_`, which LIKE reads as a wildcard.
+  const removed = sql`DELETE FROM login_failures WHERE (scope = 'account' AND key = ${id}::text)
+    OR (scope = 'pair' AND starts_with(key, ${id}::text || ' ')) RETURNING 1`;
+  const statement = sql`WITH d AS (${removed}),
+    a AS (${auditInsert({ ...source, ...event('unlock', id, 200) }, sql`true`)})
+    SELECT count(*)::int AS removed FROM d`;
+  const { rows } = await pool.query<{ removed: number }>(statement.text, statement.values);
+  return rows[0]!.removed;
+}
