@@ -1,0 +1,239 @@
+// Push delivery, one per worker. A worker holds the subscriptions it delivers by a
+// session advisory lock on its own connection (class 1952999471, key the id): only one
+// worker of all instances holds a subscription, and a worker that dies (kill -9
+// included) loses its locks with its connection, so another takes over at its next
+// scan. For a held subscription, each new batch from the hub (or a retry timer) runs
+// one delivery loop: re-read the row (another worker may have moved it on), read the
+// changes after `last_seq` that the owner may see now, POST them, and move `last_seq`
+// only on a 2xx. Batches go one at a time, in order, at least once; a failure backs
+// off exponentially, and after SUBSCRIPTION_PAUSE_AFTER seconds of failing the
+// subscription is paused (and released) until someone resumes it.
+import pg from 'pg';
+import type { Logger } from '../log.js';
+import type { Acl } from '../auth/acl.js';
+import type { AuditLog } from '../audit/log.js';
+import type { Hub } from '../changes/hub.js';
+import { HttpError } from '../http/errors.js';
+import { readPage } from '../changes/reader.js';
+import { pageJson } from '../changes/format.js';
+import { acknowledge, dueSubscriptions, loadSubscription, pause, recordFailure, type Subscription } from './progress.js';
+import { ownerFilter } from './owner.js';
+import { postBatch } from './webhook.js';
+
+export interface DeliverySettings {
+  batch: number;
+  timeoutMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  pauseAfterSeconds: number;
+  /** Subscriptions this worker holds at most. */
+  concurrency: number;
+}
+
+export interface DelivererOptions {
+  databaseUrl: string;
+  pool: pg.Pool;
+  hub: Hub;
+  acl: () => Acl;
+  log: Logger;
+  audit?: AuditLog;
+  settings: DeliverySettings;
+  /** How often unheld due subscriptions are looked for. */
+  scanMs?: number;
+}
+
+export interface Deliverer {
+  /** Ids of the subscriptions this worker holds. */
+  held(): number[];
+  /** Looks for due subscriptions now. */
+  scan(): void;
+  /** Stops: in-flight POSTs are aborted (their batch is sent again by the next holder), locks released. */
+  close(): Promise<void>;
+}
+
+const LOCK_CLASS = 1952999471;
+const SCAN_MS = 2000;
+const RECONNECT_MS = 1000;
+
+interface Held { running: boolean; again: boolean; timer?: NodeJS.Timeout }
+
+type Step = 'more' | 'done';
+
+export function createDeliverer(opts: DelivererOptions): Deliverer {
+  const { pool, settings, log } = opts;
+  const held = new Map<number, Held>();
+  const stop = new AbortController();
+  const loops = new Set<Promise<void>>();
+  let lockClient: pg.Client | undefined;
+  let closed = false;
+  let scanning = false;
+  let rescan = false;
+  let reconnect: NodeJS.Timeout | undefined;
+
+  const key = (id: number) => [LOCK_CLASS, id % 2147483647] as const;
+
+  function lostLocks(c: pg.Client): void {
+    if (lockClient !== c) return;
+    lockClient = undefined;
+    for (const h of held.values()) clearTimeout(h.timer);
+    held.clear();
+    c.end().catch(() => undefined);
+    if (!closed) reconnect = setTimeout(() => void connect(), RECONNECT_MS);
+  }
+
+  async function connect(): Promise<void> {
+    const c = new pg.Client({ connectionString: opts.databaseUrl, application_name: 'thalamus-deliver' });
+    c.on('error', () => lostLocks(c));
+    c.on('end', () => lostLocks(c));
+    lockClient = c;
+    try {
+      await c.connect();
+      scan();
+    } catch (err) {
+      if (!closed) log.warn({ err }, 'the subscription deliverer could not connect; retrying');
+      lostLocks(c);
+    }
+  }
+
+  async function tryLock(id: number): Promise<boolean> {
+    const c = lockClient;
+    if (!c) return false;
+    const { rows } = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int, $2::int) AS ok', [...key(id)]);
+    return rows[0]?.ok === true && lockClient === c;
+  }
+
+  function release(id: number): void {
+    const h = held.get(id);
+    if (!h) return;
+    clearTimeout(h.timer);
+    held.delete(id);
+    lockClient?.query('SELECT pg_advisory_unlock($1::int, $2::int)', [...key(id)]).catch(() => undefined);
+  }
+
+  function later(id: number, ms: number): void {
+    const h = held.get(id);
+    if (!h || closed) return;
+    clearTimeout(h.timer);
+    h.timer = setTimeout(() => run(id), Math.max(10, ms));
+  }
+
+  /** Runs the delivery loop of a held subscription, once more if asked while it runs. */
+  function run(id: number): void {
+    const h = held.get(id);
+    if (!h || closed) return;
+    if (h.running) { h.again = true; return; }
+    h.running = true;
+    const loop = (async () => {
+      do {
+        h.again = false;
+        try {
+          while (!closed && held.get(id) === h && (await deliverOnce(id)) === 'more');
+        } catch (err) {
+          if (!closed) { log.warn({ err, subscription: id }, 'delivery failed; retrying'); later(id, settings.retryMinMs); }
+        }
+      } while (h.again && !closed && held.get(id) === h);
+      h.running = false;
+    })();
+    loops.add(loop);
+    void loop.finally(() => loops.delete(loop));
+  }
+
+  function backoff(attempts: number): number {
+    const base = Math.min(settings.retryMaxMs, settings.retryMinMs * 2 ** Math.min(attempts, 30));
+    return Math.round(base * (0.8 + Math.random() * 0.4));
+  }
+
+  async function deliverOnce(id: number): Promise<Step> {
+    const sub = await loadSubscription(pool, id);
+    if (!sub || sub.state === 'paused') { release(id); return 'done'; }
+    if (sub.dueInMs > 0) { later(id, sub.dueInMs); return 'done'; }
+    const filter = ownerFilter(opts.acl(), sub);
+    if (!filter) { await pause(pool, id, 'OWNER_NOT_ALLOWED: the owner may no longer follow these changes'); release(id); return 'done'; }
+    let page;
+    try {
+      page = await readPage(pool, filter, sub.lastSeq, settings.batch, sub.includeDocs);
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status !== 410) throw err;
+      await pause(pool, id, `CHANGES_EXPIRED: ${err.message}`);
+      release(id);
+      return 'done';
+    }
+    if (!page.rows.length) {
+      if (page.lastSeq > sub.lastSeq) await acknowledge(pool, id, sub.lastSeq, page.lastSeq, false);
+      return 'done';
+    }
+    const body = `{"subscription":${id},${pageJson(page).slice(1)}`;
+    const outcome = await postBatch(sub.url, sub.secret, id, body, settings.timeoutMs, stop.signal);
+    if (closed) return 'done';
+    audit(sub, outcome.ok ? outcome.status : outcome.status ?? 0);
+    if (outcome.ok) {
+      const moved = await acknowledge(pool, id, sub.lastSeq, page.lastSeq, true);
+      return !moved || page.rows.length === settings.batch ? 'more' : 'done';
+    }
+    const delay = backoff(sub.attempts);
+    const state = await recordFailure(pool, id, sub.lastSeq, outcome.error, delay, settings.pauseAfterSeconds);
+    if (state === 'paused') { log.warn({ subscription: id, error: outcome.error }, 'subscription paused after failing too long'); release(id); }
+    else later(id, delay);
+    return 'done';
+  }
+
+  function audit(sub: Subscription, status: number): void {
+    opts.audit?.record({
+      actor: sub.owner, roles: sub.ownerRoles ?? [], route: '/subscriptions/:id', client: new URL(sub.url).host, requestId: null,
+      action: 'push', recordId: String(sub.id), person: sub.person, status,
+    });
+  }
+
+  async function scanOnce(): Promise<void> {
+    const due = await dueSubscriptions(pool, 1000);
+    const listed = new Set(due.map((d) => d.id));
+    for (const id of held.keys()) if (!listed.has(id) && !held.get(id)!.running) release(id);
+    for (const { id, waitMs } of due) {
+      if (closed) return;
+      if (held.has(id)) { if (waitMs === 0) run(id); continue; }
+      if (waitMs > 0 || held.size >= settings.concurrency) continue;
+      if (await tryLock(id)) { held.set(id, { running: false, again: false }); run(id); }
+    }
+  }
+
+  function scan(): void {
+    if (closed) return;
+    if (scanning) { rescan = true; return; }
+    scanning = true;
+    void (async () => {
+      do {
+        rescan = false;
+        try {
+          await scanOnce();
+        } catch (err) {
+          if (!closed) log.warn({ err }, 'looking for due subscriptions failed');
+        }
+      } while (rescan && !closed);
+      scanning = false;
+    })();
+  }
+
+  const unfollow = opts.hub.follow({ batch: () => { for (const id of held.keys()) run(id); }, end: () => undefined });
+  const timer = setInterval(scan, opts.scanMs ?? SCAN_MS);
+  timer.unref();
+  void connect();
+
+  return {
+    held: () => [...held.keys()],
+    scan,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      clearTimeout(reconnect);
+      unfollow();
+      stop.abort();
+      await Promise.allSettled([...loops]);
+      for (const h of held.values()) clearTimeout(h.timer);
+      held.clear();
+      const c = lockClient;
+      lockClient = undefined;
+      if (c) { c.removeAllListeners(); c.on('error', () => undefined); await c.end().catch(() => undefined); }
+    },
+  };
+}
