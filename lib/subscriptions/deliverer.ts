@@ -95,11 +95,18 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     }
   }
 
+  /** Lock queries, one at a time on the lock connection. */
+  let lockQueue: Promise<unknown> = Promise.resolve();
+  function onLockClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T | undefined> {
+    const next = lockQueue.then(() => (lockClient ? fn(lockClient) : undefined));
+    lockQueue = next.catch(() => undefined);
+    return next;
+  }
+
   async function tryLock(id: number): Promise<boolean> {
     const c = lockClient;
-    if (!c) return false;
-    const { rows } = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int, $2::int) AS ok', [...key(id)]);
-    return rows[0]?.ok === true && lockClient === c;
+    const rows = await onLockClient(async (x) => (await x.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int, $2::int) AS ok', [...key(id)])).rows);
+    return rows?.[0]?.ok === true && lockClient === c;
   }
 
   function release(id: number): void {
@@ -107,7 +114,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     if (!h) return;
     clearTimeout(h.timer);
     held.delete(id);
-    lockClient?.query('SELECT pg_advisory_unlock($1::int, $2::int)', [...key(id)]).catch(() => undefined);
+    onLockClient((c) => c.query('SELECT pg_advisory_unlock($1::int, $2::int)', [...key(id)])).catch(() => undefined);
   }
 
   function later(id: number, ms: number): void {
