@@ -47,7 +47,10 @@ export interface Deliverer {
   held(): number[];
   /** Looks for due subscriptions now. */
   scan(): void;
-  /** Stops: in-flight POSTs are aborted (their batch is sent again by the next holder), locks released. */
+  /**
+   * Stops: a POST in flight gets its timeout to finish and be acknowledged (after that
+   * it is cut, and the next holder sends its batch again); then the locks go.
+   */
   close(): Promise<void>;
 }
 
@@ -171,7 +174,8 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     }
     const body = `{"subscription":${id},${pageJson(page).slice(1)}`;
     const outcome = await postBatch(sub.url, sub.secret, id, body, settings.timeoutMs, stop.signal);
-    if (closed) return 'done';
+    // Cut short by close(): not the receiver's failure; the next holder sends it again.
+    if (!outcome.ok && stop.signal.aborted) return 'done';
     audit(sub, outcome.ok ? outcome.status : outcome.status ?? 0);
     if (outcome.ok) {
       const moved = await acknowledge(pool, id, sub.lastSeq, page.lastSeq, true);
@@ -234,8 +238,12 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
       clearInterval(timer);
       clearTimeout(reconnect);
       unfollow();
-      stop.abort();
+      // A POST in flight may finish (and be acknowledged) within its own timeout, so a
+      // graceful stop hands over without sending a batch twice; then it is cut.
+      const cut = setTimeout(() => stop.abort(), settings.timeoutMs);
       await Promise.allSettled([...loops]);
+      clearTimeout(cut);
+      stop.abort();
       for (const h of held.values()) clearTimeout(h.timer);
       held.clear();
       const c = lockClient;
