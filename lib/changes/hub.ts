@@ -51,6 +51,12 @@ export interface HubOptions {
 }
 
 const CHANNEL = 'thalamus_changes';
+/**
+ * Under a stream of commits (one notification each), reads follow each other at least
+ * this far apart, so one read takes many rows: a few ms of latency instead of one
+ * query per commit per worker. A notification after a quiet spell is read at once.
+ */
+const BUSY_READ_INTERVAL_MS = 5;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5000;
 
@@ -86,6 +92,7 @@ export function createHub(opts: HubOptions): Hub {
     reading = true;
     try {
       do {
+        if (again) await new Promise((resolve) => setTimeout(resolve, BUSY_READ_INTERVAL_MS));
         again = false;
         for (;;) {
           const rows = await readAfter(c, head, opts.batch);

@@ -91,6 +91,10 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     lockClient = c;
     try {
       await c.connect();
+      // Cursor updates go through this connection without waiting for the WAL flush: one
+      // lost in a crash only means its batch is sent again (at least once), and the
+      // commits that number changes (serialized through their flush) are not slowed.
+      await c.query('SET synchronous_commit = off');
       scan();
     } catch (err) {
       if (!closed) log.warn({ err }, 'the subscription deliverer could not connect; retrying');
@@ -100,16 +104,23 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
 
   /** Lock queries, one at a time on the lock connection. */
   let lockQueue: Promise<unknown> = Promise.resolve();
-  function onLockClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T | undefined> {
-    const next = lockQueue.then(() => (lockClient ? fn(lockClient) : undefined));
+  /** Runs `fn` on the lock connection after the queries before it; `done: false` when there is none. */
+  function onLockClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<{ done: true; value: T } | { done: false }> {
+    const next = lockQueue.then(async () => (lockClient ? { done: true as const, value: await fn(lockClient) } : { done: false as const }));
     lockQueue = next.catch(() => undefined);
     return next;
   }
 
+  /** The connection for cursor and state updates (the pool while the lock connection is down). */
+  const writer = async <T>(fn: (db: pg.Pool | pg.Client) => Promise<T>): Promise<T> => {
+    const result = await onLockClient(fn);
+    return result.done ? result.value : fn(pool);
+  };
+
   async function tryLock(id: number): Promise<boolean> {
     const c = lockClient;
-    const rows = await onLockClient(async (x) => (await x.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int, $2::int) AS ok', [...key(id)])).rows);
-    return rows?.[0]?.ok === true && lockClient === c;
+    const result = await onLockClient(async (x) => (await x.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int, $2::int) AS ok', [...key(id)])).rows);
+    return result.done && result.value[0]?.ok === true && lockClient === c;
   }
 
   function release(id: number): void {
@@ -158,18 +169,18 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     if (!sub || sub.state === 'paused') { release(id); return 'done'; }
     if (sub.dueInMs > 0) { later(id, sub.dueInMs); return 'done'; }
     const filter = ownerFilter(opts.acl(), sub);
-    if (!filter) { await pause(pool, id, 'OWNER_NOT_ALLOWED: the owner may no longer follow these changes'); release(id); return 'done'; }
+    if (!filter) { await writer((db) => pause(db, id, 'OWNER_NOT_ALLOWED: the owner may no longer follow these changes')); release(id); return 'done'; }
     let page;
     try {
       page = await readPage(pool, filter, sub.lastSeq, settings.batch, sub.includeDocs);
     } catch (err) {
       if (!(err instanceof HttpError) || err.status !== 410) throw err;
-      await pause(pool, id, `CHANGES_EXPIRED: ${err.message}`);
+      await writer((db) => pause(db, id, `CHANGES_EXPIRED: ${err.message}`));
       release(id);
       return 'done';
     }
     if (!page.rows.length) {
-      if (page.lastSeq > sub.lastSeq) await acknowledge(pool, id, sub.lastSeq, page.lastSeq, false);
+      if (page.lastSeq > sub.lastSeq) await writer((db) => acknowledge(db, id, sub.lastSeq, page.lastSeq, false));
       return 'done';
     }
     const body = `{"subscription":${id},${pageJson(page).slice(1)}`;
@@ -178,11 +189,11 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     if (!outcome.ok && stop.signal.aborted) return 'done';
     audit(sub, outcome.ok ? outcome.status : outcome.status ?? 0);
     if (outcome.ok) {
-      const moved = await acknowledge(pool, id, sub.lastSeq, page.lastSeq, true);
+      const moved = await writer((db) => acknowledge(db, id, sub.lastSeq, page.lastSeq, true));
       return !moved || page.rows.length === settings.batch ? 'more' : 'done';
     }
     const delay = backoff(sub.attempts);
-    const state = await recordFailure(pool, id, sub.lastSeq, outcome.error, delay, settings.pauseAfterSeconds);
+    const state = await writer((db) => recordFailure(db, id, sub.lastSeq, outcome.error, delay, settings.pauseAfterSeconds));
     if (state === 'paused') { log.warn({ subscription: id, error: outcome.error }, 'subscription paused after failing too long'); release(id); }
     else later(id, delay);
     return 'done';
