@@ -6,8 +6,12 @@
 //   --duration s (BENCH_DURATION, 10)     seconds per autocannon run
 //   --connections c (BENCH_CONNECTIONS, 50)
 //   --workers w  (BENCH_WORKERS, 2)
-//   --only a,b   (BENCH_ONLY)             scenarios to run (a b c d e invalidation)
+//   --only a,b   (BENCH_ONLY)             scenarios to run (a b c d e invalidation changes);
+//                                         `changes` runs only when named (bench/changes.ts)
 //   --quick                               20,000 people, 3 s runs
+// The change-feed measurement (--only changes) also reads BENCH_CHANGES_RATE (500
+// writes/s), BENCH_CHANGES_ROWS (200,000 rows paged; 50,000 with --quick) and
+// BENCH_SSE_SUBSCRIBERS (1000); run alone, it generates only 1,000 people.
 //   --cpu-prof                            Thalamus workers write .cpuprofile files to bench/profiles
 // BENCH_DATABASE_URL names the PostgreSQL server (its maintenance database; default
 // postgresql://postgres@127.0.0.1:5432/postgres); when it cannot be reached an embedded
@@ -26,6 +30,7 @@ import { launch, buildBench, type Launched } from './launch.js';
 import { SCENARIOS, streamPeople, copyRate, warmUp, type Measured } from './scenarios.js';
 import { measureInvalidation } from './invalidation.js';
 import { printTable, type Row } from './table.js';
+import { measureChanges } from './changes.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -45,6 +50,14 @@ const opts = {
   workers: num(flags.workers, 'BENCH_WORKERS', 2, 2),
   only: (flags.only ?? env.BENCH_ONLY ?? 'a,b,c,d,e,invalidation').split(',').map((s) => s.trim()),
   cpuProf: Boolean(flags['cpu-prof']),
+};
+// The change feed alone needs people to write pages for, not a million of them.
+if (opts.only.every((k) => k === 'changes') && flags.people === undefined && env.BENCH_PEOPLE === undefined) opts.people = 1000;
+const changesOpts = {
+  workers: opts.workers, duration: opts.duration, people: opts.people,
+  rate: Number(env.BENCH_CHANGES_RATE ?? 500),
+  rows: Number(env.BENCH_CHANGES_ROWS ?? (flags.quick ? 50_000 : 200_000)),
+  subscribers: Number(env.BENCH_SSE_SUBSCRIBERS ?? 1000),
 };
 export const ACCOUNT = { user: 'BENCH0ROOT01', password: 'bench-password-1' };
 
@@ -141,11 +154,12 @@ async function main(): Promise<void> {
       rows.push({ key: s.key, title: s.title, measured: r.thalamus, base: r.baseline, target: s.target, ratio: r.baseline ? r.thalamus.rps / r.baseline.rps : undefined });
     }
     rows.sort((x, y) => x.key.localeCompare(y.key));
-    printTable(rows, opts);
+    if (rows.length) printTable(rows, opts);
     if (opts.only.includes('invalidation')) {
       log('credential invalidation: re-reading the row per request vs LISTEN/NOTIFY');
       await measureInvalidation(url, ACCOUNT);
     }
+    if (opts.only.includes('changes')) await measureChanges(url, ACCOUNT, changesOpts, log);
   } finally {
     await Promise.all(servers.map((x) => x.stop().catch(() => undefined)));
     await pool.end().catch(() => undefined);
