@@ -102,7 +102,7 @@ export interface Config {
   subscriptionPauseAfter: number;
   /** Allow plain http:// subscription URLs to other hosts than loopback (health data would cross the network unencrypted). */
   subscriptionAllowHttp: boolean;
-  /** Subscriptions one worker delivers at once. */
+  /** Subscriptions one worker holds and delivers at once; beyond, idle ones take turns. */
   subscriptionConcurrency: number;
   /** Upstream's Flask DEBUG flag, accepted so upstream's thalamus.cfg loads as is; it changes nothing (LOG_LEVEL does). */
   debug: boolean;
@@ -163,7 +163,7 @@ const KEYS: Record<string, KeySpec> = {
   SUBSCRIPTION_RETRY_MAX_MS: { kind: 'int', field: 'subscriptionRetryMaxMs', default: '300000' },
   SUBSCRIPTION_PAUSE_AFTER: { kind: 'int', field: 'subscriptionPauseAfter', default: '86400' },
   SUBSCRIPTION_ALLOW_HTTP: { kind: 'bool', field: 'subscriptionAllowHttp', default: 'False' },
-  SUBSCRIPTION_CONCURRENCY: { kind: 'int', field: 'subscriptionConcurrency', default: '4' },
+  SUBSCRIPTION_CONCURRENCY: { kind: 'int', field: 'subscriptionConcurrency', default: '32' },
 };
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

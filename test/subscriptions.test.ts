@@ -227,6 +227,21 @@ t('paused after SUBSCRIPTION_PAUSE_AFTER of failing; resumed by PATCH state=acti
   }
 });
 
+t('more due subscriptions than a worker may hold (SUBSCRIPTION_CONCURRENCY = 1): they take turns, each gets its changes', async () => {
+  const small = await startServer({ subscriptionConcurrency: 1 });
+  const rxs = [await receiver(), await receiver(), await receiver()];
+  try {
+    await small.worker.services.hub.ready;
+    for (const rx of rxs) assert.is((await call(small.base, 'POST', '/subscriptions', { as: ROOT, body: { url: rx.url, secret: SECRET, kinds: ['units'] } })).status, 201);
+    for (let i = 0; i < 3; i++) assert.is((await call(small.base, 'POST', `/domiciliary-units/turns-${i}`, { as: ROOT, body: { n: i } })).status, 201);
+    const began = Date.now();
+    await waitFor('each receiver got the three changes', () => rxs.every((rx) => rx.seqs().length === 3), 20_000);
+    process.stdout.write(`  [subscriptions] 3 subscriptions on a worker holding 1: all delivered within ${Date.now() - began} ms\n`);
+  } finally {
+    await small.close();
+  }
+});
+
 t('an owner who loses their login, or a cursor retention passed, pauses the subscription', async () => {
   const rx = await receiver();
   const mk = await call(s.base, 'POST', '/people/NODE0002', { as: ROOT, body: { password: 'node-password-2', roles: ['node'], active: true } });
@@ -238,7 +253,10 @@ t('an owner who loses their login, or a cursor retention passed, pauses the subs
   assert.match((await state(made.json.id)).last_error, /^OWNER_NOT_ALLOWED/);
   assert.is(rx.deliveries.length, 0, 'nothing was pushed for a deactivated owner');
 
-  const old = await subscribe(ROOT, { url: `${rx.url}/old`, secret: SECRET, kinds: ['institutions'], since: 0 });
+  // Its receiver refuses, so its cursor stays at 0 whatever the deliverer tries meanwhile.
+  const refusing = await receiver();
+  refusing.answer = () => 503;
+  const old = await subscribe(ROOT, { url: refusing.url, secret: SECRET, kinds: ['institutions'], since: 0 });
   assert.is((await call(s.base, 'PATCH', `/subscriptions/${old.json.id}`, { as: ROOT, body: { state: 'paused' } })).status, 200);
   await s.db.pool.query(`UPDATE changes SET at = now() - interval '400 days' WHERE seq <= 3`);
   assert.ok((await purgeChanges(s.db.pool, 90)) >= 3);

@@ -210,11 +210,24 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     const due = await dueSubscriptions(pool, 1000);
     const listed = new Set(due.map((d) => d.id));
     for (const id of held.keys()) if (!listed.has(id) && !held.get(id)!.running) release(id);
+    let waiting = 0;
+    const dueHeld: number[] = [];
     for (const { id, waitMs } of due) {
       if (closed) return;
-      if (held.has(id)) { if (waitMs === 0) run(id); continue; }
-      if (waitMs > 0 || held.size >= settings.concurrency) continue;
+      if (held.has(id)) { if (waitMs === 0) dueHeld.push(id); continue; }
+      if (waitMs > 0) continue;
+      if (held.size >= settings.concurrency) { waiting++; continue; }
       if (await tryLock(id)) { held.set(id, { running: false, again: false }); run(id); }
+    }
+    // More due subscriptions than this worker may hold: let idle ones go (they are
+    // caught up: each held one was run on every batch), so that they take turns here or
+    // in another worker instead of some never being sent.
+    for (const [id, h] of [...held]) {
+      if (waiting <= 0) break;
+      if (!h.running && !dueHeld.includes(id)) { release(id); waiting--; }
+    }
+    for (const id of dueHeld) {
+      if (waiting > 0 && !held.get(id)?.running) { release(id); waiting--; } else run(id);
     }
   }
 
