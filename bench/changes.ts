@@ -7,6 +7,9 @@
 // (2) Read rate: one follower pages through N change rows with `normal` paging
 //     (limit = CHANGES_LIMIT_MAX), against `psql` selecting the same rows.
 // (3) Memory: 1,000 SSE subscribers on a one-worker cluster (RSS from /proc).
+// (4) What the log costs writers: INSERTs/s from 16 connections with the change
+//     triggers on and off (no server running), since numbering at commit serializes
+//     the commits of change-producing transactions (sql/020_changes.sql).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
@@ -52,6 +55,7 @@ function follow(base: string, path: string, auth: string, onChange: (id: string)
 async function latency(url: string, account: Account, auth: string, opts: ChangesBenchOptions): Promise<string[]> {
   const server = await launch('thalamus', url, opts.workers);
   const pool = new pg.Pool({ connectionString: url, max: 16 });
+  pool.on('error', () => undefined);
   const committed = new Map<string, { sent: number; ack: number }>();
   const sseAt = new Map<string, number>();
   const hookAt = new Map<string, number>();
@@ -111,6 +115,7 @@ async function latency(url: string, account: Account, auth: string, opts: Change
 
 async function readRate(url: string, auth: string, opts: ChangesBenchOptions): Promise<string[]> {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pool.on('error', () => undefined);
   const { rows: [h] } = await pool.query<{ s: string }>('SELECT COALESCE(max(seq), 0) AS s FROM changes');
   const start = Number(h!.s);
   for (let done = 0; done < opts.rows; done += 50_000) {
@@ -172,6 +177,37 @@ async function sseMemory(url: string, auth: string, opts: ChangesBenchOptions): 
   }
 }
 
+async function writeCost(url: string, opts: ChangesBenchOptions): Promise<string[]> {
+  const pool = new pg.Pool({ connectionString: url, max: 16 });
+  pool.on('error', () => undefined);
+  const run = async (label: string, total: number) => {
+    let next = 0;
+    const began = now();
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      for (let i = next++; i < total; i = next++) {
+        await pool.query(`INSERT INTO pols (id, book, data) VALUES ($1, $2, '{}')`, [`bench-cost-${label}-${process.pid}-${i}`, personIdOf(1 + (i % opts.people))]);
+      }
+    }));
+    return total / ((now() - began) / 1000);
+  };
+  try {
+    // Interleaved, three times each: a shared machine's disk and CPU vary from second to second.
+    const on: number[] = [];
+    const off: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      on.push(await run(`on${i}`, 3000));
+      await pool.query('ALTER TABLE pols DISABLE TRIGGER changes_log');
+      off.push(await run(`off${i}`, 3000));
+      await pool.query('ALTER TABLE pols ENABLE TRIGGER changes_log');
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;
+    return [`write cost, 16 connections, synchronous commit: ${on.map(Math.round).join(', ')} INSERTs/s with the change log, ${off.map(Math.round).join(', ')} without (medians ${Math.round(median(on))} / ${Math.round(median(off))}, ratio ${(median(on) / median(off)).toFixed(2)})`];
+  } finally {
+    await pool.query('ALTER TABLE pols ENABLE TRIGGER changes_log').catch(() => undefined);
+    await pool.end();
+  }
+}
+
 export async function measureChanges(url: string, account: Account, opts: ChangesBenchOptions, log: (m: string) => void): Promise<void> {
   const auth = `Basic ${Buffer.from(`${account.user}:${account.password}`).toString('base64')}`;
   log(`changes: ${opts.rate} writes/s for ${opts.duration} s, SSE follower and webhook subscription`);
@@ -180,5 +216,7 @@ export async function measureChanges(url: string, account: Account, opts: Change
   lines.push(...await readRate(url, auth, opts));
   log(`changes: ${opts.subscribers} SSE subscribers on one worker`);
   lines.push(...await sseMemory(url, auth, opts));
+  log('changes: what the log costs writers');
+  lines.push(...await writeCost(url, opts));
   process.stdout.write(`changes (relay):\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
 }

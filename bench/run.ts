@@ -94,6 +94,8 @@ async function main(): Promise<void> {
   await adminClient.query(`CREATE DATABASE ${name}`);
   const url = withDatabase(admin.url, name);
   const pool = new pg.Pool({ connectionString: url, max: 2 });
+  // The final DROP DATABASE ... WITH (FORCE) may reach a connection still closing.
+  pool.on('error', () => undefined);
   const servers: Launched[] = [];
   try {
     log(`machine: ${cpus().length} x ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}`);
