@@ -1,11 +1,10 @@
 // Push delivery, one per worker. A worker holds the subscriptions it delivers by a
-// session advisory lock on its own connection (class 1952999471, key the id): only one
-// worker of all instances holds a subscription, and a worker that dies (kill -9
-// included) loses its locks with its connection, so another takes over at its next
-// scan. For a held subscription, each new batch from the hub (or a retry timer) runs
-// one delivery loop: re-read the row (another worker may have moved it on), read the
-// changes after `last_seq` that the owner may see now, POST them, and move `last_seq`
-// only on a 2xx. Batches go one at a time, in order, at least once; a failure backs
+// session advisory lock (lib/subscriptions/locks.ts): only one worker of all instances
+// holds a subscription, and a worker that dies (kill -9 included) loses its locks with
+// its connection, so another takes over at its next scan. For a held subscription,
+// each new batch from the hub (or a retry timer) runs one delivery loop: re-read the
+// row (another worker may have moved it on before), read the changes after `last_seq`
+// that the owner may see now, POST them, and move `last_seq` only on a 2xx. Batches go one at a time, in order, at least once; a failure backs
 // off exponentially, and after SUBSCRIPTION_PAUSE_AFTER seconds of failing the
 // subscription is paused (and released) until someone resumes it.
 import pg from 'pg';
@@ -19,6 +18,7 @@ import { pageJson } from '../changes/format.js';
 import { acknowledge, dueSubscriptions, loadSubscription, pause, recordFailure, type Subscription } from './progress.js';
 import { ownerFilter } from './owner.js';
 import { postBatch } from './webhook.js';
+import { openLockConnection } from './locks.js';
 
 export interface DeliverySettings {
   batch: number;
@@ -54,9 +54,7 @@ export interface Deliverer {
   close(): Promise<void>;
 }
 
-const LOCK_CLASS = 1952999471;
 const SCAN_MS = 2000;
-const RECONNECT_MS = 1000;
 
 interface Held { running: boolean; again: boolean; timer?: NodeJS.Timeout }
 
@@ -67,68 +65,27 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
   const held = new Map<number, Held>();
   const stop = new AbortController();
   const loops = new Set<Promise<void>>();
-  let lockClient: pg.Client | undefined;
   let closed = false;
   let scanning = false;
   let rescan = false;
-  let reconnect: NodeJS.Timeout | undefined;
 
-  const key = (id: number) => [LOCK_CLASS, id % 2147483647] as const;
-
-  function lostLocks(c: pg.Client): void {
-    if (lockClient !== c) return;
-    lockClient = undefined;
-    for (const h of held.values()) clearTimeout(h.timer);
-    held.clear();
-    c.end().catch(() => undefined);
-    if (!closed) reconnect = setTimeout(() => void connect(), RECONNECT_MS);
-  }
-
-  async function connect(): Promise<void> {
-    const c = new pg.Client({ connectionString: opts.databaseUrl, application_name: 'thalamus-deliver' });
-    c.on('error', () => lostLocks(c));
-    c.on('end', () => lostLocks(c));
-    lockClient = c;
-    try {
-      await c.connect();
-      // Cursor updates go through this connection without waiting for the WAL flush: one
-      // lost in a crash only means its batch is sent again (at least once), and the
-      // commits that number changes (serialized through their flush) are not slowed.
-      await c.query('SET synchronous_commit = off');
-      scan();
-    } catch (err) {
-      if (!closed) log.warn({ err }, 'the subscription deliverer could not connect; retrying');
-      lostLocks(c);
-    }
-  }
-
-  /** Lock queries, one at a time on the lock connection. */
-  let lockQueue: Promise<unknown> = Promise.resolve();
-  /** Runs `fn` on the lock connection after the queries before it; `done: false` when there is none. */
-  function onLockClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<{ done: true; value: T } | { done: false }> {
-    const next = lockQueue.then(async () => (lockClient ? { done: true as const, value: await fn(lockClient) } : { done: false as const }));
-    lockQueue = next.catch(() => undefined);
-    return next;
-  }
-
-  /** The connection for cursor and state updates (the pool while the lock connection is down). */
-  const writer = async <T>(fn: (db: pg.Pool | pg.Client) => Promise<T>): Promise<T> => {
-    const result = await onLockClient(fn);
-    return result.done ? result.value : fn(pool);
-  };
-
-  async function tryLock(id: number): Promise<boolean> {
-    const c = lockClient;
-    const result = await onLockClient(async (x) => (await x.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int, $2::int) AS ok', [...key(id)])).rows);
-    return result.done && result.value[0]?.ok === true && lockClient === c;
-  }
+  const locks = openLockConnection({
+    databaseUrl: opts.databaseUrl, fallback: pool, log,
+    onConnected: () => scan(),
+    onLost: () => {
+      for (const h of held.values()) clearTimeout(h.timer);
+      held.clear();
+    },
+  });
+  const tryLock = (id: number) => locks.tryLock(id);
+  const writer = <T>(fn: (db: pg.Pool | pg.Client) => Promise<T>) => locks.write(fn);
 
   function release(id: number): void {
     const h = held.get(id);
     if (!h) return;
     clearTimeout(h.timer);
     held.delete(id);
-    onLockClient((c) => c.query('SELECT pg_advisory_unlock($1::int, $2::int)', [...key(id)])).catch(() => undefined);
+    locks.unlock(id);
   }
 
   function later(id: number, ms: number): void {
@@ -251,7 +208,6 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
   const unfollow = opts.hub.follow({ batch: () => { for (const id of held.keys()) run(id); }, end: () => undefined });
   const timer = setInterval(scan, opts.scanMs ?? SCAN_MS);
   timer.unref();
-  void connect();
 
   return {
     held: () => [...held.keys()],
@@ -260,7 +216,6 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
       if (closed) return;
       closed = true;
       clearInterval(timer);
-      clearTimeout(reconnect);
       unfollow();
       // A POST in flight may finish (and be acknowledged) within its own timeout, so a
       // graceful stop hands over without sending a batch twice; then it is cut.
@@ -270,9 +225,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
       stop.abort();
       for (const h of held.values()) clearTimeout(h.timer);
       held.clear();
-      const c = lockClient;
-      lockClient = undefined;
-      if (c) { c.removeAllListeners(); c.on('error', () => undefined); await c.end().catch(() => undefined); }
+      await locks.close();
     },
   };
 }
