@@ -6,8 +6,12 @@
 //   --duration s (BENCH_DURATION, 10)     seconds per autocannon run
 //   --connections c (BENCH_CONNECTIONS, 50)
 //   --workers w  (BENCH_WORKERS, 2)
-//   --only a,b   (BENCH_ONLY)             scenarios to run (a b c d e invalidation import)
+//   --only a,b   (BENCH_ONLY)             scenarios to run (a b c d e invalidation import changes);
+//                                         `changes` runs only when named (bench/changes.ts)
 //   --quick                               20,000 people, 3 s runs
+// The change-feed measurement (--only changes) also reads BENCH_CHANGES_RATE (500
+// writes/s), BENCH_CHANGES_ROWS (200,000 rows paged; 50,000 with --quick) and
+// BENCH_SSE_SUBSCRIBERS (1000); run alone, it generates only 1,000 people.
 //   --cpu-prof                            Thalamus workers write .cpuprofile files to bench/profiles
 // BENCH_DATABASE_URL names the PostgreSQL server (its maintenance database; default
 // postgresql://postgres@127.0.0.1:5432/postgres); when it cannot be reached an embedded
@@ -27,6 +31,7 @@ import { SCENARIOS, streamPeople, copyRate, warmUp, type Measured } from './scen
 import { measureInvalidation } from './invalidation.js';
 import { measureBulk } from './import.js';
 import { printTable, type Row } from './table.js';
+import { measureChanges } from './changes.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -46,6 +51,14 @@ const opts = {
   workers: num(flags.workers, 'BENCH_WORKERS', 2, 2),
   only: (flags.only ?? env.BENCH_ONLY ?? 'a,b,c,d,e,invalidation').split(',').map((s) => s.trim()),
   cpuProf: Boolean(flags['cpu-prof']),
+};
+// The change feed alone needs people to write pages for, not a million of them.
+if (opts.only.every((k) => k === 'changes') && flags.people === undefined && env.BENCH_PEOPLE === undefined) opts.people = 1000;
+const changesOpts = {
+  workers: opts.workers, duration: opts.duration, people: opts.people,
+  rate: Number(env.BENCH_CHANGES_RATE ?? 500),
+  rows: Number(env.BENCH_CHANGES_ROWS ?? (flags.quick ? 50_000 : 200_000)),
+  subscribers: Number(env.BENCH_SSE_SUBSCRIBERS ?? 1000),
 };
 export const ACCOUNT = { user: 'BENCH0ROOT01', password: 'bench-password-1' };
 
@@ -82,6 +95,8 @@ async function main(): Promise<void> {
   await adminClient.query(`CREATE DATABASE ${name}`);
   const url = withDatabase(admin.url, name);
   const pool = new pg.Pool({ connectionString: url, max: 2 });
+  // The final DROP DATABASE ... WITH (FORCE) may reach a connection still closing.
+  pool.on('error', () => undefined);
   const servers: Launched[] = [];
   try {
     log(`machine: ${cpus().length} x ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}`);
@@ -165,6 +180,7 @@ async function main(): Promise<void> {
       log('credential invalidation: re-reading the row per request vs LISTEN/NOTIFY');
       await measureInvalidation(url, ACCOUNT);
     }
+    if (opts.only.includes('changes')) await measureChanges(url, ACCOUNT, changesOpts, log);
   } finally {
     await Promise.all(servers.map((x) => x.stop().catch(() => undefined)));
     await pool.end().catch(() => undefined);

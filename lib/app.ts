@@ -42,6 +42,8 @@ export interface AppDeps {
   observe?: (info: RequestInfo) => void;
   /** The worker's limits on listings. */
   listings: ListingGate;
+  /** Routes made with this worker's services (the change feed, subscriptions), after ROUTES. */
+  routes?: Route[];
 }
 
 export interface RequestInfo { method: string; route: string; status: number; seconds: number }
@@ -102,7 +104,7 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
 
   app.use(serveStatic());
 
-  for (const route of ROUTES) {
+  for (const route of [...ROUTES, ...(deps.routes ?? [])]) {
     const verbs = route.methods.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]));
     allowed.set(route.path, new Set([...(allowed.get(route.path) ?? []), ...verbs, 'OPTIONS']));
     const handler = async (req: Req, res: ServerResponse) => {

@@ -98,6 +98,32 @@ export interface Config {
   tlsCert: string;
   /** PEM private key file of TLS_CERT. */
   tlsKey: string;
+  /** Days a change row is kept (GET /changes, subscriptions); an older `since` answers 410. 0 keeps them forever. */
+  changesRetentionDays: number;
+  /** Milliseconds between heartbeat comments on an SSE change stream. */
+  changesHeartbeatMs: number;
+  /** Largest `limit` of GET /changes, and rows per catch-up page and per live read. */
+  changesLimitMax: number;
+  /** Longest `timeout` a longpoll may wait, in milliseconds (the default `timeout` is the smaller of this and 60000). */
+  changesLongpollMaxMs: number;
+  /** Bytes an SSE client may leave unread before it is sent a close event and dropped. */
+  changesSseBuffer: number;
+  /** Longpoll and SSE followers one worker serves at once; beyond, 503. */
+  changesMaxStreams: number;
+  /** Changes per POST to a subscription's URL. */
+  subscriptionBatch: number;
+  /** Milliseconds a receiver has to answer one POST before it counts as failed. */
+  subscriptionTimeoutMs: number;
+  /** First wait after a failed POST, in milliseconds; it doubles up to SUBSCRIPTION_RETRY_MAX_MS. */
+  subscriptionRetryMinMs: number;
+  /** Longest wait between tries, in milliseconds. */
+  subscriptionRetryMaxMs: number;
+  /** Seconds a subscription may keep failing before it is paused (0: never paused). */
+  subscriptionPauseAfter: number;
+  /** Allow plain http:// subscription URLs to other hosts than loopback (health data would cross the network unencrypted). */
+  subscriptionAllowHttp: boolean;
+  /** Subscriptions one worker holds and delivers at once; beyond, idle ones take turns. */
+  subscriptionConcurrency: number;
   /** Upstream's Flask DEBUG flag, accepted so upstream's thalamus.cfg loads as is; it changes nothing (LOG_LEVEL does). */
   debug: boolean;
   /** The file this configuration was read from (empty when none). */
@@ -154,6 +180,19 @@ const KEYS: Record<string, KeySpec> = {
   TLS_CERT: { kind: 'path', field: 'tlsCert', default: '' },
   TLS_KEY: { kind: 'path', field: 'tlsKey', default: '' },
   DEBUG: { kind: 'bool', field: 'debug', default: 'False' },
+  CHANGES_RETENTION_DAYS: { kind: 'int', field: 'changesRetentionDays', default: '90' },
+  CHANGES_HEARTBEAT_MS: { kind: 'int', field: 'changesHeartbeatMs', default: '15000' },
+  CHANGES_LIMIT_MAX: { kind: 'int', field: 'changesLimitMax', default: '1000' },
+  CHANGES_LONGPOLL_MAX_MS: { kind: 'int', field: 'changesLongpollMaxMs', default: '300000' },
+  CHANGES_SSE_BUFFER: { kind: 'size', field: 'changesSseBuffer', default: '256KiB' },
+  CHANGES_MAX_STREAMS: { kind: 'int', field: 'changesMaxStreams', default: '10000' },
+  SUBSCRIPTION_BATCH: { kind: 'int', field: 'subscriptionBatch', default: '100' },
+  SUBSCRIPTION_TIMEOUT_MS: { kind: 'int', field: 'subscriptionTimeoutMs', default: '10000' },
+  SUBSCRIPTION_RETRY_MIN_MS: { kind: 'int', field: 'subscriptionRetryMinMs', default: '1000' },
+  SUBSCRIPTION_RETRY_MAX_MS: { kind: 'int', field: 'subscriptionRetryMaxMs', default: '300000' },
+  SUBSCRIPTION_PAUSE_AFTER: { kind: 'int', field: 'subscriptionPauseAfter', default: '86400' },
+  SUBSCRIPTION_ALLOW_HTTP: { kind: 'bool', field: 'subscriptionAllowHttp', default: 'False' },
+  SUBSCRIPTION_CONCURRENCY: { kind: 'int', field: 'subscriptionConcurrency', default: '32' },
 };
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -319,6 +358,13 @@ export function loadConfigWithSources(file = defaultConfigFile(), env: NodeJS.Pr
   if (c.argon2TimeCost > c.argon2MaxTimeCost) throw range('ARGON2_MAX_TIME_COST', `must be at least ARGON2_TIME_COST (${c.argon2TimeCost})`);
   if (c.argon2Parallelism > c.argon2MaxParallelism) throw range('ARGON2_MAX_PARALLELISM', `must be at least ARGON2_PARALLELISM (${c.argon2Parallelism})`);
   if (c.passwordMinLength < 1 || c.passwordMinLength > 256) throw range('PASSWORD_MIN_LENGTH', 'must be from 1 to 256');
+  if (c.changesHeartbeatMs < 100) throw range('CHANGES_HEARTBEAT_MS', 'must be at least 100');
+  if (c.changesLimitMax < 1) throw range('CHANGES_LIMIT_MAX', 'must be at least 1');
+  if (c.changesSseBuffer < 1024) throw range('CHANGES_SSE_BUFFER', 'must be at least 1 KiB');
+  if (c.subscriptionBatch < 1) throw range('SUBSCRIPTION_BATCH', 'must be at least 1');
+  if (c.subscriptionTimeoutMs < 100) throw range('SUBSCRIPTION_TIMEOUT_MS', 'must be at least 100');
+  if (c.subscriptionRetryMinMs < 10 || c.subscriptionRetryMinMs > c.subscriptionRetryMaxMs) throw range('SUBSCRIPTION_RETRY_MIN_MS', 'must be at least 10 and at most SUBSCRIPTION_RETRY_MAX_MS');
+  if (c.subscriptionConcurrency < 1) throw range('SUBSCRIPTION_CONCURRENCY', 'must be at least 1');
   if (!c.tlsCert !== !c.tlsKey) throw new ConfigError('TLS_CERT and TLS_KEY: set both or neither');
   return { config: c, sources: origin };
 }

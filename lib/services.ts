@@ -1,5 +1,5 @@
-// What one worker holds: its pool, roles, credential cache and request handler, made
-// and closed as a pair.
+// What one worker holds: its pool, roles, credential cache, change hub, subscription
+// deliverer and request handler, made and closed as a pair (closed in reverse order).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
 import type { Config } from './config.js';
@@ -16,6 +16,11 @@ import { createFailureTimer } from './auth/failure-time.js';
 import { createAuditLog, type AuditLog } from './audit/log.js';
 import { startPurging } from './audit/maintenance.js';
 import { createListingGate, type ListingGate } from './http/listings.js';
+import { createHub, type Hub } from './changes/hub.js';
+import { startChangesPurging } from './changes/retention.js';
+import { changesRoutes } from './changes/handlers.js';
+import { createDeliverer, type Deliverer } from './subscriptions/deliverer.js';
+import { subscriptionRoutes } from './subscriptions/handlers.js';
 
 export interface Services {
   pool: pg.Pool;
@@ -25,6 +30,10 @@ export interface Services {
   audit: AuditLog;
   stopPurging: () => void;
   listings: ListingGate;
+  /** The worker's one LISTEN connection, fanning changes out to its followers. */
+  hub: Hub;
+  deliverer: Deliverer;
+  stopChangesPurging: () => void;
 }
 
 export interface ServiceOptions {
@@ -57,12 +66,39 @@ export function initServices(opts: ServiceOptions): Services {
     connections: Math.max(1, config.poolSize - config.listingReserve), queueMs: config.listingQueueTimeout,
     stallMs: config.listingStallMs, idleMs: config.listingIdleTimeout, batchChars: config.listingBatchBytes,
   });
-  const services = { pool, auth, acl, audit, stopPurging, listings } as Services;
-  services.handler = createApp({ config, pool, auth, acl: () => services.acl, log, audit, observe: opts.observe, listings });
+  const hub = createHub({ databaseUrl: opts.databaseUrl, pool, log, batch: config.changesLimitMax, pollMs: Math.max(1000, config.changesHeartbeatMs) });
+  const services = { pool, auth, acl, audit, stopPurging, listings, hub } as Services;
+  services.deliverer = createDeliverer({
+    databaseUrl: opts.databaseUrl, pool, hub, acl: () => services.acl, log, audit,
+    settings: {
+      batch: config.subscriptionBatch, timeoutMs: config.subscriptionTimeoutMs, retryMinMs: config.subscriptionRetryMinMs,
+      retryMaxMs: config.subscriptionRetryMaxMs, pauseAfterSeconds: config.subscriptionPauseAfter, concurrency: config.subscriptionConcurrency,
+    },
+  });
+  services.stopChangesPurging = startChangesPurging(pool, config.changesRetentionDays, log);
+  const routes = [
+    ...changesRoutes({
+      pool, hub,
+      settings: {
+        limitMax: config.changesLimitMax, longpollMaxMs: config.changesLongpollMaxMs, heartbeatMs: config.changesHeartbeatMs,
+        sseBuffer: config.changesSseBuffer, maxStreams: config.changesMaxStreams,
+      },
+    }),
+    ...subscriptionRoutes({ allowHttp: config.subscriptionAllowHttp, wake: () => services.deliverer.scan() }),
+  ];
+  services.handler = createApp({ config, pool, auth, acl: () => services.acl, log, audit, observe: opts.observe, listings, routes });
   return services;
 }
 
+/** Ends the change streams and longpolls (with a close event), so a draining worker is not held by them. */
+export async function endStreams(services: Services): Promise<void> {
+  await services.deliverer.close();
+  await services.hub.close();
+}
+
 export async function closeServices(services: Services): Promise<void> {
+  await endStreams(services);
+  services.stopChangesPurging();
   services.stopPurging();
   await services.audit.close();
   await closePool(services.pool);

@@ -7,7 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import type { RequestInfo } from '../lib/app.js';
-import { initServices, closeServices, type Services } from '../lib/services.js';
+import { initServices, closeServices, endStreams, type Services } from '../lib/services.js';
 import { RAW_SECURITY_HEADERS } from '../lib/http/headers.js';
 import { loadTls } from './tls.js';
 
@@ -78,11 +78,14 @@ export async function startWorker(config: Config, databaseUrl: string, log: Logg
     tls: Boolean(tls),
     async close(graceMs = 10_000) {
       draining = true;
+      // Change streams never end by themselves: end them first (clients reconnect elsewhere).
+      const streams = endStreams(services);
       // net's close, not http's: http's would also cut idle keep-alive connections at
       // once, failing a request a client is sending on one at that moment.
       const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
       const idle = setTimeout(() => server.closeIdleConnections(), Math.min(IDLE_GRACE_MS, graceMs / 4));
       const hard = setTimeout(() => server.closeAllConnections(), graceMs);
+      await streams;
       await closed;
       clearTimeout(idle);
       clearTimeout(hard);

@@ -13,7 +13,7 @@ export interface AuditSource {
 
 /** What happened to which record. */
 export interface AuditEvent {
-  action: 'read' | 'list' | 'create' | 'update' | 'delete' | 'login_failed' | 'login_locked' | 'unlock' | 'export' | 'import';
+  action: 'read' | 'list' | 'create' | 'update' | 'delete' | 'push' | 'login_failed' | 'login_locked' | 'unlock' | 'export' | 'import';
   recordId: string | null;
   person: string | null;
   status: number;

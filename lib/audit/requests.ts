@@ -1,11 +1,12 @@
 // Which requests the audit trail records after they end: every request for a health
-// record (people, pages of life, documents, domiciliary units, institutions) except
+// record (people, pages of life, documents, domiciliary units, institutions, and the
+// change feed, which names them and may carry them with include_docs) except
 // the writes that succeeded, whose row was written by the write's own statement, and
 // except 401s (a failed login's row is written with the failure, lockout.ts). A 429 on
 // any route is a refused login. An export of the federation is audited like a read.
 import type { AuditEvent } from './entry.js';
 
-const HEALTH_RECORD = /^\/(people|pols|personal_docs|domiciliary-units|institutions)(\/|$)/;
+const HEALTH_RECORD = /^\/(people|pols|personal_docs|domiciliary-units|institutions|changes)(\/|$)/;
 
 const WRITES: Record<string, AuditEvent['action']> = { POST: 'create', PATCH: 'update', PUT: 'update', DELETE: 'delete' };
 

@@ -103,6 +103,8 @@ export interface Authority {
   administer: boolean;
   /** May grant `role` (holds every right it gives). */
   mayGrant(role: string): boolean;
+  /** The grant of another ACL name, as aclGrant answers it (the change feed asks per kind of record). */
+  grantFor(method: Method, name: string, personId?: string): { global: boolean } | undefined;
 }
 
 /** The ACL name of account administration (roles, `active`, others' passwords, pre-made hashes). */
@@ -114,8 +116,9 @@ export function authorityOf(acl: Acl, roles: readonly string[], method: Method, 
     // A form shown by GET changes things by POST: it is offered to those who may post it.
     administer: aclAllows(acl, roles, method === 'GET' ? 'POST' : method, ADMINISTER, personId, self),
     mayGrant: (role) => canGrant(acl, roles, role),
+    grantFor: (m, name, person) => aclGrant(acl, roles, m, name, person, self),
   };
 }
 
 /** No rights at all (public routes). */
-export const NO_AUTHORITY: Authority = { global: false, administer: false, mayGrant: () => false };
+export const NO_AUTHORITY: Authority = { global: false, administer: false, mayGrant: () => false, grantFor: () => undefined };

@@ -5,11 +5,14 @@ export class HttpError extends Error {
   readonly status: number;
   readonly code: string;
   readonly headers: Record<string, string>;
-  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  /** Fields sent beside `error` and `code`, for a client to act on (a sequence to resume from). */
+  readonly fields: Record<string, string | number>;
+  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}, fields: Record<string, string | number> = {}) {
     super(message);
     this.status = status;
     this.code = code;
     this.headers = headers;
+    this.fields = fields;
   }
 }
 
@@ -35,6 +38,13 @@ export const errors = {
   notFound: (what = 'Resource') => new HttpError(404, 'NOT_FOUND', `${what} not found`),
   noRoute: () => new HttpError(404, 'NO_ROUTE', 'No such endpoint'),
   methodNotAllowed: (allow: string) => new HttpError(405, 'METHOD_NOT_ALLOWED', 'Method not allowed on this endpoint', { Allow: allow }),
+  changesExpired: (purgedThrough: number, since: number) => new HttpError(410, 'CHANGES_EXPIRED',
+    `Changes after ${since} are no longer kept (CHANGES_RETENTION_DAYS); read the records in full, then follow from since=now`,
+    {}, { oldest_seq: purgedThrough + 1 }),
+  changesUnknown: (head: number, since: number) => new HttpError(410, 'CHANGES_EXPIRED',
+    `since=${since} is beyond every change of this log (newest ${head}): it comes from another database; read the records in full, then follow from since=now`,
+    {}, { newest_seq: head }),
+  tooManyStreams: () => new HttpError(503, 'TOO_MANY_STREAMS', 'This worker follows as many change feeds as CHANGES_MAX_STREAMS allows; try again shortly', { 'Retry-After': '5' }),
   exists: (what: string) => new HttpError(409, 'ALREADY_EXISTS', `${what} already exists`),
   personInUse: (why: string) => new HttpError(409, 'PERSON_IN_USE', why),
   pageInUse: () => new HttpError(409, 'PAGE_IN_USE', 'The page still has personal documents'),

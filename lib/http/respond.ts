@@ -14,5 +14,5 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 
 /** Answers with a catalogued error; headers already set by earlier steps (CORS) stay. */
 export function sendError(res: ServerResponse, err: HttpError): void {
-  sendJson(res, err.status, { error: err.message, code: err.code }, err.headers);
+  sendJson(res, err.status, { error: err.message, code: err.code, ...err.fields }, err.headers);
 }

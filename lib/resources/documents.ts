@@ -7,7 +7,7 @@ import { sendListing } from './listing.js';
 import { personExists } from './records.js';
 
 /** The stored `data` fields, then the columns, then the size: the bytes stay in the database. */
-const META_JSON = `(COALESCE(data, '{}'::jsonb) || jsonb_build_object('id', id, 'fedacct', fedacct, 'pol', pol,
+export const META_JSON = `(COALESCE(data, '{}'::jsonb) || jsonb_build_object('id', id, 'fedacct', fedacct, 'pol', pol,
   'size', COALESCE(octet_length(document), 0)))::text`;
 
 const TYPES: Record<string, string> = {

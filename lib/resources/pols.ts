@@ -8,7 +8,7 @@ import { sendListing } from './listing.js';
 import sql, { raw } from 'sql-template-tag';
 import { createOnce, documentOf, personExists } from './records.js';
 
-const PAGE_JSON = `COALESCE(data, '{}'::jsonb)::text`;
+export const PAGE_JSON = `COALESCE(data, '{}'::jsonb)::text`;
 
 function pageEvent(action: AuditEvent['action'], book: string, page: string, status: number): AuditEvent {
   return { action, recordId: page, person: book, status };

@@ -1,0 +1,98 @@
+// GET /changes: HTTP in, the change modules out. Reads the query (`feed`, `since` or
+// Last-Event-ID, `limit`, `kinds`, `person`, `include_docs`, `timeout`), decides the
+// principal's scope, and hands over to the normal page, the longpoll or the stream.
+import type { IncomingMessage } from 'node:http';
+import type pg from 'pg';
+import type { Route } from '../routes.js';
+import type { ResourceContext, Reply } from '../resources/context.js';
+import { errors } from '../http/errors.js';
+import { personId } from '../http/params.js';
+import { single } from '../resources/listing.js';
+import type { Hub } from './hub.js';
+import { isKind, type Kind } from './kinds.js';
+import { headSeq, readPage } from './reader.js';
+import { CHANGES_ACL, refusal, scopeOf, type Filter } from './scope.js';
+import { pageJson } from './format.js';
+import { longpoll } from './longpoll.js';
+import { streamChanges } from './sse.js';
+
+export interface ChangesSettings {
+  limitMax: number;
+  longpollMaxMs: number;
+  heartbeatMs: number;
+  sseBuffer: number;
+  maxStreams: number;
+}
+
+export interface ChangesDeps { pool: pg.Pool; hub: Hub; settings: ChangesSettings }
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+const SEQ = /^\d{1,15}$/;
+
+/** `kinds=people,pols`: known names, at least one. */
+export function parseKinds(value: string | undefined): Kind[] | undefined {
+  if (value === undefined) return undefined;
+  const names = value.split(',');
+  if (!names.every(isKind)) throw errors.badQuery('kinds must be a comma-separated list of: people, pols, documents, units, institutions');
+  return [...new Set(names as Kind[])];
+}
+
+export function parseFlag(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw errors.badQuery(`${name} must be true or false`);
+}
+
+function parseInteger(value: string | undefined, name: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) throw errors.badQuery(`${name} must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** The filter of a request: its kinds and person, within what the principal may see. */
+export function requestFilter(ctx: ResourceContext, query: { kinds?: string; person?: string }): Filter {
+  const principal = ctx.principal!;
+  let person: string | undefined;
+  if (query.person !== undefined) {
+    try {
+      person = personId(query.person);
+    } catch {
+      throw errors.badQuery('person must be a person id');
+    }
+  }
+  const filter: Filter = { scope: scopeOf(ctx.authority.grantFor, principal.id), kinds: parseKinds(query.kinds), person };
+  if (refusal(filter)) throw errors.forbidden();
+  return filter;
+}
+
+async function getChanges(deps: ChangesDeps, ctx: ResourceContext, req: IncomingMessage): Promise<Reply | void> {
+  const q = (name: string) => single(ctx.query[name]);
+  const { settings, pool, hub } = deps;
+  const feed = q('feed') ?? 'normal';
+  if (feed !== 'normal' && feed !== 'longpoll' && feed !== 'eventsource') throw errors.badQuery('feed must be normal, longpoll or eventsource');
+  const filter = requestFilter(ctx, { kinds: q('kinds'), person: q('person') });
+  const includeDocs = parseFlag(q('include_docs'), 'include_docs');
+  const limit = parseInteger(q('limit'), 'limit', 1, settings.limitMax, settings.limitMax);
+  const timeoutMs = parseInteger(q('timeout'), 'timeout', 0, settings.longpollMaxMs, Math.min(DEFAULT_TIMEOUT_MS, settings.longpollMaxMs));
+  // A reconnecting EventSource sends the id of the last event it received.
+  const lastEventId = feed === 'eventsource' ? req.headers['last-event-id'] : undefined;
+  const given = typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : q('since');
+  if (given !== undefined && given !== 'now' && !SEQ.test(given)) throw errors.badQuery('since must be a sequence number or now');
+  if (ctx.head) return { status: 200, headers: { 'Content-Type': feed === 'eventsource' ? 'text/event-stream; charset=utf-8' : 'application/json; charset=utf-8' } };
+  const since = given === 'now' ? await headSeq(pool) : Number(given ?? 0);
+  if (feed === 'normal') return { status: 200, json: pageJson(await readPage(pool, filter, since, limit, includeDocs)) };
+  if (hub.size() >= settings.maxStreams) throw errors.tooManyStreams();
+  if (feed === 'longpoll') {
+    const gone = new Promise<void>((resolve) => ctx.res.once('close', () => resolve()));
+    return { status: 200, json: pageJson(await longpoll(pool, hub, { filter, since, limit, includeDocs, timeoutMs, gone })) };
+  }
+  await streamChanges(ctx.res, pool, hub, {
+    filter, since, includeDocs, pageSize: settings.limitMax, heartbeatMs: settings.heartbeatMs,
+    bufferBytes: settings.sseBuffer, maxQueued: settings.limitMax * 10,
+  });
+}
+
+export function changesRoutes(deps: ChangesDeps): Route[] {
+  return [{ path: '/changes', methods: ['GET'], acl: CHANGES_ACL, query: true, params: () => ({}), handle: (ctx, req) => getChanges(deps, ctx, req) }];
+}

@@ -1,0 +1,231 @@
+// Push delivery, one per worker. A worker holds the subscriptions it delivers by a
+// session advisory lock (lib/subscriptions/locks.ts): only one worker of all instances
+// holds a subscription, and a worker that dies (kill -9 included) loses its locks with
+// its connection, so another takes over at its next scan. For a held subscription,
+// each new batch from the hub (or a retry timer) runs one delivery loop: re-read the
+// row (another worker may have moved it on before), read the changes after `last_seq`
+// that the owner may see now, POST them, and move `last_seq` only on a 2xx. Batches go one at a time, in order, at least once; a failure backs
+// off exponentially, and after SUBSCRIPTION_PAUSE_AFTER seconds of failing the
+// subscription is paused (and released) until someone resumes it.
+import pg from 'pg';
+import type { Logger } from '../log.js';
+import type { Acl } from '../auth/acl.js';
+import type { AuditLog } from '../audit/log.js';
+import type { Hub } from '../changes/hub.js';
+import { HttpError } from '../http/errors.js';
+import { readPage } from '../changes/reader.js';
+import { pageJson } from '../changes/format.js';
+import { acknowledge, dueSubscriptions, loadSubscription, pause, recordFailure, type Subscription } from './progress.js';
+import { ownerFilter } from './owner.js';
+import { postBatch } from './webhook.js';
+import { openLockConnection } from './locks.js';
+
+export interface DeliverySettings {
+  batch: number;
+  timeoutMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  pauseAfterSeconds: number;
+  /** Subscriptions this worker holds at most. */
+  concurrency: number;
+}
+
+export interface DelivererOptions {
+  databaseUrl: string;
+  pool: pg.Pool;
+  hub: Hub;
+  acl: () => Acl;
+  log: Logger;
+  audit?: AuditLog;
+  settings: DeliverySettings;
+  /** How often unheld due subscriptions are looked for. */
+  scanMs?: number;
+}
+
+export interface Deliverer {
+  /** Ids of the subscriptions this worker holds. */
+  held(): number[];
+  /** Looks for due subscriptions now. */
+  scan(): void;
+  /**
+   * Stops: a POST in flight gets its timeout to finish and be acknowledged (after that
+   * it is cut, and the next holder sends its batch again); then the locks go.
+   */
+  close(): Promise<void>;
+}
+
+const SCAN_MS = 2000;
+
+interface Held { running: boolean; again: boolean; timer?: NodeJS.Timeout }
+
+type Step = 'more' | 'done';
+
+export function createDeliverer(opts: DelivererOptions): Deliverer {
+  const { pool, settings, log } = opts;
+  const held = new Map<number, Held>();
+  const stop = new AbortController();
+  const loops = new Set<Promise<void>>();
+  let closed = false;
+  let scanning = false;
+  let rescan = false;
+
+  const locks = openLockConnection({
+    databaseUrl: opts.databaseUrl, fallback: pool, log,
+    onConnected: () => scan(),
+    onLost: () => {
+      for (const h of held.values()) clearTimeout(h.timer);
+      held.clear();
+    },
+  });
+  const tryLock = (id: number) => locks.tryLock(id);
+  const writer = <T>(fn: (db: pg.Pool | pg.Client) => Promise<T>) => locks.write(fn);
+
+  function release(id: number): void {
+    const h = held.get(id);
+    if (!h) return;
+    clearTimeout(h.timer);
+    held.delete(id);
+    locks.unlock(id);
+  }
+
+  function later(id: number, ms: number): void {
+    const h = held.get(id);
+    if (!h || closed) return;
+    clearTimeout(h.timer);
+    h.timer = setTimeout(() => run(id), Math.max(10, ms));
+  }
+
+  /** Runs the delivery loop of a held subscription, once more if asked while it runs. */
+  function run(id: number): void {
+    const h = held.get(id);
+    if (!h || closed) return;
+    if (h.running) { h.again = true; return; }
+    h.running = true;
+    const loop = (async () => {
+      do {
+        h.again = false;
+        try {
+          while (!closed && held.get(id) === h && (await deliverOnce(id)) === 'more');
+        } catch (err) {
+          if (!closed) { log.warn({ err, subscription: id }, 'delivery failed; retrying'); later(id, settings.retryMinMs); }
+        }
+      } while (h.again && !closed && held.get(id) === h);
+      h.running = false;
+    })();
+    loops.add(loop);
+    void loop.finally(() => loops.delete(loop));
+  }
+
+  function backoff(attempts: number): number {
+    const base = Math.min(settings.retryMaxMs, settings.retryMinMs * 2 ** Math.min(attempts, 30));
+    return Math.round(base * (0.8 + Math.random() * 0.4));
+  }
+
+  async function deliverOnce(id: number): Promise<Step> {
+    const sub = await loadSubscription(pool, id);
+    if (!sub || sub.state === 'paused') { release(id); return 'done'; }
+    if (sub.dueInMs > 0) { later(id, sub.dueInMs); return 'done'; }
+    const filter = ownerFilter(opts.acl(), sub);
+    if (!filter) { await writer((db) => pause(db, id, 'OWNER_NOT_ALLOWED: the owner may no longer follow these changes')); release(id); return 'done'; }
+    let page;
+    try {
+      page = await readPage(pool, filter, sub.lastSeq, settings.batch, sub.includeDocs);
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status !== 410) throw err;
+      await writer((db) => pause(db, id, `CHANGES_EXPIRED: ${err.message}`));
+      release(id);
+      return 'done';
+    }
+    if (!page.rows.length) {
+      if (page.lastSeq > sub.lastSeq) await writer((db) => acknowledge(db, id, sub.lastSeq, page.lastSeq, false));
+      return 'done';
+    }
+    const body = `{"subscription":${id},${pageJson(page).slice(1)}`;
+    const outcome = await postBatch(sub.url, sub.secret, id, body, settings.timeoutMs, stop.signal);
+    // Cut short by close(): not the receiver's failure; the next holder sends it again.
+    if (!outcome.ok && stop.signal.aborted) return 'done';
+    audit(sub, outcome.ok ? outcome.status : outcome.status ?? 0);
+    if (outcome.ok) {
+      const moved = await writer((db) => acknowledge(db, id, sub.lastSeq, page.lastSeq, true));
+      return !moved || page.rows.length === settings.batch ? 'more' : 'done';
+    }
+    const delay = backoff(sub.attempts);
+    const state = await writer((db) => recordFailure(db, id, sub.lastSeq, outcome.error, delay, settings.pauseAfterSeconds));
+    if (state === 'paused') { log.warn({ subscription: id, error: outcome.error }, 'subscription paused after failing too long'); release(id); }
+    else later(id, delay);
+    return 'done';
+  }
+
+  function audit(sub: Subscription, status: number): void {
+    opts.audit?.record({
+      actor: sub.owner, roles: sub.ownerRoles ?? [], route: '/subscriptions/:id', client: new URL(sub.url).host, requestId: null,
+      action: 'push', recordId: String(sub.id), person: sub.person, status,
+    });
+  }
+
+  async function scanOnce(): Promise<void> {
+    const due = await dueSubscriptions(pool, 1000);
+    const listed = new Set(due.map((d) => d.id));
+    for (const id of held.keys()) if (!listed.has(id) && !held.get(id)!.running) release(id);
+    let waiting = 0;
+    const dueHeld: number[] = [];
+    for (const { id, waitMs } of due) {
+      if (closed) return;
+      if (held.has(id)) { if (waitMs === 0) dueHeld.push(id); continue; }
+      if (waitMs > 0) continue;
+      if (held.size >= settings.concurrency) { waiting++; continue; }
+      if (await tryLock(id)) { held.set(id, { running: false, again: false }); run(id); }
+    }
+    // More due subscriptions than this worker may hold: let idle ones go (they are
+    // caught up: each held one was run on every batch), so that they take turns here or
+    // in another worker instead of some never being sent.
+    for (const [id, h] of [...held]) {
+      if (waiting <= 0) break;
+      if (!h.running && !dueHeld.includes(id)) { release(id); waiting--; }
+    }
+    for (const id of dueHeld) {
+      if (waiting > 0 && !held.get(id)?.running) { release(id); waiting--; } else run(id);
+    }
+  }
+
+  function scan(): void {
+    if (closed) return;
+    if (scanning) { rescan = true; return; }
+    scanning = true;
+    void (async () => {
+      do {
+        rescan = false;
+        try {
+          await scanOnce();
+        } catch (err) {
+          if (!closed) log.warn({ err }, 'looking for due subscriptions failed');
+        }
+      } while (rescan && !closed);
+      scanning = false;
+    })();
+  }
+
+  const unfollow = opts.hub.follow({ batch: () => { for (const id of held.keys()) run(id); }, end: () => undefined });
+  const timer = setInterval(scan, opts.scanMs ?? SCAN_MS);
+  timer.unref();
+
+  return {
+    held: () => [...held.keys()],
+    scan,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      unfollow();
+      // A POST in flight may finish (and be acknowledged) within its own timeout, so a
+      // graceful stop hands over without sending a batch twice; then it is cut.
+      const cut = setTimeout(() => stop.abort(), settings.timeoutMs);
+      await Promise.allSettled([...loops]);
+      clearTimeout(cut);
+      stop.abort();
+      for (const h of held.values()) clearTimeout(h.timer);
+      held.clear();
+      await locks.close();
+    },
+  };
+}

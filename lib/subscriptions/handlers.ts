@@ -1,0 +1,115 @@
+// /subscriptions[/:sub]: HTTP in, the subscription store out. Validates the JSON body
+// (`url`, `secret`, `kinds`, `person`, `include_docs`, `since`, and `state` on PATCH),
+// checks that what is asked for lies within what the principal may follow (the rule
+// of GET /changes), and limits a non-global grant to the principal's own subscriptions.
+import type { Route } from '../routes.js';
+import type { ResourceContext, Reply } from '../resources/context.js';
+import { errors } from '../http/errors.js';
+import { personId } from '../http/params.js';
+import { isKind, type Kind } from '../changes/kinds.js';
+import { headSeq } from '../changes/reader.js';
+import { refusal, scopeOf } from '../changes/scope.js';
+import { checkSecret, checkUrl } from './target.js';
+import { SUBSCRIPTIONS_ACL } from './owner.js';
+import { createSubscription, deleteSubscription, getSubscription, listSubscriptions, updateSubscription, type SubscriptionPatch } from './store.js';
+
+export interface SubscriptionDeps {
+  allowHttp: boolean;
+  /** Called after a subscription was created or resumed, so delivery starts at once. */
+  wake(): void;
+}
+
+function kindsOf(value: unknown): Kind[] | null {
+  if (value === undefined || value === null) return null;
+  if (!Array.isArray(value) || !value.length || !value.every((k) => typeof k === 'string' && isKind(k))) {
+    throw errors.badValue('"kinds" must be a non-empty list of: people, pols, documents, units, institutions');
+  }
+  return [...new Set(value as Kind[])];
+}
+
+function personOf(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') throw errors.badValue('"person" must be a person id');
+  try {
+    return personId(value);
+  } catch {
+    throw errors.badValue('"person" must be a person id');
+  }
+}
+
+function flagOf(value: unknown, name: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw errors.badValue(`"${name}" must be true or false`);
+  return value;
+}
+
+/** The kinds and person asked for must be ones the principal may follow. */
+function checkScope(ctx: ResourceContext, kinds: Kind[] | null, person: string | null): void {
+  const scope = scopeOf(ctx.authority.grantFor, ctx.principal!.id);
+  if (!scope.all.length && !scope.own.length) throw errors.forbidden();
+  if (refusal({ scope, kinds: kinds ?? undefined, person: person ?? undefined })) throw errors.forbidden();
+}
+
+/** Whose subscriptions this request reaches: all with a global grant, else the principal's own. */
+const ownerScope = (ctx: ResourceContext) => (ctx.authority.global ? undefined : ctx.principal!.id);
+
+async function create(deps: SubscriptionDeps, ctx: ResourceContext): Promise<Reply> {
+  const b = ctx.body;
+  const url = checkUrl(b.url, deps.allowHttp);
+  const secret = checkSecret(b.secret);
+  const kinds = kindsOf(b.kinds);
+  const person = personOf(b.person);
+  checkScope(ctx, kinds, person);
+  const head = await headSeq(ctx.pool);
+  let since = head;
+  if (b.since !== undefined && b.since !== 'now') {
+    if (!Number.isSafeInteger(b.since) || (b.since as number) < 0 || (b.since as number) > head) {
+      throw errors.badValue(`"since" must be "now" or a sequence number from 0 to ${head}`);
+    }
+    since = b.since as number;
+  }
+  const reply = await createSubscription(ctx, ctx.principal!.id, { url, secret, kinds, person, includeDocs: flagOf(b.include_docs, 'include_docs') ?? false, since });
+  deps.wake();
+  return reply;
+}
+
+async function update(deps: SubscriptionDeps, ctx: ResourceContext, id: string): Promise<Reply> {
+  const b = ctx.body;
+  const patch: SubscriptionPatch = {};
+  if (b.url !== undefined) patch.url = checkUrl(b.url, deps.allowHttp);
+  if (b.secret !== undefined) patch.secret = checkSecret(b.secret);
+  if ('kinds' in b) patch.kinds = kindsOf(b.kinds);
+  if ('person' in b) patch.person = personOf(b.person);
+  if (b.include_docs !== undefined) patch.includeDocs = flagOf(b.include_docs, 'include_docs');
+  if (b.state !== undefined) {
+    if (b.state !== 'active' && b.state !== 'paused') throw errors.badValue('"state" must be "active" (resume) or "paused"');
+    patch.state = b.state;
+  }
+  if (patch.kinds !== undefined || patch.person !== undefined) checkScope(ctx, patch.kinds ?? null, patch.person ?? null);
+  const reply = await updateSubscription(ctx, id, ownerScope(ctx), patch);
+  deps.wake();
+  return reply;
+}
+
+const subscriptionId = (raw: Record<string, string>) => {
+  if (!/^\d{1,18}$/.test(raw.sub ?? '')) throw errors.badId('subscription id');
+  return { sub: String(BigInt(raw.sub!)) };
+};
+
+export function subscriptionRoutes(deps: SubscriptionDeps): Route[] {
+  return [
+    {
+      path: '/subscriptions', methods: ['GET', 'POST'], acl: SUBSCRIPTIONS_ACL, params: () => ({}),
+      handle: (ctx, req) => (req.method === 'POST' ? create(deps, ctx) : listSubscriptions(ctx, ownerScope(ctx))),
+    },
+    {
+      path: '/subscriptions/:sub', methods: ['GET', 'PATCH', 'DELETE'], acl: SUBSCRIPTIONS_ACL, params: subscriptionId,
+      handle(ctx, req) {
+        const id = ctx.params.sub!;
+        if (req.method === 'PATCH') return update(deps, ctx, id);
+        if (req.method === 'DELETE') return deleteSubscription(ctx, id, ownerScope(ctx));
+        return getSubscription(ctx, id, ownerScope(ctx));
+      },
+    },
+  ];
+}

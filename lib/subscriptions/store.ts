@@ -1,0 +1,112 @@
+// The subscriptions of the API: created, read, listed, changed (pause, resume, a new
+// URL or secret) and removed, each write with its audit row in the same statement. A
+// principal whose `subscriptions` grant is not global sees and manages only its own.
+// The secret is written, never read back.
+import sql, { join, raw, type Sql } from 'sql-template-tag';
+import { audited, type ResourceContext, type Reply } from '../resources/context.js';
+import type { AuditEvent } from '../audit/entry.js';
+import { errors } from '../http/errors.js';
+import type { Kind } from '../changes/kinds.js';
+
+export interface SubscriptionInput {
+  url: string;
+  secret: string;
+  /** null: every kind the owner may see. */
+  kinds: Kind[] | null;
+  person: string | null;
+  includeDocs: boolean;
+  /** Deliver the changes after this seq. */
+  since: number;
+}
+
+export interface SubscriptionPatch {
+  url?: string;
+  secret?: string;
+  kinds?: Kind[] | null;
+  person?: string | null;
+  includeDocs?: boolean;
+  /** paused stops delivery; active resumes it at once (attempts and error cleared). */
+  state?: 'active' | 'paused';
+}
+
+const JSON_TEXT = raw(`jsonb_build_object('id', id, 'owner', owner, 'url', url, 'kinds', kinds, 'person', person,
+  'include_docs', include_docs, 'state', state, 'last_seq', last_seq, 'last_error', last_error, 'attempts', attempts,
+  'failing_since', failing_since, 'next_attempt_at', next_attempt_at, 'delivered_at', delivered_at,
+  'created_at', created_at, 'updated_at', updated_at)::text`);
+
+const NOUN = 'Subscription';
+
+function event(action: AuditEvent['action'], id: string, person: string | null, status: number): AuditEvent {
+  return { action, recordId: id, person, status };
+}
+
+/** `AND owner = ...` when only the principal's own subscriptions are reachable. */
+const ownedBy = (owner: string | undefined): Sql => (owner === undefined ? sql`` : sql` AND owner = ${owner}::varchar`);
+
+/**
+ * Registers a subscription. The same owner registering the same URL again with the
+ * same settings gets the stored one (200), as a node resending after a lost answer;
+ * other settings for that URL are a 409.
+ */
+export async function createSubscription(ctx: ResourceContext, owner: string, input: SubscriptionInput): Promise<Reply> {
+  const { rows: [next] } = await ctx.pool.query<{ id: string }>(`SELECT nextval('subscriptions_id_seq')::text AS id`);
+  const id = next!.id;
+  const insert = sql`INSERT INTO subscriptions (id, owner, url, secret, kinds, person, include_docs, last_seq)
+    VALUES (${id}::bigint, ${owner}::varchar, ${input.url}::text, ${input.secret}::text, ${input.kinds}::text[], ${input.person}::varchar,
+      ${input.includeDocs}::boolean, ${input.since}::bigint)
+    ON CONFLICT (owner, url) DO NOTHING RETURNING ${JSON_TEXT} AS j`;
+  const { text, values } = audited(ctx, event('create', id, input.person, 201), insert);
+  const created = (await ctx.pool.query<{ j: string }>(text, values)).rows[0];
+  if (created) return { status: 201, json: created.j, headers: { Location: `/subscriptions/${id}` } };
+  const { rows } = await ctx.pool.query<{ j: string; same: boolean }>(
+    `SELECT ${JSON_TEXT.text} AS j, (secret = $3 AND kinds IS NOT DISTINCT FROM $4::text[] AND person IS NOT DISTINCT FROM $5::varchar
+       AND include_docs = $6) AS same FROM subscriptions WHERE owner = $1 AND url = $2`,
+    [owner, input.url, input.secret, input.kinds, input.person, input.includeDocs]);
+  if (rows[0]?.same) return { status: 200, json: rows[0].j };
+  throw errors.exists(`A subscription of this account to ${input.url}`);
+}
+
+export async function getSubscription(ctx: ResourceContext, id: string, owner?: string): Promise<Reply> {
+  const q = sql`SELECT ${JSON_TEXT} AS j FROM subscriptions WHERE id = ${id}::bigint${ownedBy(owner)}`;
+  const { rows } = await ctx.pool.query<{ j: string }>(q.text, q.values);
+  if (!rows[0]) throw errors.notFound(NOUN);
+  return { status: 200, json: rows[0].j };
+}
+
+export async function listSubscriptions(ctx: ResourceContext, owner?: string): Promise<Reply> {
+  const q = sql`SELECT COALESCE(json_agg(j ORDER BY id), '[]')::text AS j FROM (SELECT id, ${JSON_TEXT}::json AS j FROM subscriptions
+    WHERE true${ownedBy(owner)}) s`;
+  const { rows } = await ctx.pool.query<{ j: string }>(q.text, q.values);
+  return { status: 200, json: rows[0]!.j };
+}
+
+export async function updateSubscription(ctx: ResourceContext, id: string, owner: string | undefined, patch: SubscriptionPatch): Promise<Reply> {
+  const sets: Sql[] = [sql`updated_at = now()`];
+  if (patch.url !== undefined) sets.push(sql`url = ${patch.url}::text`);
+  if (patch.secret !== undefined) sets.push(sql`secret = ${patch.secret}::text`);
+  if (patch.kinds !== undefined) sets.push(sql`kinds = ${patch.kinds}::text[]`);
+  if (patch.person !== undefined) sets.push(sql`person = ${patch.person}::varchar`);
+  if (patch.includeDocs !== undefined) sets.push(sql`include_docs = ${patch.includeDocs}::boolean`);
+  if (patch.state === 'paused') sets.push(sql`state = 'paused'`);
+  if (patch.state === 'active') {
+    sets.push(sql`state = 'active', attempts = 0, last_error = NULL, failing_since = NULL, next_attempt_at = now()`);
+  }
+  const update = sql`UPDATE subscriptions SET ${join(sets, ', ')} WHERE id = ${id}::bigint${ownedBy(owner)} RETURNING ${JSON_TEXT} AS j`;
+  const { text, values } = audited(ctx, event('update', id, null, 200), update);
+  try {
+    const { rows } = await ctx.pool.query<{ j: string }>(text, values);
+    if (!rows[0]) throw errors.notFound(NOUN);
+    return { status: 200, json: rows[0].j };
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') throw errors.exists(`A subscription of this account to ${patch.url}`);
+    throw err;
+  }
+}
+
+export async function deleteSubscription(ctx: ResourceContext, id: string, owner?: string): Promise<Reply> {
+  const remove = sql`DELETE FROM subscriptions WHERE id = ${id}::bigint${ownedBy(owner)} RETURNING id`;
+  const { text, values } = audited(ctx, event('delete', id, null, 204), remove);
+  const { rowCount } = await ctx.pool.query(text, values);
+  if (!rowCount) throw errors.notFound(NOUN);
+  return { status: 204 };
+}
