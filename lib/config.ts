@@ -195,6 +195,9 @@ const KEYS: Record<string, KeySpec> = {
   SUBSCRIPTION_CONCURRENCY: { kind: 'int', field: 'subscriptionConcurrency', default: '32' },
 };
 
+/** Every key a configuration file may hold, in the order they are documented. */
+export const CONFIG_KEY_NAMES: readonly string[] = Object.keys(KEYS);
+
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** The project root: the folder holding package.json, found from this module. */

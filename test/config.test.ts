@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, loadConfigWithSources, parseConfigText, ConfigError, ROOT } from '../lib/config.js';
+import { loadConfig, loadConfigWithSources, parseConfigText, ConfigError, ROOT, CONFIG_KEY_NAMES } from '../lib/config.js';
 import { runCli } from './helpers/cli.js';
 
 const t = suite('config');
@@ -223,7 +223,7 @@ t('thalamus config check prints every value with its source, and never a secret'
   assert.match(line('POOL_SIZE'), /^POOL_SIZE +4 +environment variable THALAMUS_POOL_SIZE$/);
   assert.match(line('BODY_LIMIT'), /^BODY_LIMIT +1048576 +default$/);
   assert.match(line('PERSON_ID_PATTERN'), /^PERSON_ID_PATTERN +\^\[A-Za-z0-9\._-\]\{1,128\}\$ +default$/);
-  assert.is(out.split('\n').filter((l) => /^[A-Z0-9_]+ {2,}/.test(l)).length, 35, 'every key');
+  assert.is(out.split('\n').filter((l) => /^[A-Z0-9_]+ {2,}/.test(l)).length, CONFIG_KEY_NAMES.length, 'every key');
   assert.match(out, /\nroles: .*roles\.cfg: end_user, health_professional, root\nconfiguration OK\n$/);
   assert.not.match(out + r.stderr, /hunter2|correct-horse/);
 });

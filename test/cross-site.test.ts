@@ -98,6 +98,7 @@ t('another site\'s auto-submitted text/plain form is refused (403) and creates n
   seen.length = 0;
   const [response] = await Promise.all([
     page.waitForResponse((r) => r.url() === `${s.base}/people/CSRFROOT1`),
+    page.waitForURL(`${s.base}/people/CSRFROOT1`),
     page.goto(`${evil}/form`),
   ]);
   assert.is(response.status(), 403);
@@ -122,6 +123,8 @@ t('a form on Thalamus\'s own origin is refused too', async () => {
   const name = `${JSON.stringify(ESCALATION).slice(0, -1)},"x":"`;
   const [response] = await Promise.all([
     page.waitForResponse((r) => r.url() === `${s.base}/people/CSRFROOT3`),
+    // The submission navigates: wait for it, or the next test's navigation is cut short by it.
+    page.waitForURL(`${s.base}/people/CSRFROOT3`),
     // The page itself runs no script (its CSP forbids it); the test adds the form as a stored-XSS would.
     page.evaluate(({ action, field }) => {
       const form = document.createElement('form');
