@@ -1,5 +1,9 @@
-// One worker's request handler: the routes of DESIGN §4 on a Polka router, each going
-// through CORS, authentication, the ACL and body parsing before its resource.
+// One worker's request handler, the request path of DESIGN §1: a route of lib/routes.ts
+// on a Polka router; then lib/http (the request's id, CORS, the cross-site check, the
+// parameters), lib/auth (who, may they), lib/resources (the statement), lib/http (the
+// reply). A principal this worker verified before is answered in one round trip: its
+// statement is guarded by the state the verification relied on, and when the guard
+// fails the request is answered by the full path instead (authentication read again).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import polka from 'polka';
@@ -10,24 +14,29 @@ import type { Logger } from './log.js';
 import type { Acl, Method } from './auth/acl.js';
 import { aclAllows, aclGrant, authorityOf, ADMINISTER, NO_AUTHORITY, type Authority } from './auth/acl.js';
 import type { Authenticator, Principal } from './auth/authenticate.js';
-import { parseBasic } from './auth/basic.js';
+import { parseBasic, type Credentials } from './auth/basic.js';
+import { principalGuard } from './auth/guard.js';
+import { createPrincipalCache } from './auth/principals.js';
+import { lockoutAddress } from './auth/lockout.js';
 import { createCors } from './http/cors.js';
 import { errors, fromPgError, HttpError } from './http/errors.js';
-import { sendError, sendJson } from './http/respond.js';
+import { sendError, sendReply } from './http/reply.js';
 import { readJsonObject } from './http/body.js';
 import { readForm } from './http/form.js';
-import { createCsrf } from './pages/csrf.js';
-import { serveStatic } from './pages/static.js';
-import type { ResourceContext, Reply } from './resources/context.js';
-import { ROUTES, type Route } from './routes.js';
-import type { AuditLog } from './audit/log.js';
-import { auditEvent } from './audit/requests.js';
-import type { AuditSource } from './audit/entry.js';
 import { createClientAddress } from './http/client.js';
 import { setSecurityHeaders } from './http/headers.js';
 import { isUnpreflightedBrowserWrite } from './http/cross-site.js';
 import { requestedShape } from './http/shape.js';
 import type { ListingGate } from './http/listings.js';
+import { GuardFailed, UNGUARDED, type Guard } from './db/run.js';
+import { DatabaseUnavailableError } from './db/errors.js';
+import { createCsrf } from './pages/csrf.js';
+import { passwordPages } from './pages/password.js';
+import { serveStatic } from './pages/static.js';
+import type { ResourceContext, Params } from './resources/context.js';
+import { apiRoutes, type Route } from './routes.js';
+import type { AuditLog } from './audit/log.js';
+import type { AuditSource } from './audit/entry.js';
 
 export interface AppDeps {
   config: Config;
@@ -42,26 +51,38 @@ export interface AppDeps {
   observe?: (info: RequestInfo) => void;
   /** The worker's limits on listings. */
   listings: ListingGate;
-  /** Routes made with this worker's services (the change feed, subscriptions), after ROUTES. */
+  /** Routes made with this worker's services (the change feed, subscriptions), after the API's. */
   routes?: Route[];
 }
 
 export interface RequestInfo { method: string; route: string; status: number; seconds: number }
 
-type Req = PolkaRequest & { id?: string; route?: string; principal?: Principal; client?: string; validParams?: Record<string, string> };
+/** How requests were answered: in one round trip, or by the full path after a failed guard. */
+export interface PathStats { oneRoundTrip: number; guardFailed: number }
+
+type Req = PolkaRequest & { id?: string; route?: Route; label?: string; principal?: Principal; client?: string; validParams?: Params };
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** The order methods are listed in an Allow header. */
+const ALLOW_ORDER = ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'];
 
-export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
+export interface App {
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly stats: PathStats;
+}
+
+export function createApp(deps: AppDeps): App {
   const { config, pool, auth, log } = deps;
   const cors = createCors(config.corsOrigins);
   const allowed = new Map<string, Set<string>>();
-  const csrf = createCsrf(config.secretKey);
   const clientAddress = createClientAddress(config.trustedProxies);
+  const principals = createPrincipalCache();
+  const stats: PathStats = { oneRoundTrip: 0, guardFailed: 0 };
 
   const fail = (err: unknown, req: Req, res: ServerResponse) => {
     const known = err instanceof HttpError ? err : fromPgError(err);
-    if (!known) log.error({ err, reqId: req.id, route: req.route }, 'request failed');
+    if (!known) log.error({ err, reqId: req.id, route: req.route?.path }, 'request failed');
+    else if (err instanceof DatabaseUnavailableError) log.warn({ err: err.cause, reqId: req.id }, 'database unavailable');
     if (res.headersSent) { res.destroy(); return; }
     sendError(res, known ?? errors.internal());
   };
@@ -71,11 +92,11 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
     onNoMatch: (req, res) => {
       if (req.method === 'OPTIONS') return cors.preflight(req, res);
       const methods = [...allowed.entries()].find(([pattern]) => matches(pattern, req.path))?.[1];
-      fail(methods ? errors.methodNotAllowed([...methods].join(', ')) : errors.noRoute(), req, res);
+      fail(methods ? errors.methodNotAllowed(ALLOW_ORDER.filter((m) => methods.has(m)).join(', ')) : errors.noRoute(), req, res);
     },
   });
 
-  // Every request: an id, CORS headers, one log line when it ends.
+  // Every request: an id, security and CORS headers, one log line and its audit row when it ends.
   app.use((req, res, next) => {
     const start = process.hrtime.bigint();
     const given = req.headers['x-request-id'];
@@ -86,90 +107,131 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
     cors.decorate(req, res);
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const route = req.route ?? 'unmatched';
+      const route = req.route?.path ?? req.label ?? 'unmatched';
       log.info({ reqId: req.id, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10, account: req.principal?.id }, 'request');
       deps.observe?.({ method: req.method, route, status: res.statusCode, seconds });
     });
     // 'close' also fires for a listing the client abandoned mid-stream: it was still read.
-    res.once('close', () => {
-      const event = deps.audit && auditEvent(req.method, req.route, req.validParams, res.statusCode);
-      if (!event) return;
-      const source = auditSource(req);
-      // A refused login has no principal: the actor is the account it tried.
-      if (event.action === 'login_locked') source.actor = parseBasic(req.headers.authorization)?.account ?? null;
-      deps.audit!.record({ ...source, ...event });
-    });
+    res.once('close', () => { if (deps.audit) auditAfter(deps.audit, req, res.statusCode); });
     next();
   });
 
   app.use(serveStatic());
 
-  for (const route of [...ROUTES, ...(deps.routes ?? [])]) {
-    const verbs = route.methods.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]));
+  /** Builds the context and answers; throws GuardFailed (before writing anything) when `guard` no longer holds. */
+  async function answer(req: Req, res: ServerResponse, route: Route, principal: Principal | undefined, authority: Authority, guard: Guard, body: Body): Promise<void> {
+    const ctx: ResourceContext = {
+      pool, guard, principal, authority, params: req.validParams!, query: req.query, body: body.value, bodyText: body.text,
+      head: req.method === 'HEAD', audit: sourceOf(req),
+      conditions: { ifNoneMatch: header(req, 'if-none-match'), lastEventId: header(req, 'last-event-id') },
+      listing: { shape: requestedShape(req.headers.accept, config.listingShape), pageLimitMax: config.pageLimitMax, timeout: config.listingTimeout, gate: deps.listings },
+    };
+    await sendReply(res, await route.handle(ctx), ctx.head);
+  }
+
+  /** May `principal` make this request (ACL, PERSON_ID_PATTERN)? Returns what its grant lets resources decide. */
+  function authorize(req: Req, route: Route, principal: Principal): Authority | undefined {
+    const acl = deps.acl();
+    const method = (req.method === 'HEAD' ? 'GET' : req.method) as Method;
+    const person = route.person ? req.validParams![route.person] : undefined;
+    const grant = aclGrant(acl, principal.roles, method, route.acl!, person, principal.id);
+    if (!grant) return undefined;
+    // Rows made before PERSON_ID_PATTERN stay readable (and removable) by administrators.
+    if (route.person && !config.personIdPattern.test(req.params[route.person] ?? '')) {
+      const admin = aclAllows(acl, principal.roles, 'PATCH', ADMINISTER, person, principal.id) || aclAllows(acl, principal.roles, 'POST', ADMINISTER, person, principal.id);
+      if (!admin || !(method === 'GET' || method === 'DELETE')) throw errors.badPersonId(config.personIdPattern.source);
+    }
+    return authorityOf(acl, principal.roles, method, grant, person, principal.id);
+  }
+
+  /** One round trip, for credentials verified before; false when the request needs the full path. */
+  async function oneRoundTrip(req: Req, res: ServerResponse, route: Route, creds: Credentials, body: () => Promise<Body>): Promise<boolean> {
+    const known = principals.get(creds);
+    if (!known || !config.personIdPattern.test(creds.typed)) return false;
+    // Refused with the roles known: the full path decides, with the roles stored now.
+    const authority = authorize(req, route, known.principal);
+    if (!authority) return false;
+    req.principal = known.principal;
+    const guard = principalGuard({ account: creds.account, hash: known.hash, rolesJson: known.rolesJson, lockoutAddress: lockoutAddress(req.client!) });
+    try {
+      await answer(req, res, route, known.principal, authority, guard, await body());
+      stats.oneRoundTrip++;
+      return true;
+    } catch (err) {
+      if (!(err instanceof GuardFailed)) throw err;
+      stats.guardFailed++;
+      principals.delete(creds);
+      req.principal = undefined;
+      return false;
+    }
+  }
+
+  const routes = [...apiRoutes(passwordPages(createCsrf(config.secretKey))), ...(deps.routes ?? [])];
+  for (const route of routes) {
+    const verbs = route.method === 'GET' ? ['GET', 'HEAD'] : [route.method];
     allowed.set(route.path, new Set([...(allowed.get(route.path) ?? []), ...verbs, 'OPTIONS']));
     const handler = async (req: Req, res: ServerResponse) => {
-      req.route = route.path;
-      const method = (req.method === 'HEAD' ? 'GET' : req.method) as Method;
+      req.route = route;
       // Before anything else: such a request is refused whoever sent it (CSRF).
-      if (!route.form && isUnpreflightedBrowserWrite(req)) throw errors.crossSite();
+      if (route.body !== 'form' && isUnpreflightedBrowserWrite(req)) throw errors.crossSite();
       if (route.query && !validQueryEncoding(req.url)) throw errors.badQuery('The query string is not valid percent-encoded UTF-8');
-      const params = route.params(req.params);
-      req.validParams = params;
-      let principal: Principal | undefined;
-      let authority: Authority = NO_AUTHORITY;
-      if (route.acl !== null) {
-        principal = await auth.authenticate(req.headers.authorization, { address: req.client!, route: route.path, requestId: req.id! });
-        req.principal = principal;
-        const acl = deps.acl();
-        const person = route.person ? params[route.person] : undefined;
-        const grant = aclGrant(acl, principal.roles, method, route.acl, person, principal.id);
-        if (!grant) throw errors.forbidden();
-        authority = authorityOf(acl, principal.roles, method, grant, person, principal.id);
-        // Rows made before PERSON_ID_PATTERN stay readable (and removable) by administrators.
-        if (route.person && !config.personIdPattern.test(req.params[route.person] ?? '')) {
-          const admin = aclAllows(acl, principal.roles, 'PATCH', ADMINISTER, person, principal.id) || aclAllows(acl, principal.roles, 'POST', ADMINISTER, person, principal.id);
-          if (!admin || !(method === 'GET' || method === 'DELETE')) throw errors.badPersonId(config.personIdPattern.source);
-        }
-      } else if (route.person && !config.personIdPattern.test(req.params[route.person] ?? '')) {
-        throw errors.badPersonId(config.personIdPattern.source);
+      req.validParams = route.params(req.params);
+      let body: Body | undefined;
+      const readBody = async () => (body ??= await bodyOf(req, route, config.bodyLimit));
+      if (route.acl === null) {
+        if (route.person && !config.personIdPattern.test(req.params[route.person] ?? '')) throw errors.badPersonId(config.personIdPattern.source);
+        return answer(req, res, route, undefined, NO_AUTHORITY, UNGUARDED, await readBody());
       }
-      let body: Record<string, unknown> = {};
-      let bodyText = '{}';
-      if (method === 'POST' || method === 'PATCH') {
-        if (route.form) body = await readForm(req, config.bodyLimit);
-        else ({ value: body, text: bodyText } = await readJsonObject(req, config.bodyLimit));
-      }
-      const ctx: ResourceContext = {
-        pool, principal, authority, params, query: req.query, body, bodyText, head: req.method === 'HEAD', res, csrf, audit: auditSource(req),
-        listingShape: requestedShape(req.headers.accept, config.listingShape), pageLimitMax: config.pageLimitMax, listingTimeout: config.listingTimeout,
-        listings: deps.listings,
-      };
-      const reply = await route.handle(ctx, req);
-      if (reply) send(res, reply);
+      const creds = parseBasic(req.headers.authorization);
+      if (creds && route.guarded && config.singleRoundTrip && await oneRoundTrip(req, res, route, creds, readBody)) return;
+      const verified = await auth.authenticate(req.headers.authorization, { address: req.client!, route: route.path, requestId: req.id! });
+      req.principal = verified.principal;
+      principals.set(creds!, verified);
+      const authority = authorize(req, route, verified.principal);
+      if (!authority) throw errors.forbidden();
+      await answer(req, res, route, verified.principal, authority, UNGUARDED, await readBody());
     };
     for (const verb of verbs) app.add(verb as never, route.path, handler as never);
   }
 
-  return app.handler as unknown as (req: IncomingMessage, res: ServerResponse) => void;
+  return { handler: app.handler as unknown as (req: IncomingMessage, res: ServerResponse) => void, stats };
 }
 
-function auditSource(req: Req): AuditSource {
-  return { actor: req.principal?.id ?? null, roles: req.principal?.roles ?? [], route: req.route ?? 'unmatched', client: req.client ?? null, requestId: req.id ?? null };
+interface Body { value: Record<string, unknown>; text: string }
+
+async function bodyOf(req: IncomingMessage, route: Route, limit: number): Promise<Body> {
+  if (req.method !== 'POST' && req.method !== 'PATCH') return { value: {}, text: '{}' };
+  if (route.body === 'form') return { value: await readForm(req, limit), text: '{}' };
+  return readJsonObject(req, limit);
 }
 
-function send(res: ServerResponse, reply: Reply & { bytes?: Buffer }): void {
-  if (reply.bytes) {
-    res.statusCode = reply.status;
-    for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
-    res.setHeader('Content-Length', reply.bytes.length);
-    res.end(reply.bytes);
-  } else if (reply.json !== undefined) {
-    sendJson(res, reply.status, reply.json, reply.headers);
-  } else {
-    res.statusCode = reply.status;
-    for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
-    res.end();
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function sourceOf(req: Req): AuditSource {
+  return { actor: req.principal?.id ?? null, roles: req.principal?.roles ?? [], route: req.route?.path ?? 'unmatched', client: req.client ?? null, requestId: req.id ?? null };
+}
+
+/**
+ * The audit row of a finished request, as its route declares: reads and refused writes
+ * of health records (a successful write wrote its own row in its statement), not 401s
+ * (a failed login's row is written with the failure), and a 429 on any route as a
+ * refused login under the account it tried.
+ */
+function auditAfter(audit: AuditLog, req: Req, status: number): void {
+  const source = sourceOf(req);
+  if (status === 429) {
+    audit.record({ ...source, actor: parseBasic(req.headers.authorization)?.account ?? null, action: 'login_locked', recordId: null, person: null, status });
+    return;
   }
+  const spec = req.route?.audit;
+  if (!spec || status === 401) return;
+  const write = req.method === 'POST' || req.method === 'PATCH' || req.method === 'DELETE';
+  if (write && status >= 200 && status < 300) return;
+  const p = req.validParams ?? {};
+  audit.record({ ...source, action: spec.action, recordId: spec.record ? p[spec.record] ?? null : null, person: spec.person ? p[spec.person] ?? null : null, status });
 }
 
 /** Whether every name and value of the URL's query string decodes as UTF-8 (querystring would replace what does not). */
@@ -189,5 +251,3 @@ function matches(pattern: string, path: string): boolean {
   const b = path.split('/');
   return a.length === b.length && a.every((seg, i) => seg.startsWith(':') ? b[i] !== '' : seg === b[i]);
 }
-
-export type { Route };

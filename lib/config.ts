@@ -22,6 +22,8 @@ export interface Config {
   bodyLimit: number;
   /** Default shape of listings: `rows` (`[[{...}], ...]`, upstream 0.9.16's, which the Federation portal reads) or `objects` (`[{...}, ...]`). */
   listingShape: 'rows' | 'objects';
+  /** Answer a principal verified before in one round trip, its statement guarded (False: always read the login first). */
+  singleRoundTrip: boolean;
   /** Deprecated keys that were set, with what replaces them: logged at start. */
   deprecations: string[];
   /** Deprecated: LEGACY_ROW_ARRAYS, read into listingShape when LISTING_SHAPE is not set. */
@@ -143,6 +145,7 @@ const KEYS: Record<string, KeySpec> = {
   PROCESSES: { kind: 'int', field: 'processes', default: '0' },
   BODY_LIMIT: { kind: 'size', field: 'bodyLimit', default: '1MiB' },
   LISTING_SHAPE: { kind: 'string', field: 'listingShape', default: 'rows' },
+  SINGLE_ROUND_TRIP: { kind: 'bool', field: 'singleRoundTrip', default: 'True' },
   LEGACY_ROW_ARRAYS: { kind: 'bool', field: 'legacyRowArrays', default: 'False' },
   CORS_ORIGINS: { kind: 'list', field: 'corsOrigins', default: '*' },
   LOG_LEVEL: { kind: 'level', field: 'logLevel', default: 'info' },

@@ -14,13 +14,13 @@ export interface Snapshot {
   /** Latency by route; `buckets[i]` counts requests at most BUCKETS[i] (not cumulative). */
   latency: Record<string, Histogram>;
   pool: { total: number; idle: number; waiting: number };
-  auth: { verifications: number; cacheHits: number; failures: number };
+  auth: { verifications: number; cacheHits: number; failures: number; oneRoundTrip: number; guardFailed: number };
 }
 
 export interface Cluster { workersUp: number; restarts: number; reloads: number }
 
 export function emptySnapshot(): Snapshot {
-  return { requests: {}, latency: {}, pool: { total: 0, idle: 0, waiting: 0 }, auth: { verifications: 0, cacheHits: 0, failures: 0 } };
+  return { requests: {}, latency: {}, pool: { total: 0, idle: 0, waiting: 0 }, auth: { verifications: 0, cacheHits: 0, failures: 0, oneRoundTrip: 0, guardFailed: 0 } };
 }
 
 export interface RequestMetrics {
@@ -59,7 +59,7 @@ export function mergeSnapshots(list: Snapshot[]): Snapshot {
       o.count += h.count;
     }
     for (const k of ['total', 'idle', 'waiting'] as const) out.pool[k] += s.pool[k];
-    for (const k of ['verifications', 'cacheHits', 'failures'] as const) out.auth[k] += s.auth[k];
+    for (const k of ['verifications', 'cacheHits', 'failures', 'oneRoundTrip', 'guardFailed'] as const) out.auth[k] += s.auth[k] ?? 0;
   }
   return out;
 }
@@ -107,6 +107,10 @@ export function renderPrometheus(s: Snapshot, cluster: Cluster): string {
   lines.push(`thalamus_auth_cache_hits_total ${s.auth.cacheHits}`);
   family(lines, 'thalamus_auth_failures_total', 'counter', 'Failed logins.');
   lines.push(`thalamus_auth_failures_total ${s.auth.failures}`);
+  family(lines, 'thalamus_requests_one_round_trip_total', 'counter', 'Requests of a principal verified before, answered by one guarded statement.');
+  lines.push(`thalamus_requests_one_round_trip_total ${s.auth.oneRoundTrip}`);
+  family(lines, 'thalamus_requests_guard_failed_total', 'counter', 'Guarded statements whose principal had changed (answered by the full path).');
+  lines.push(`thalamus_requests_guard_failed_total ${s.auth.guardFailed}`);
   family(lines, 'thalamus_workers_up', 'gauge', 'Worker processes running.');
   lines.push(`thalamus_workers_up ${cluster.workersUp}`);
   family(lines, 'thalamus_worker_restarts_total', 'counter', 'Workers re-forked after an unexpected exit.');

@@ -1,97 +1,103 @@
-// The API of DESIGN §4: path, methods, ACL name, which parameter is a person id, and
-// the resource call. `acl: null` is public.
-import type { IncomingMessage } from 'node:http';
+// The API of DESIGN §4, one row per method and path: the ACL name, which parameter is
+// the person, how the parameters are checked, what the audit trail records when the
+// request ends, and the handler. `acl: null` is public. HEAD is served by a GET row.
 import type { Method } from './auth/acl.js';
-import type { ResourceContext, Reply } from './resources/context.js';
+import type { AuditEvent } from './audit/entry.js';
+import type { ResourceContext, Params } from './resources/context.js';
+import type { Reply } from './http/reply.js';
 import { personId, validId } from './http/params.js';
-import { DUS, INSTITUTIONS, PEOPLE, createRecord, getRecord, listRecords, patchRecord } from './resources/records.js';
+import { DUS, INSTITUTIONS, PEOPLE, createRecord, getRecord, listRecords, patchRecord, type RecordKind } from './resources/records.js';
 import { createPerson, deletePerson, patchPerson } from './resources/people.js';
 import { createPage, deletePage, getPage, listBook, patchPage } from './resources/pols.js';
 import { getDocument, listPageDocs, listPersonDocs } from './resources/documents.js';
-import { indexPage } from './pages/index.js';
-import { passwordPage } from './pages/password.js';
 import { listAudit } from './resources/audit.js';
 import { exportFederation } from './resources/export.js';
+import { indexPage } from './pages/index.js';
+import type { PasswordPages } from './pages/password.js';
+import { json } from './http/reply.js';
 
-export interface Route {
-  path: string;
-  methods: Method[];
-  /** ACL name checked in roles.cfg, or null for a public route. */
-  acl: string | null;
-  /** The parameter holding a person id, for the own-id/global rule. */
-  person?: string;
-  /** The body is an HTML form (application/x-www-form-urlencoded), not JSON. */
-  form?: boolean;
-  /** Reads query parameters (listings): the query string must then be valid UTF-8. */
-  query?: boolean;
-  /** Validates and normalizes the URL parameters. */
-  params(raw: Record<string, string>): Record<string, string>;
-  handle(ctx: ResourceContext, req: IncomingMessage): Promise<Reply | void> | Reply | void;
+/**
+ * What the audit trail records after a request ends (lib/app.ts): successful writes
+ * audit themselves in their own statement, so only their refusals are recorded here.
+ */
+export interface RouteAudit {
+  action: AuditEvent['action'];
+  /** The parameter naming the record, if any. */
+  record?: keyof Params;
+  /** The parameter naming the person concerned, if any. */
+  person?: keyof Params;
 }
 
-const none = () => ({});
-const person = (raw: Record<string, string>) => ({ id: personId(raw.id) });
-const page = (raw: Record<string, string>) => ({ id: personId(raw.id), page: validId(raw.page, 'page id') });
+export interface Route {
+  method: Method;
+  path: string;
+  /** ACL name checked in roles.cfg, or null for a public route. */
+  acl: string | null;
+  /** The parameter holding a person id, for the own-id/global rule and PERSON_ID_PATTERN. */
+  person?: 'id';
+  /** The body: JSON (the default for POST and PATCH), an HTML form, or none. */
+  body?: 'json' | 'form' | 'none';
+  /** Reads query parameters (listings): the query string must then be valid UTF-8. */
+  query?: boolean;
+  /** Its statements check ctx.guard: it may be answered in one round trip for a principal verified before. */
+  guarded?: boolean;
+  audit?: RouteAudit;
+  /** Validates and normalizes the URL parameters. */
+  params(raw: Record<string, string>): Params;
+  handle(ctx: ResourceContext): Promise<Reply> | Reply;
+}
 
-export const ROUTES: Route[] = [
-  { path: '/', methods: ['GET'], acl: null, params: none, handle: (ctx) => indexPage(ctx.res, ctx.head) },
-  { path: '/login', methods: ['GET'], acl: 'login', params: none, handle: () => ({ status: 200, json: 'true' }) },
-  { path: '/people', methods: ['GET'], acl: 'people', query: true, params: none, handle: (ctx) => listRecords(ctx, PEOPLE) },
-  {
-    path: '/people/:id', methods: ['GET', 'POST', 'PATCH', 'DELETE'], acl: 'person', person: 'id', params: person,
-    handle(ctx, req) {
-      const id = ctx.params.id!;
-      switch (req.method) {
-        case 'POST': return createPerson(ctx, id);
-        case 'PATCH': return patchPerson(ctx, id);
-        case 'DELETE': return deletePerson(ctx, id);
-        default: return getRecord(ctx, PEOPLE, id);
-      }
-    },
-  },
-  { path: '/pols/:id', methods: ['GET'], acl: 'book', query: true, person: 'id', params: person, handle: (ctx) => listBook(ctx, ctx.params.id!) },
-  {
-    path: '/pols/:id/:page', methods: ['GET', 'POST', 'PATCH', 'DELETE'], acl: 'page', person: 'id', params: page,
-    handle(ctx, req) {
-      const { id, page: p } = ctx.params as { id: string; page: string };
-      switch (req.method) {
-        case 'POST': return createPage(ctx, id, p);
-        case 'PATCH': return patchPage(ctx, id, p);
-        case 'DELETE': return deletePage(ctx, id, p);
-        default: return getPage(ctx, id, p);
-      }
-    },
-  },
-  { path: '/personal_docs/:id', methods: ['GET'], acl: 'personaldocs', query: true, person: 'id', params: person, handle: (ctx) => listPersonDocs(ctx, ctx.params.id!) },
-  {
-    path: '/personal_docs/:id/:pol', methods: ['GET'], acl: 'poldocs', person: 'id', query: true,
-    params: (raw) => ({ id: personId(raw.id), pol: validId(raw.pol, 'page id') }),
-    handle: (ctx) => listPageDocs(ctx, ctx.params.id!, ctx.params.pol!),
-  },
-  {
-    path: '/personal_docs/:id/:pol/:doc', methods: ['GET'], acl: 'document', person: 'id',
-    params: (raw) => ({ id: personId(raw.id), pol: validId(raw.pol, 'page id'), doc: validId(raw.doc, 'document id') }),
-    handle: (ctx, req) => getDocument(ctx, ctx.params.id!, ctx.params.pol!, ctx.params.doc!, req.headers['if-none-match']),
-  },
-  { path: '/domiciliary-units', methods: ['GET'], acl: 'domiciliaryunits', query: true, params: none, handle: (ctx) => listRecords(ctx, DUS) },
-  {
-    path: '/domiciliary-units/:du', methods: ['GET', 'POST', 'PATCH'], acl: 'domiciliaryunit',
-    params: (raw) => ({ du: validId(raw.du, 'domiciliary unit id') }),
-    handle(ctx, req) {
-      const id = ctx.params.du!;
-      return req.method === 'POST' ? createRecord(ctx, DUS, id) : req.method === 'PATCH' ? patchRecord(ctx, DUS, id) : getRecord(ctx, DUS, id);
-    },
-  },
-  { path: '/password/:id', methods: ['GET', 'POST'], acl: 'password', person: 'id', form: true, params: person, handle: passwordPage },
-  { path: '/institutions', methods: ['GET'], acl: 'institutions', query: true, params: none, handle: (ctx) => listRecords(ctx, INSTITUTIONS) },
-  {
-    path: '/institutions/:inst', methods: ['GET', 'POST', 'PATCH'], acl: 'institution',
-    params: (raw) => ({ inst: validId(raw.inst, 'institution id') }),
-    handle(ctx, req) {
-      const id = ctx.params.inst!;
-      return req.method === 'POST' ? createRecord(ctx, INSTITUTIONS, id) : req.method === 'PATCH' ? patchRecord(ctx, INSTITUTIONS, id) : getRecord(ctx, INSTITUTIONS, id);
-    },
-  },
-  { path: '/audit', methods: ['GET'], acl: 'audit', query: true, params: none, handle: listAudit },
-  { path: '/export', methods: ['GET'], acl: 'export', query: true, params: none, handle: exportFederation },
-];
+const none = (): Params => ({});
+const person = (raw: Record<string, string>): Params => ({ id: personId(raw.id) });
+const page = (raw: Record<string, string>): Params => ({ id: personId(raw.id), page: validId(raw.page, 'page id') });
+const doc = (raw: Record<string, string>): Params => ({ ...page(raw), doc: validId(raw.doc, 'document id') });
+const record = (what: string) => (raw: Record<string, string>): Params => ({ record: validId(raw.record, what) });
+
+const read = (record?: keyof Params, who: keyof Params | undefined = 'id'): RouteAudit => ({ action: 'read', record, person: who });
+const write = (action: AuditEvent['action'], record: keyof Params, who?: keyof Params): RouteAudit => ({ action, record, person: who });
+
+/** The four routes of a kind of record without a person (domiciliary units, institutions). */
+function recordRoutes(kind: RecordKind, what: string): Route[] {
+  const one = `${kind.path}/:record`;
+  const params = record(what);
+  return [
+    { method: 'GET', path: kind.path, acl: kind.acl.list, query: true, guarded: true, audit: { action: 'list' }, params: none, handle: (ctx) => listRecords(ctx, kind) },
+    { method: 'GET', path: one, acl: kind.acl.one, guarded: true, audit: read('record', undefined), params, handle: (ctx) => getRecord(ctx, kind, ctx.params.record!) },
+    { method: 'POST', path: one, acl: kind.acl.one, guarded: true, audit: write('create', 'record'), params, handle: (ctx) => createRecord(ctx, kind, ctx.params.record!) },
+    { method: 'PATCH', path: one, acl: kind.acl.one, guarded: true, audit: write('update', 'record'), params, handle: (ctx) => patchRecord(ctx, kind, ctx.params.record!) },
+  ];
+}
+
+export function apiRoutes(pages: PasswordPages): Route[] {
+  const id = (ctx: ResourceContext) => ctx.params.id!;
+  const pg = (ctx: ResourceContext) => ctx.params.page!;
+  return [
+    { method: 'GET', path: '/', acl: null, params: none, handle: () => indexPage() },
+    { method: 'GET', path: '/login', acl: 'login', params: none, handle: () => json(200, 'true') },
+
+    { method: 'GET', path: '/people', acl: 'people', query: true, guarded: true, audit: { action: 'list' }, params: none, handle: (ctx) => listRecords(ctx, PEOPLE) },
+    { method: 'GET', path: '/people/:id', acl: 'person', person: 'id', guarded: true, audit: read('id'), params: person, handle: (ctx) => getRecord(ctx, PEOPLE, id(ctx)) },
+    { method: 'POST', path: '/people/:id', acl: 'person', person: 'id', guarded: true, audit: write('create', 'id', 'id'), params: person, handle: (ctx) => createPerson(ctx, id(ctx)) },
+    { method: 'PATCH', path: '/people/:id', acl: 'person', person: 'id', guarded: true, audit: write('update', 'id', 'id'), params: person, handle: (ctx) => patchPerson(ctx, id(ctx)) },
+    { method: 'DELETE', path: '/people/:id', acl: 'person', person: 'id', guarded: true, audit: write('delete', 'id', 'id'), params: person, handle: (ctx) => deletePerson(ctx, id(ctx)) },
+
+    { method: 'GET', path: '/pols/:id', acl: 'book', person: 'id', query: true, guarded: true, audit: { action: 'list', record: 'id', person: 'id' }, params: person, handle: (ctx) => listBook(ctx, id(ctx)) },
+    { method: 'GET', path: '/pols/:id/:page', acl: 'page', person: 'id', guarded: true, audit: read('page'), params: page, handle: (ctx) => getPage(ctx, id(ctx), pg(ctx)) },
+    { method: 'POST', path: '/pols/:id/:page', acl: 'page', person: 'id', guarded: true, audit: write('create', 'page', 'id'), params: page, handle: (ctx) => createPage(ctx, id(ctx), pg(ctx)) },
+    { method: 'PATCH', path: '/pols/:id/:page', acl: 'page', person: 'id', guarded: true, audit: write('update', 'page', 'id'), params: page, handle: (ctx) => patchPage(ctx, id(ctx), pg(ctx)) },
+    { method: 'DELETE', path: '/pols/:id/:page', acl: 'page', person: 'id', guarded: true, audit: write('delete', 'page', 'id'), params: page, handle: (ctx) => deletePage(ctx, id(ctx), pg(ctx)) },
+
+    { method: 'GET', path: '/personal_docs/:id', acl: 'personaldocs', person: 'id', query: true, guarded: true, audit: { action: 'list', record: 'id', person: 'id' }, params: person, handle: (ctx) => listPersonDocs(ctx, id(ctx)) },
+    { method: 'GET', path: '/personal_docs/:id/:page', acl: 'poldocs', person: 'id', query: true, guarded: true, audit: read('page'), params: page, handle: (ctx) => listPageDocs(ctx, id(ctx), pg(ctx)) },
+    { method: 'GET', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', guarded: true, audit: read('doc'), params: doc, handle: (ctx) => getDocument(ctx, id(ctx), pg(ctx), ctx.params.doc!) },
+
+    ...recordRoutes(DUS, 'domiciliary unit id'),
+    ...recordRoutes(INSTITUTIONS, 'institution id'),
+
+    { method: 'GET', path: '/password/:id', acl: 'password', person: 'id', params: person, handle: pages.show },
+    { method: 'POST', path: '/password/:id', acl: 'password', person: 'id', body: 'form', params: person, handle: pages.change },
+
+    { method: 'GET', path: '/audit', acl: 'audit', query: true, guarded: true, params: none, handle: listAudit },
+    { method: 'GET', path: '/export', acl: 'export', query: true, audit: { action: 'export' }, params: none, handle: exportFederation },
+  ];
+}

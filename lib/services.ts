@@ -8,7 +8,7 @@ import { createPool, closePool } from './db/pool.js';
 import { loadAcl, type Acl } from './auth/acl.js';
 import { createCredentialCache } from './auth/cache.js';
 import { createAuthenticator, type Authenticator } from './auth/authenticate.js';
-import { createApp, type RequestInfo } from './app.js';
+import { createApp, type PathStats, type RequestInfo } from './app.js';
 import { createLockout } from './auth/lockout.js';
 import { measureVerifications, setArgon2Params, setHashAlgorithm, setHashBounds } from './auth/passwords.js';
 import { setPasswordMinLength } from './auth/policy.js';
@@ -27,6 +27,8 @@ export interface Services {
   auth: Authenticator;
   acl: Acl;
   handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** How requests were answered: in one round trip, or by the full path after a failed guard. */
+  paths: PathStats;
   audit: AuditLog;
   stopPurging: () => void;
   listings: ListingGate;
@@ -86,7 +88,9 @@ export function initServices(opts: ServiceOptions): Services {
     }),
     ...subscriptionRoutes({ allowHttp: config.subscriptionAllowHttp, wake: () => services.deliverer.scan() }),
   ];
-  services.handler = createApp({ config, pool, auth, acl: () => services.acl, log, audit, observe: opts.observe, listings, routes });
+  const app = createApp({ config, pool, auth, acl: () => services.acl, log, audit, observe: opts.observe, listings, routes });
+  services.handler = app.handler;
+  services.paths = app.stats;
   return services;
 }
 

@@ -30,7 +30,7 @@ export async function runClusterWorker(): Promise<void> {
   const { pool, auth } = worker.services;
   const message = (): MetricsMessage => ({
     type: 'thalamus:metrics',
-    snapshot: metrics.snapshot({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }, auth.stats),
+    snapshot: metrics.snapshot({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }, { ...auth.stats, ...worker.services.paths }),
   });
   const report = () => { if (process.connected) process.send!(message()); };
   const timer = setInterval(report, REPORT_MS);

@@ -37,8 +37,8 @@ t('listings, refusals and misses are audited too', async () => {
   await flush();
   const pick = (rows: Row[]) => rows.map((r) => [r.action, r.route, r.record_id, r.person, r.status]);
   assert.equal(pick(await rowsFor('audit-list-1')), [['list', '/people', null, null, 200]]);
-  assert.equal(pick(await rowsFor('audit-403-1')), [['read', '/pols/:id', 'ITAPYT999HON', 'ITAPYT999HON', 403]]);
-  assert.equal(pick(await rowsFor('audit-404-1')), [['read', '/institutions/:inst', 'nope', null, 404]]);
+  assert.equal(pick(await rowsFor('audit-403-1')), [['list', '/pols/:id', 'ITAPYT999HON', 'ITAPYT999HON', 403]]);
+  assert.equal(pick(await rowsFor('audit-404-1')), [['read', '/institutions/:record', 'nope', null, 404]]);
 });
 
 t('a write and its audit row are one transaction', async () => {

@@ -8,7 +8,8 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { startServer, type TestServer } from './helpers/server.js';
 import { call, ANA, CAMERON, ROOT, type Account } from './helpers/http.js';
 import { createCsrf, CSRF_TTL_MS } from '../lib/pages/csrf.js';
-import { escapeHtml, PAGE_CSP } from '../lib/pages/html.js';
+import { escapeHtml } from '../lib/pages/html.js';
+import { PAGE_CSP } from '../lib/http/headers.js';
 import { PUBLIC_DIR } from '../lib/pages/static.js';
 import { staleCopies } from '../scripts/compress-assets.js';
 

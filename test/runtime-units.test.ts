@@ -6,7 +6,9 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { createRequestMetrics, mergeSnapshots, countersOnly, renderPrometheus, emptySnapshot } from '../lib/metrics.js';
 import { createRespawnPolicy } from '../server/respawn.js';
+import pg from 'pg';
 import { fromPgError } from '../lib/http/errors.js';
+import { asDatabaseError } from '../lib/db/errors.js';
 import { REDACT } from '../lib/log.js';
 
 const t = suite('runtime units');
@@ -63,15 +65,19 @@ t('respawn: backoff doubles; the tenth death within 60 s is a crash loop', () =>
   assert.equal(q.record(61_000), { stop: false, delayMs: 10_000, deaths: 8 });
 });
 
-t('connection errors, with or without a code, are 503 with Retry-After', () => {
+/** PostgreSQL's own error, as the driver raises it. */
+const pgError = (message: string, code: string) => Object.assign(new pg.DatabaseError(message, 0, 'error'), { code });
+
+t('connection errors, by type and code (never by message), are 503 with Retry-After', () => {
   for (const err of [
-    new Error('timeout exceeded when trying to connect'),
-    new Error('Connection terminated unexpectedly'),
-    new Error('Connection terminated due to connection timeout'),
-    new Error('Client has encountered a connection error and is not queryable'),
+    // What the pool raises for the driver's errors without a SQLSTATE (lib/db/pool.ts).
+    asDatabaseError(new Error('timeout exceeded when trying to connect')),
+    asDatabaseError(new Error('Connection terminated unexpectedly')),
+    asDatabaseError(new Error('Client has encountered a connection error and is not queryable')),
     Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
-    Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
-    Object.assign(new Error('the database system is starting up'), { code: '57P03' }),
+    pgError('terminating connection due to administrator command', '57P01'),
+    pgError('the database system is starting up', '57P03'),
+    pgError('too many connections', '53300'),
   ]) {
     const mapped = fromPgError(err);
     assert.is(mapped?.status, 503, err.message);
@@ -79,6 +85,8 @@ t('connection errors, with or without a code, are 503 with Retry-After', () => {
     assert.equal(mapped?.headers, { 'Retry-After': '5' });
   }
   assert.is(fromPgError(new Error('something else')), undefined);
+  assert.is(fromPgError(new Error('Connection terminated unexpectedly')), undefined, 'not from the pool: a bug, not an outage');
+  assert.is(fromPgError({ code: '57P01' }), undefined, 'a code alone is not PostgreSQL\'s error');
   assert.is(fromPgError(null), undefined);
 });
 

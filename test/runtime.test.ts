@@ -71,7 +71,8 @@ t('requests carry X-Request-Id; /metrics counts them across both workers', async
   assert.match(text, /^thalamus_worker_restarts_total 0$/m);
   const verifications = await metric(c, 'thalamus_auth_verifications_total');
   const hits = await metric(c, 'thalamus_auth_cache_hits_total');
-  assert.is(verifications + hits, 6);
+  const oneRoundTrip = await metric(c, 'thalamus_requests_one_round_trip_total');
+  assert.is(verifications + hits + oneRoundTrip, 6);
   assert.ok(verifications >= 1 && verifications <= 2, `one verification per worker, got ${verifications}`);
 });
 

@@ -11,6 +11,7 @@ import { basic, call, ROOT } from './helpers/http.js';
 import { addPages, addReaders, readerAccounts } from './helpers/books.js';
 import { stalledReader } from './helpers/stall.js';
 import { migrate, loadDemo } from '../lib/db/migrate.js';
+import sql from 'sql-template-tag';
 import { BatchReader } from '../lib/http/batches.js';
 import { loadConfig } from '../lib/config.js';
 
@@ -46,7 +47,7 @@ batches('rows that grow from 100 B to 1 MiB: no batch holds more than twice the 
   let dropped = 0;
   const onRemove = () => { dropped++; };
   s.worker.services.pool.on('remove', onRemove);
-  const reader = new BatchReader(s.worker.services.pool, `SELECT id, COALESCE(data, '{}'::jsonb)::text AS j FROM pols WHERE book = $1`, [BOOK], { rows: 500, chars, timeout: 0 });
+  const reader = new BatchReader(s.worker.services.pool, sql`SELECT id, COALESCE(data, '{}'::jsonb)::text AS j FROM pols WHERE book = ${BOOK}`, { rows: 500, chars, timeout: 0 });
   const ids: string[] = [];
   let largest = 0;
   let largestRow = 0;

@@ -8,9 +8,10 @@ import { auditInsert, withAudit, type AuditEvent, type AuditSource } from '../au
 const event = (action: AuditEvent['action'], id: string, status: number, changed?: string[]): AuditEvent =>
   ({ action, recordId: id, person: id, status, changed });
 
+/** The rows an audited write changed (withAudit answers one row with a NULL id when none). */
 async function run(pool: pg.Pool, statement: Sql): Promise<number> {
-  const { rowCount } = await pool.query(statement.text, statement.values);
-  return rowCount ?? 0;
+  const { rows } = await pool.query<{ id: string | null }>(statement.text, statement.values);
+  return rows.filter((r) => r.id !== null).length;
 }
 
 /**

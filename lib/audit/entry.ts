@@ -1,6 +1,7 @@
 // One audit row, and the SQL that appends it inside another statement: a write and
 // its audit row are one statement, so neither lands without the other.
 import sql, { type Sql } from 'sql-template-tag';
+import { UNGUARDED, statement as withGuard, type Guard } from '../db/run.js';
 
 /** Who asked, from where: the same for every row a request appends. */
 export interface AuditSource {
@@ -53,9 +54,11 @@ export function auditInsert(e: AuditEntry, when: Sql): Sql {
 
 /**
  * Wraps a data-modifying statement that has a RETURNING clause so that, when it
- * returns a row, one audit row is inserted by the same statement. The result is the
- * wrapped statement's rows.
+ * returns a row, one audit row is inserted by the same statement. The result has at
+ * least one row: the guard's `guard_ok` beside the statement's columns, NULL when it
+ * returned nothing. The statement must check `guard.ok` itself, in its WHERE.
  */
-export function withAudit(entry: AuditEntry, statement: Sql): Sql {
-  return sql`WITH w AS (${statement}), a AS (${auditInsert(entry, sql`EXISTS (SELECT 1 FROM w)`)}) SELECT * FROM w`;
+export function withAudit(entry: AuditEntry, statement: Sql, guard: Guard = UNGUARDED): Sql {
+  return withGuard(guard, [sql`w AS (${statement})`, sql`a AS (${auditInsert(entry, sql`EXISTS (SELECT 1 FROM w)`)})`],
+    sql`SELECT ${guard.ok} AS guard_ok, w.* FROM (SELECT 1) one LEFT JOIN w ON true`);
 }

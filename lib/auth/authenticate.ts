@@ -27,9 +27,12 @@ export interface AuthStats { verifications: number; cacheHits: number; failures:
 /** Where a login comes from: the client's address and what the audit trail records. */
 export interface LoginContext { address: string; route: string; requestId: string }
 
+/** A principal the full path verified, with the stored state the decision relied on. */
+export interface Verified { principal: Principal; hash: string; rolesJson: string }
+
 export interface Authenticator {
   /** Resolves the principal for an Authorization header, or throws 401 (429 while locked out). */
-  authenticate(header: string | undefined, from: LoginContext): Promise<Principal>;
+  authenticate(header: string | undefined, from: LoginContext): Promise<Verified>;
   readonly stats: AuthStats;
 }
 
@@ -43,10 +46,11 @@ export interface AuthenticatorOptions {
   log: Logger;
 }
 
-interface LoginRow { found: boolean; hash: string | null; roles: unknown; active: unknown; locked_for: number | null }
+interface LoginRow { found: boolean; hash: string | null; roles: unknown; roles_json: string; active: unknown; locked_for: number | null }
 
 /** The person's login fields (if any) and whether the request is locked out: one round trip. */
-const LOOKUP = `SELECT p.id IS NOT NULL AS found, p.data->>'password' AS hash, p.data->'roles' AS roles, p.data->'active' AS active,
+const LOOKUP = `SELECT p.id IS NOT NULL AS found, p.data->>'password' AS hash, p.data->'roles' AS roles,
+    COALESCE(p.data->'roles', 'null'::jsonb)::text AS roles_json, p.data->'active' AS active,
     ${lockedForSql(raw('$1'), raw('$2')).text} AS locked_for
   FROM (SELECT 1) one LEFT JOIN people p ON p.id = $1`;
 /** Compare-and-set: only replaces the hash that was verified, so concurrent logins race safely. */
@@ -100,7 +104,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
       const principal = { id: creds.account, roles: rolesOf(row.roles) };
       if (usable && cache.has(creds.account, creds.password, hash)) {
         stats.cacheHits++;
-        return principal;
+        return { principal, hash, rolesJson: row.roles_json };
       }
 
       const started = performance.now();
@@ -127,7 +131,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
       const { value, leader } = await cache.verifyOnce(creds.account, creds.password, hash, () => reservedVerification(creds, key, hash));
       if (value.ok) {
         cache.add(creds.account, creds.password, value.hash);
-        return principal;
+        return { principal, hash: value.hash, rolesJson: row.roles_json };
       }
       if ('retryAfter' in value) throw lockedOut(value.retryAfter);
       // The same wrong password as a verification in flight: it still counts as an attempt.

@@ -1,10 +1,10 @@
 // GET /changes: HTTP in, the change modules out. Reads the query (`feed`, `since` or
 // Last-Event-ID, `limit`, `kinds`, `person`, `include_docs`, `timeout`), decides the
 // principal's scope, and hands over to the normal page, the longpoll or the stream.
-import type { IncomingMessage } from 'node:http';
 import type pg from 'pg';
 import type { Route } from '../routes.js';
-import type { ResourceContext, Reply } from '../resources/context.js';
+import type { ResourceContext } from '../resources/context.js';
+import { empty, json, sendReply, type Reply } from '../http/reply.js';
 import { errors } from '../http/errors.js';
 import { personId } from '../http/params.js';
 import { single } from '../resources/listing.js';
@@ -66,7 +66,7 @@ export function requestFilter(ctx: ResourceContext, query: { kinds?: string; per
   return filter;
 }
 
-async function getChanges(deps: ChangesDeps, ctx: ResourceContext, req: IncomingMessage): Promise<Reply | void> {
+async function getChanges(deps: ChangesDeps, ctx: ResourceContext): Promise<Reply> {
   const q = (name: string) => single(ctx.query[name]);
   const { settings, pool, hub } = deps;
   const feed = q('feed') ?? 'normal';
@@ -76,23 +76,31 @@ async function getChanges(deps: ChangesDeps, ctx: ResourceContext, req: Incoming
   const limit = parseInteger(q('limit'), 'limit', 1, settings.limitMax, settings.limitMax);
   const timeoutMs = parseInteger(q('timeout'), 'timeout', 0, settings.longpollMaxMs, Math.min(DEFAULT_TIMEOUT_MS, settings.longpollMaxMs));
   // A reconnecting EventSource sends the id of the last event it received.
-  const lastEventId = feed === 'eventsource' ? req.headers['last-event-id'] : undefined;
-  const given = typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : q('since');
+  const lastEventId = feed === 'eventsource' ? ctx.conditions.lastEventId : undefined;
+  const given = lastEventId !== undefined && lastEventId !== '' ? lastEventId : q('since');
   if (given !== undefined && given !== 'now' && !SEQ.test(given)) throw errors.badQuery('since must be a sequence number or now');
-  if (ctx.head) return { status: 200, headers: { 'Content-Type': feed === 'eventsource' ? 'text/event-stream; charset=utf-8' : 'application/json; charset=utf-8' } };
+  if (ctx.head) return empty(200, { 'Content-Type': feed === 'eventsource' ? 'text/event-stream; charset=utf-8' : 'application/json; charset=utf-8' });
   const since = given === 'now' ? await headSeq(pool) : Number(given ?? 0);
-  if (feed === 'normal') return { status: 200, json: pageJson(await readPage(pool, filter, since, limit, includeDocs)) };
+  if (feed === 'normal') return json(200, pageJson(await readPage(pool, filter, since, limit, includeDocs)));
   if (hub.size() >= settings.maxStreams) throw errors.tooManyStreams();
   if (feed === 'longpoll') {
-    const gone = new Promise<void>((resolve) => ctx.res.once('close', () => resolve()));
-    return { status: 200, json: pageJson(await longpoll(pool, hub, { filter, since, limit, includeDocs, timeoutMs, gone })) };
+    return {
+      kind: 'stream',
+      async write(res) {
+        const gone = new Promise<void>((resolve) => res.once('close', () => resolve()));
+        await sendReply(res, json(200, pageJson(await longpoll(pool, hub, { filter, since, limit, includeDocs, timeoutMs, gone }))), false);
+      },
+    };
   }
-  await streamChanges(ctx.res, pool, hub, {
-    filter, since, includeDocs, pageSize: settings.limitMax, heartbeatMs: settings.heartbeatMs,
-    bufferBytes: settings.sseBuffer, maxQueued: settings.limitMax * 10,
-  });
+  return {
+    kind: 'stream',
+    write: (res) => streamChanges(res, pool, hub, {
+      filter, since, includeDocs, pageSize: settings.limitMax, heartbeatMs: settings.heartbeatMs,
+      bufferBytes: settings.sseBuffer, maxQueued: settings.limitMax * 10,
+    }),
+  };
 }
 
 export function changesRoutes(deps: ChangesDeps): Route[] {
-  return [{ path: '/changes', methods: ['GET'], acl: CHANGES_ACL, query: true, params: () => ({}), handle: (ctx, req) => getChanges(deps, ctx, req) }];
+  return [{ method: 'GET', path: '/changes', acl: CHANGES_ACL, query: true, audit: { action: 'list' }, params: () => ({}), handle: (ctx) => getChanges(deps, ctx) }];
 }

@@ -1,6 +1,22 @@
 // The PostgreSQL pool each worker uses. jsonb columns are selected as text where the
 // server only relays them, so they are not parsed and re-serialized in JavaScript.
+// Whatever the driver raises that is not PostgreSQL's own error comes out of this pool
+// as DatabaseUnavailableError (errors.ts), so callers tell failures apart by type.
 import pg from 'pg';
+import { asDatabaseError } from './errors.js';
+
+/** A pg.Pool whose promise API reports connection failures as DatabaseUnavailableError. */
+class Pool extends pg.Pool {
+  override connect(...args: unknown[]): never {
+    const result = (super.connect as (...a: unknown[]) => unknown)(...args);
+    return (result instanceof Promise ? result.catch((err) => { throw asDatabaseError(err); }) : result) as never;
+  }
+
+  override query(...args: unknown[]): never {
+    const result = (super.query as (...a: unknown[]) => unknown)(...args);
+    return (result instanceof Promise ? result.catch((err) => { throw asDatabaseError(err); }) : result) as never;
+  }
+}
 
 export interface PoolOptions {
   url: string;
@@ -13,7 +29,7 @@ export interface PoolOptions {
 }
 
 export function createPool(opts: PoolOptions): pg.Pool {
-  const pool = new pg.Pool({
+  const pool = new Pool({
     connectionString: opts.url,
     max: opts.size,
     idleTimeoutMillis: 30_000,
@@ -34,6 +50,8 @@ export async function closePool(pool: pg.Pool): Promise<void> {
 /** A client checked out of a pool, watched for connection errors for as long as it is out. */
 export interface Checkout {
   client: pg.PoolClient;
+  /** Runs a statement on the client; a failure that is not PostgreSQL's is DatabaseUnavailableError. */
+  query<R extends pg.QueryResultRow>(statement: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult<R>>;
   /** What the connection reported while out (PostgreSQL ended it, say): it is then unusable. */
   readonly failure: Error | undefined;
   /** Gives the client back: to the pool when healthy and not `discard`, otherwise closed. */
@@ -54,6 +72,8 @@ export async function checkout(pool: pg.Pool): Promise<Checkout> {
   client.on('error', onError);
   return {
     client,
+    query: <R extends pg.QueryResultRow>(statement: string | pg.QueryConfig, values?: unknown[]) =>
+      (typeof statement === 'string' ? client.query<R>(statement, values) : client.query<R>(statement)).catch((err) => { throw asDatabaseError(err); }),
     get failure() { return failure; },
     release(discard = false) {
       if (released) return;
@@ -66,12 +86,12 @@ export async function checkout(pool: pg.Pool): Promise<Checkout> {
 }
 
 /** Runs `fn` inside a transaction on one client, committing on success. */
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: Checkout) => Promise<T>): Promise<T> {
   const out = await checkout(pool);
   try {
-    await out.client.query('BEGIN');
-    const result = await fn(out.client);
-    await out.client.query('COMMIT');
+    await out.query('BEGIN');
+    const result = await fn(out);
+    await out.query('COMMIT');
     out.release();
     return result;
   } catch (err) {

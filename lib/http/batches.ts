@@ -11,12 +11,28 @@
 // holds more than twice the target plus one row.
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
+import type { Sql } from 'sql-template-tag';
 import { checkout, type Checkout } from '../db/pool.js';
 import type { Release } from './gate.js';
 
 /** One element of a listing: its id (the order and the resume point) and its JSON text. */
 export interface Row { id: unknown; j: string }
 
+/** The first rows of a listing, read in one statement; `complete` when they are all of it. */
+export interface FirstRows { rows: Row[]; complete: boolean }
+
+/** Where a listing's rows come from. */
+export interface BatchSource {
+  pool: pg.Pool;
+  /** Selects `id` (unique: the order and the resume point) and `j`, one element's JSON text. */
+  sql: Sql;
+  /**
+   * Reads the first rows in one round trip (with whatever that statement checks, such as
+   * the principal's guard, which may throw); the rest, if any, come from cursors after
+   * its last id. Without it, cursors read everything.
+   */
+  first?: () => Promise<FirstRows>;
+}
 export interface BatchOptions {
   /** Most rows per read. */
   rows: number;
@@ -34,6 +50,10 @@ export interface BatchOptions {
   turn?: (resume: boolean) => Promise<Release>;
   /** The client left: no connection is taken any more. */
   signal?: AbortSignal;
+  /** Start after this id (the first rows were read otherwise). */
+  after?: unknown;
+  /** The largest row seen before (in the first rows): sizes the first read. */
+  largest?: number;
 }
 
 interface Session { out: Checkout; cursor: Cursor<Row>; turn: Release | undefined }
@@ -56,8 +76,15 @@ export class BatchReader {
   private reading: Promise<unknown> | undefined;
   private sessions = 0;
 
-  constructor(private readonly pool: pg.Pool, private readonly sql: string, private readonly params: unknown[], private readonly opts: BatchOptions) {
+  private readonly sql: string;
+  private readonly params: unknown[];
+
+  constructor(private readonly pool: pg.Pool, statement: Sql, private readonly opts: BatchOptions) {
+    this.sql = statement.text;
+    this.params = statement.values;
     this.count = Math.min(FIRST_READ, opts.rows);
+    if (opts.after !== undefined) this.after = { id: opts.after };
+    if (opts.largest) this.count = Math.max(1, Math.min(opts.rows, Math.floor(opts.chars / opts.largest)));
   }
 
   /** The next batch; [] once done. One at a time. */

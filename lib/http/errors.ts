@@ -1,5 +1,7 @@
 // The one catalogue of errors a client can receive. Each has a status and a stable
-// code; lib/http/respond turns a thrown HttpError into `{"error", "code"}`.
+// code; lib/http/reply.ts turns a thrown HttpError into `{"error", "code"}`.
+
+import { classifyDbError } from '../db/errors.js';
 
 export class HttpError extends Error {
   readonly status: number;
@@ -58,26 +60,12 @@ export const errors = {
   internal: () => new HttpError(500, 'INTERNAL', 'Internal server error'),
 } as const;
 
-/**
- * Errors node-postgres raises without a code when the server is unreachable: the pool's
- * connect timeout, a connection dropped mid-query, a client left broken by either.
- */
-const CONNECTION_LOST = /^(timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Client was closed|connect ECONNREFUSED)/;
-
-/** SQLSTATEs a client's input can cause, and the error each one means. */
+/** The answer to a database failure a client's request can cause (lib/db/errors.ts), if it is one. */
 export function fromPgError(err: unknown): HttpError | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') {
-    const message = (err as { message?: unknown } | null)?.message;
-    return typeof message === 'string' && CONNECTION_LOST.test(message) ? errors.unavailable() : undefined;
+  switch (classifyDbError(err)) {
+    case 'bad-input': return errors.badValue('The request holds a value the database cannot store or compare (out of range, badly encoded or too large)');
+    case 'timeout': return errors.queryTimeout();
+    case 'unavailable': return errors.unavailable();
+    default: return undefined;
   }
-  // Class 22 (data exception: a value out of range, a bad encoding, an invalid date)
-  // and 54 (a program limit: a value too large to index, nesting too deep) come from
-  // what the client sent; nothing was stored.
-  if (code.startsWith('22') || code.startsWith('54')) return errors.badValue('The request holds a value the database cannot store or compare (out of range, badly encoded or too large)');
-  if (code === '57014') return errors.queryTimeout();
-  // Class 08 (connection), 53 (insufficient resources), 57P (operator intervention).
-  if (code.startsWith('08') || code.startsWith('53') || code.startsWith('57P')) return errors.unavailable();
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) return errors.unavailable();
-  return undefined;
 }

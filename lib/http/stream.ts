@@ -11,8 +11,7 @@
 // open listings of its account and address) until its response has been handed to the
 // kernel, so the memory of unread responses is bounded too.
 import type { ServerResponse } from 'node:http';
-import type { Pool } from 'pg';
-import { BatchReader, type Row } from './batches.js';
+import { BatchReader, type BatchSource, type Row } from './batches.js';
 import type { Release } from './gate.js';
 import type { ListingGate, ListingSettings, Requester } from './listings.js';
 import { formatOf, type ListingFormat } from './shape.js';
@@ -33,6 +32,8 @@ export interface StreamOptions {
   who?: Requester;
   /** Let PostgreSQL sort (see BatchOptions.sortable). */
   sortable?: boolean;
+  /** HEAD: the status and headers once the listing is known to exist (ifEmpty), no rows. */
+  head?: boolean;
 }
 
 /** The bounds of a listing without a gate. */
@@ -86,28 +87,51 @@ function releaseWhenSent(res: ServerResponse, release: Release, ms: number): voi
 }
 
 /**
- * Streams `sql` as a JSON array. `sql` selects an `id` column (unique, the order) and a
- * text column `j`, the JSON of one element; it is wrapped as a subquery and ordered by id.
- * Errors before the first byte are thrown to the caller (LISTINGS_BUSY, a database
- * error); later ones end the response abruptly, so a client never takes a truncated
- * array for a complete one.
+ * Streams a listing (`source`) in `opts.format`. Its first rows come from `source.first`
+ * when given (one round trip, which may settle the whole listing), the rest from
+ * cursors. Errors before the first byte are thrown to the caller (LISTINGS_BUSY, a
+ * database error, a failed guard); later ones end the response abruptly, so a client
+ * never takes a truncated array for a complete one.
  */
-export async function streamRows(res: ServerResponse, pool: Pool, sql: string, params: unknown[], opts: StreamOptions = {}): Promise<void> {
+export async function streamRows(res: ServerResponse, source: BatchSource, opts: StreamOptions = {}): Promise<void> {
   const bounds = opts.gate?.settings ?? UNGATED;
   const gone = new AbortController();
   const onClose = () => gone.abort();
   res.once('close', onClose);
   const gate = opts.gate;
-  const reader = new BatchReader(pool, sql, params, {
-    rows: opts.batch ?? 500, chars: bounds.batchChars, timeout: opts.timeout ?? 0, sortable: opts.sortable,
+  const rowsPerRead = opts.batch ?? 500;
+  let reader: BatchReader | undefined;
+  const readerAfter = (after?: unknown, largest?: number) => new BatchReader(source.pool, source.sql, {
+    rows: rowsPerRead, chars: bounds.batchChars, timeout: opts.timeout ?? 0, sortable: opts.sortable, after, largest,
     signal: gone.signal, turn: gate && ((resume) => gate.connection(resume, gone.signal)),
   });
   let admitted: Release | undefined;
   try {
     if (gate) admitted = await gate.admit(opts.who ?? {}, gone.signal);
-    let rows = await unlessClosed(res, reader.next());
-    if (rows === GONE) return;
+    let rows: Row[];
+    let complete = false;
+    if (source.first) {
+      const first = await source.first();
+      rows = first.rows;
+      complete = first.complete;
+      if (!complete) {
+        const last = rows[rows.length - 1];
+        reader = readerAfter(last?.id, Math.max(1, ...rows.map((r) => r.j.length)));
+      }
+    } else {
+      reader = readerAfter();
+      const read = await unlessClosed(res, reader.next());
+      if (read === GONE) return;
+      rows = read;
+    }
     if (rows.length === 0 && opts.ifEmpty) await opts.ifEmpty();
+    if (opts.head) {
+      res.statusCode = 200;
+      for (const [k, v] of Object.entries(opts.headers ?? {})) res.setHeader(k, v);
+      res.setHeader('Content-Type', (opts.format ?? formatOf('objects')).contentType);
+      res.end();
+      return;
+    }
     res.statusCode = 200;
     for (const [k, v] of Object.entries(opts.headers ?? {})) res.setHeader(k, v);
     const format = opts.format ?? formatOf('objects');
@@ -134,7 +158,7 @@ export async function streamRows(res: ServerResponse, pool: Pool, sql: string, p
     };
     let ok = add(rows);
     for (;;) {
-      if (reader.done) { res.end(tail + format.end); return; }
+      if (!reader || reader.done) { res.end(tail + format.end); return; }
       let more: Promise<Row[]> | undefined = reader.next();
       more.catch(() => undefined); // a failed read is thrown below, once awaited; not unhandled meanwhile
       const wrote = tail === '' || res.write(tail);
@@ -162,7 +186,7 @@ export async function streamRows(res: ServerResponse, pool: Pool, sql: string, p
     throw err;
   } finally {
     res.off('close', onClose);
-    reader.abort();
+    reader?.abort();
     if (admitted) releaseWhenSent(res, admitted, bounds.idleMs);
   }
 }

@@ -1,10 +1,7 @@
 // What every HTML page shares: escaping, the layout (our stylesheet and logo, no
 // external resources), and the response headers, among them a strict CSP.
-import type { ServerResponse } from 'node:http';
 import { PAGE_CSP } from '../http/headers.js';
-
-/** No inline scripts or styles, nothing from elsewhere, never framed (lib/http/headers). */
-export { PAGE_CSP };
+import { htmlPage, type Reply } from '../http/reply.js';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -51,18 +48,7 @@ ${body}
 `.text;
 }
 
-export interface HtmlOptions {
-  /** HEAD: headers only. */
-  head?: boolean;
-  /** Cache-Control; pages holding a form token must not be stored. */
-  cache?: string;
-}
-
-export function sendHtml(res: ServerResponse, status: number, page: string, opts: HtmlOptions = {}): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'text/html; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(page));
-  res.setHeader('Content-Security-Policy', PAGE_CSP);
-  res.setHeader('Cache-Control', opts.cache ?? 'no-store');
-  res.end(opts.head ? undefined : page);
+/** A page as a reply: our strict CSP (no script, nothing from elsewhere, never framed), and not stored unless `cache` says so. */
+export function pageReply(status: number, page: string, cache = 'no-store'): Reply {
+  return htmlPage(status, page, { 'Content-Security-Policy': PAGE_CSP, 'Cache-Control': cache });
 }

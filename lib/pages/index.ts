@@ -1,6 +1,6 @@
 // The public index page at `/`: what this server is and how to reach its API.
-import type { ServerResponse } from 'node:http';
-import { html, layout, sendHtml } from './html.js';
+import { html, layout, pageReply } from './html.js';
+import type { Reply } from '../http/reply.js';
 
 const ENDPOINTS: Array<[string, string]> = [
   ['GET /login', 'check your credentials'],
@@ -29,6 +29,6 @@ ${ENDPOINTS.map(([path, what]) => html`<li><code>${path}</code>: ${what}</li>`)}
 and sign in with your current password.</p>`);
 
 /** The index is the same for everyone; a browser revalidates it on each visit. */
-export function indexPage(res: ServerResponse, head = false): void {
-  sendHtml(res, 200, PAGE, { head, cache: 'no-cache' });
+export function indexPage(): Reply {
+  return pageReply(200, PAGE, 'no-cache');
 }

@@ -5,47 +5,66 @@
 // same statement. Another person's password needs account administration (ACL name
 // `roles`), as on the API. Sign-in reads the stored hash on every request, so the old
 // password stops working at once. Errors are shown in the form, tied to their field.
-import type { IncomingMessage } from 'node:http';
 import sql from 'sql-template-tag';
 import { audited, type ResourceContext } from '../resources/context.js';
 import { checkNewPassword, passwordMinLength } from '../auth/policy.js';
 import { hashPassword } from '../auth/passwords.js';
 import { HttpError } from '../http/errors.js';
-import { html, layout, sendHtml, type Raw } from './html.js';
+import type { Reply } from '../http/reply.js';
+import { run } from '../db/run.js';
+import type { Csrf } from './csrf.js';
+import { html, layout, pageReply, type Raw } from './html.js';
 
 type Field = 'password' | 'confirm';
 type FieldErrors = Partial<Record<Field, string>>;
 
-const STORED = `SELECT data->>'password' AS hash FROM people WHERE id = $1`;
 
 const FIELDS: Array<{ name: Field; label: string; hint: () => string }> = [
   { name: 'password', label: 'New password', hint: () => `At least ${passwordMinLength()} characters.` },
   { name: 'confirm', label: 'Confirm the new password', hint: () => 'Type the same password again.' },
 ];
 
-export async function passwordPage(ctx: ResourceContext, req: IncomingMessage): Promise<void> {
-  const id = ctx.params.id!;
-  const signedIn = ctx.principal!.id;
-  if (id !== signedIn && !ctx.authority.administer) return forbidden(ctx, id);
-  const { rows } = await ctx.pool.query<{ hash: string | null }>(STORED, [id]);
-  if (!rows[0]) return notFound(ctx, id);
-  const stored = rows[0].hash;
-  if (req.method !== 'POST') return showForm(ctx, id, stored, 200, {});
-  if (!ctx.csrf.verify(ctx.body.csrf, signedIn, id, stored)) return refused(ctx, id);
-  const password = typeof ctx.body.password === 'string' ? ctx.body.password : '';
-  const confirm = typeof ctx.body.confirm === 'string' ? ctx.body.confirm : '';
-  const problems = validate(password, confirm);
-  if (Object.keys(problems).length) return showForm(ctx, id, stored, 400, problems);
-  const { text, values } = audited(ctx, { action: 'update', recordId: id, person: id, status: 200, changed: ['password'] },
-    sql`UPDATE people SET data = jsonb_set(COALESCE(data, '{}'::jsonb), '{password}', to_jsonb(${await hashPassword(password)}::text))
-      WHERE id = ${id}::varchar AND data->>'password' IS NOT DISTINCT FROM ${stored}::text RETURNING id`);
-  const { rowCount } = await ctx.pool.query(text, values);
-  // The password changed since the form was issued: this token is spent.
-  if (!rowCount) return refused(ctx, id);
-  sendHtml(ctx.res, 200, layout('Password changed', html`<h1>Password changed</h1>
+export interface PasswordPages {
+  /** GET: the form, with a token bound to the stored hash. */
+  show(ctx: ResourceContext): Promise<Reply>;
+  /** POST: the change, if the token is good and the hash is still the one it was issued under. */
+  change(ctx: ResourceContext): Promise<Reply>;
+}
+
+export function passwordPages(csrf: Csrf): PasswordPages {
+  /** The target's stored hash, or a page that answers instead (403, 404). */
+  async function target(ctx: ResourceContext): Promise<{ id: string; stored: string | null } | Reply> {
+    const id = ctx.params.id!;
+    if (id !== ctx.principal!.id && !ctx.authority.administer) return forbidden(id);
+    const rows = await run<{ hash: string | null }>(ctx.pool, sql`SELECT data->>'password' AS hash FROM people WHERE id = ${id}::varchar`);
+    if (!rows[0]) return notFound(id);
+    return { id, stored: rows[0].hash };
+  }
+  return {
+    async show(ctx) {
+      const t = await target(ctx);
+      return 'kind' in t ? t : showForm(ctx, csrf, t.id, t.stored, 200, {});
+    },
+    async change(ctx) {
+      const t = await target(ctx);
+      if ('kind' in t) return t;
+      const { id, stored } = t;
+      if (!csrf.verify(ctx.body.csrf, ctx.principal!.id, id, stored)) return refused(id);
+      const password = typeof ctx.body.password === 'string' ? ctx.body.password : '';
+      const confirm = typeof ctx.body.confirm === 'string' ? ctx.body.confirm : '';
+      const problems = validate(password, confirm);
+      if (Object.keys(problems).length) return showForm(ctx, csrf, id, stored, 400, problems);
+      const rows = await run<{ id: string | null }>(ctx.pool, audited(ctx, { action: 'update', recordId: id, person: id, status: 200, changed: ['password'] },
+        sql`UPDATE people SET data = jsonb_set(COALESCE(data, '{}'::jsonb), '{password}', to_jsonb(${await hashPassword(password)}::text))
+          WHERE id = ${id}::varchar AND data->>'password' IS NOT DISTINCT FROM ${stored}::text RETURNING id`));
+      // The password changed since the form was issued: this token is spent.
+      if (rows[0]?.id == null) return refused(id);
+      return pageReply(200, layout('Password changed', html`<h1>Password changed</h1>
 <div class="notice" role="status"><p>The password of account <strong>${id}</strong> has been changed.
 From now on only the new password works; your browser will ask for it.</p></div>
-<p><a href="/">Back to the start page</a></p>`), { head: ctx.head });
+<p><a href="/">Back to the start page</a></p>`));
+    },
+  };
 }
 
 /** The same policy as the API (lib/auth/policy), and both entries equal. */
@@ -61,7 +80,7 @@ function validate(password: string, confirm: string): FieldErrors {
   return problems;
 }
 
-function showForm(ctx: ResourceContext, id: string, stored: string | null, status: number, problems: FieldErrors): void {
+function showForm(ctx: ResourceContext, csrf: Csrf, id: string, stored: string | null, status: number, problems: FieldErrors): Reply {
   const self = id === ctx.principal!.id;
   const invalid = FIELDS.filter((f) => problems[f.name]);
   const focus = invalid[0]?.name ?? 'password';
@@ -76,10 +95,10 @@ function showForm(ctx: ResourceContext, id: string, stored: string | null, statu
 ${summary}
 <form method="post" action="/password/${encodeURIComponent(id)}" accept-charset="utf-8" novalidate>
 ${fields}
-<input type="hidden" name="csrf" value="${ctx.csrf.issue(ctx.principal!.id, id, stored)}">
+<input type="hidden" name="csrf" value="${csrf.issue(ctx.principal!.id, id, stored)}">
 <button type="submit">Change password</button>
 </form>`;
-  sendHtml(ctx.res, status, layout(invalid.length ? `Error: ${title}` : title, body), { head: ctx.head });
+  return pageReply(status, layout(invalid.length ? `Error: ${title}` : title, body));
 }
 
 function field(f: (typeof FIELDS)[number], problem: string | undefined, focus: boolean): Raw {
@@ -92,20 +111,20 @@ ${problem ? html`<p class="error" id="${f.name}-error"><span class="visually-hid
 </div>`;
 }
 
-function refused(ctx: ResourceContext, id: string): void {
-  sendHtml(ctx.res, 403, layout('Form expired', html`<h1>Form expired</h1>
+function refused(id: string): Reply {
+  return pageReply(403, layout('Form expired', html`<h1>Form expired</h1>
 <div class="notice refused" role="alert"><p>This form has expired or was not issued to you, so nothing was changed.</p></div>
-<p><a href="/password/${encodeURIComponent(id)}">Open the password form again</a></p>`), { head: ctx.head });
+<p><a href="/password/${encodeURIComponent(id)}">Open the password form again</a></p>`));
 }
 
-function forbidden(ctx: ResourceContext, id: string): void {
-  sendHtml(ctx.res, 403, layout('Not allowed', html`<h1>Not allowed</h1>
+function forbidden(id: string): Reply {
+  return pageReply(403, layout('Not allowed', html`<h1>Not allowed</h1>
 <div class="notice refused" role="alert"><p>Changing the password of another account (<strong>${id}</strong>) needs the account administration right.</p></div>
-<p><a href="/">Back to the start page</a></p>`), { head: ctx.head });
+<p><a href="/">Back to the start page</a></p>`));
 }
 
-function notFound(ctx: ResourceContext, id: string): void {
-  sendHtml(ctx.res, 404, layout('Unknown account', html`<h1>Unknown account</h1>
+function notFound(id: string): Reply {
+  return pageReply(404, layout('Unknown account', html`<h1>Unknown account</h1>
 <p>There is no person <strong>${id}</strong> in this federation.</p>
-<p><a href="/">Back to the start page</a></p>`), { head: ctx.head });
+<p><a href="/">Back to the start page</a></p>`));
 }

@@ -5,15 +5,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import sirv from 'sirv';
 import { ROOT } from '../config.js';
-import { PAGE_CSP } from './html.js';
+import { PAGE_CSP } from '../http/headers.js';
 
 export const STATIC_PREFIX = '/static';
 export const PUBLIC_DIR = join(ROOT, 'server', 'public');
 /** Assets keep their names across releases, so caches revalidate hourly. */
 export const STATIC_MAX_AGE = 3600;
 
-/** The request as polka hands it over; `route` labels logs and metrics. */
-type StaticRequest = IncomingMessage & { path: string; url: string; route?: string };
+/** The request as polka hands it over; `label` names it in logs and metrics. */
+type StaticRequest = IncomingMessage & { path: string; url: string; label?: string };
 
 /**
  * A middleware serving GET and HEAD of the files under STATIC_PREFIX; anything else
@@ -34,7 +34,7 @@ export function serveStatic(dir = PUBLIC_DIR): (req: StaticRequest, res: ServerR
     if (!req.path.startsWith(`${STATIC_PREFIX}/`) || (req.method !== 'GET' && req.method !== 'HEAD')) return next();
     const { url } = req;
     req.url = url.slice(STATIC_PREFIX.length);
-    req.route = `${STATIC_PREFIX}/*`;
+    req.label = `${STATIC_PREFIX}/*`;
     const vary = res.getHeader('Vary');
     if (typeof vary === 'string') priorVary.set(res, vary);
     // sirv keeps a Cache-Control already set; the API's no-store must not reach assets.
@@ -42,7 +42,7 @@ export function serveStatic(dir = PUBLIC_DIR): (req: StaticRequest, res: ServerR
     res.removeHeader('Cache-Control');
     serve(req, res, () => {
       req.url = url;
-      req.route = undefined;
+      req.label = undefined;
       if (cache !== undefined) res.setHeader('Cache-Control', cache);
       next();
     });

@@ -1,32 +1,31 @@
 // GET /audit?person=&since=&limit=&after=: the audit trail, streamed (or one keyset
 // page with `limit`), oldest first within a page.
+import sql, { type Sql } from 'sql-template-tag';
 import type { ResourceContext } from './context.js';
 import { errors } from '../http/errors.js';
 import { personId } from '../http/params.js';
-import { sendListing, single } from './listing.js';
+import type { Reply } from '../http/reply.js';
+import { listingReply, single } from './listing.js';
 
 const ENTRY_JSON = `jsonb_build_object('id', id, 'at', at, 'actor', actor, 'roles', actor_roles, 'action', action,
   'route', route, 'record', record_id, 'person', person, 'status', status, 'client', client, 'request_id', request_id, 'detail', detail)::text`;
 
-export function listAudit(ctx: ResourceContext): Promise<void> {
-  const conditions: string[] = [];
-  const args: unknown[] = [];
+export function listAudit(ctx: ResourceContext): Promise<Reply> {
+  const where: Sql[] = [];
   const person = single(ctx.query.person);
   if (person !== undefined) {
+    let id: string;
     try {
-      args.push(personId(person));
+      id = personId(person);
     } catch {
       throw errors.badQuery('person must be a person id');
     }
-    conditions.push(`person = $${args.length}`);
+    where.push(sql`person = ${id}::varchar`);
   }
   const since = single(ctx.query.since);
-  if (since !== undefined) {
-    args.push(isoInstant(since));
-    conditions.push(`at >= $${args.length}::timestamptz`);
-  }
+  if (since !== undefined) where.push(sql`at >= ${isoInstant(since)}::timestamptz`);
   // With `since` alone no index gives id order cheaply (audit_at_idx is by time): PostgreSQL may sort.
-  return sendListing(ctx, { table: 'audit', json: ENTRY_JSON, where: conditions.join(' AND '), args, path: '/audit', sortable: since !== undefined });
+  return listingReply(ctx, { table: 'audit', json: ENTRY_JSON, where, path: '/audit', sortable: since !== undefined });
 }
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|([+-])(\d{2}):?(\d{2}))?)?$/;

@@ -1,48 +1,65 @@
 // What a resource handler receives: the request already parsed, authenticated and
-// authorized by lib/http and lib/auth. Resources never read headers.
-import type { ServerResponse } from 'node:http';
+// authorized by lib/http and lib/auth, and what it needs to answer. Resources never read
+// headers and never write to the response: they return a Reply (lib/http/reply.ts).
 import type pg from 'pg';
 import type { Sql } from 'sql-template-tag';
 import type { Principal } from '../auth/authenticate.js';
 import type { Authority } from '../auth/acl.js';
 import type { ListingShape } from '../http/shape.js';
-import type { Csrf } from '../pages/csrf.js';
+import type { ListingGate } from '../http/listings.js';
 import type { AuditEvent, AuditSource } from '../audit/entry.js';
 import { withAudit } from '../audit/entry.js';
-import type { ListingGate } from '../http/listings.js';
+import type { Guard } from '../db/run.js';
+
+/** The URL's parameters, decoded and validated; person ids upper-cased. */
+export interface Params {
+  /** A person (the owner of a book or of documents). */
+  id?: string;
+  /** A page of life. */
+  page?: string;
+  /** A personal document. */
+  doc?: string;
+  /** A domiciliary unit or an institution. */
+  record?: string;
+  /** A push subscription. */
+  sub?: string;
+}
+
+export interface ListingOptions {
+  /** The shape this request's listings are written in. */
+  shape: ListingShape;
+  /** Largest `limit` of a keyset page. */
+  pageLimitMax: number;
+  /** Statement timeout of a listing's statements, in ms. */
+  timeout: number;
+  /** The worker's limits on listings. */
+  gate: ListingGate;
+}
 
 export interface ResourceContext {
   pool: pg.Pool;
+  /** What every statement checks on the way: the principal still stands (lib/auth/guard.ts), or nothing. */
+  guard: Guard;
   /** Undefined only on public routes. */
   principal: Principal | undefined;
   /** What the role that allowed the request lets the resource decide (global, account administration). */
   authority: Authority;
-  /** URL parameters, decoded and validated; person ids upper-cased. */
-  params: Record<string, string>;
+  params: Params;
   query: Record<string, string | string[] | undefined>;
-  /** The parsed JSON object body (a route with `form` set: the form's fields), on POST and PATCH; for checks only. */
+  /** The parsed JSON object body (a form route: the form's fields), on POST and PATCH; for checks only. */
   body: Record<string, unknown>;
   /** The JSON body as sent: stored through PostgreSQL's jsonb, so every number is kept exactly. */
   bodyText: string;
-  /** HEAD: answer with headers only. */
+  /** HEAD: the reply's body is dropped; a resource may skip reading what only the body needs. */
   head: boolean;
-  res: ServerResponse;
-  /** Signs and checks the CSRF tokens of HTML forms. */
-  csrf: Csrf;
-  /** The shape listings are written in for this request (lib/http/shape.ts). */
-  listingShape: ListingShape;
-  pageLimitMax: number;
-  listingTimeout: number;
-  /** The worker's limits on listings (lib/http/listings.ts). */
-  listings: ListingGate;
+  /** Request headers a resource acts on, already read: If-None-Match, Last-Event-ID. */
+  conditions: { ifNoneMatch?: string; lastEventId?: string };
+  listing: ListingOptions;
   /** Who is asking and from where, for the audit rows of writes. */
   audit: AuditSource;
 }
 
 /** A write statement (with RETURNING) that appends its audit row in the same statement. */
 export function audited(ctx: ResourceContext, event: AuditEvent, statement: Sql): Sql {
-  return withAudit({ ...ctx.audit, ...event }, statement);
+  return withAudit({ ...ctx.audit, ...event }, statement, ctx.guard);
 }
-
-/** A complete JSON answer; `json` is already serialized text. */
-export interface Reply { status: number; json?: string; headers?: Record<string, string> }

@@ -1,9 +1,12 @@
 // Personal documents: metadata listings per person and per page (never the bytes),
 // and one document's bytes with its content type and an ETag.
-import type { ResourceContext, Reply } from './context.js';
+import sql from 'sql-template-tag';
+import type { ResourceContext } from './context.js';
+import { bytes, empty, type Reply } from '../http/reply.js';
+import { run, statement } from '../db/run.js';
 import { errors } from '../http/errors.js';
 import { noneMatch } from '../http/conditional.js';
-import { sendListing } from './listing.js';
+import { listingReply } from './listing.js';
 import { personExists } from './records.js';
 
 /** The stored `data` fields, then the columns, then the size: the bytes stay in the database. */
@@ -16,39 +19,40 @@ const TYPES: Record<string, string> = {
   dcm: 'application/dicom', odt: 'application/vnd.oasis.opendocument.text', mp4: 'video/mp4', ogg: 'audio/ogg',
 };
 
-export async function listPersonDocs(ctx: ResourceContext, person: string): Promise<void> {
-  if (!(await personExists(ctx, person))) throw errors.notFound('Person');
-  await sendListing(ctx, { table: 'personal_docs', json: META_JSON, where: 'fedacct = $1', args: [person], path: `/personal_docs/${encodeURIComponent(person)}`, upstream: true });
+export function listPersonDocs(ctx: ResourceContext, person: string): Promise<Reply> {
+  const ifEmpty = async () => { if (!(await personExists(ctx, person))) throw errors.notFound('Person'); };
+  return listingReply(ctx, { table: 'personal_docs', json: META_JSON, where: [sql`fedacct = ${person}::varchar`], path: `/personal_docs/${encodeURIComponent(person)}`, ifEmpty, upstream: true });
 }
 
-export async function listPageDocs(ctx: ResourceContext, person: string, page: string): Promise<void> {
-  const { rowCount } = await ctx.pool.query('SELECT 1 FROM pols WHERE id = $1 AND book = $2', [page, person]);
-  if (!rowCount) throw errors.notFound('Page');
-  await sendListing(ctx, {
-    table: 'personal_docs', json: META_JSON, where: 'fedacct = $1 AND pol = $2', args: [person, page],
-    path: `/personal_docs/${encodeURIComponent(person)}/${encodeURIComponent(page)}`, upstream: true,
+export function listPageDocs(ctx: ResourceContext, person: string, page: string): Promise<Reply> {
+  // A page of another book has none of this person's documents: the check on empty finds it is not in the book.
+  const ifEmpty = async () => {
+    if (!(await run(ctx.pool, sql`SELECT 1 FROM pols WHERE id = ${page}::varchar AND book = ${person}::varchar`)).length) throw errors.notFound('Page');
+  };
+  return listingReply(ctx, {
+    table: 'personal_docs', json: META_JSON, where: [sql`fedacct = ${person}::varchar`, sql`pol = ${page}::varchar`],
+    path: `/personal_docs/${encodeURIComponent(person)}/${encodeURIComponent(page)}`, ifEmpty, upstream: true,
   });
 }
 
-interface DocRow { document: Buffer | null; size: number; extension: string | null; etag: string | null }
+interface DocRow { found: boolean; document: Buffer | null; size: number; extension: string | null; etag: string | null }
 
 /** The document's bytes. The ETag is a digest of the bytes, so it changes only when they do. */
-export async function getDocument(ctx: ResourceContext, person: string, page: string, doc: string, ifNoneMatch: string | undefined): Promise<Reply & { bytes?: Buffer }> {
-  const { rows } = await ctx.pool.query<DocRow>(
-    `SELECT ${ctx.head ? 'NULL::bytea' : 'document'} AS document, COALESCE(octet_length(document), 0) AS size,
-       lower(data->>'extension') AS extension,
-       encode(sha256(COALESCE(document, ''::bytea)), 'hex') AS etag
-     FROM personal_docs WHERE id = $1 AND fedacct = $2 AND pol = $3`, [doc, person, page]);
+export async function getDocument(ctx: ResourceContext, person: string, page: string, doc: string): Promise<Reply> {
+  const rows = await run<DocRow>(ctx.pool, statement(ctx.guard, [], sql`SELECT ${ctx.guard.ok} AS guard_ok, d.id IS NOT NULL AS found,
+      ${ctx.head ? sql`NULL::bytea` : sql`d.document`} AS document, COALESCE(octet_length(d.document), 0) AS size,
+      lower(d.data->>'extension') AS extension, encode(sha256(COALESCE(d.document, ''::bytea)), 'hex') AS etag
+    FROM (SELECT 1) one LEFT JOIN personal_docs d ON d.id = ${doc}::varchar AND d.fedacct = ${person}::varchar AND d.pol = ${page}::varchar AND ${ctx.guard.ok}`));
   const row = rows[0];
-  if (!row) throw errors.notFound('Document');
+  if (!row?.found) throw errors.notFound('Document');
   const etag = `"${row.etag}"`;
   const type = TYPES[(row.extension ?? '').replace(/^\./, '')] ?? 'application/octet-stream';
   const headers = {
     'Content-Type': type, ETag: etag, 'Cache-Control': 'private, no-cache',
     'Content-Disposition': `inline; filename="${doc.replace(/[^\w.-]/g, '_')}.${(row.extension ?? 'bin').replace(/[^\w]/g, '')}"`,
   };
-  if (noneMatch(ifNoneMatch, etag)) return { status: 304, headers };
+  if (noneMatch(ctx.conditions.ifNoneMatch, etag)) return empty(304, headers);
   // HEAD reads no bytes but announces the length GET would send.
-  if (ctx.head) return { status: 200, headers: { ...headers, 'Content-Length': String(row.size) } };
-  return { status: 200, headers, bytes: row.document ?? Buffer.alloc(0) };
+  if (ctx.head) return empty(200, { ...headers, 'Content-Length': String(row.size) });
+  return bytes(200, row.document ?? Buffer.alloc(0), headers);
 }

@@ -2,12 +2,13 @@
 // for root (ACL name `export`). Only the HTTP around it lives here, so the route is
 // easy to re-wire; the read is audited like any read of health records.
 import type { ResourceContext } from './context.js';
+import type { Reply } from '../http/reply.js';
 import { errors } from '../http/errors.js';
 import { single } from './listing.js';
 import { KindError, parseKinds } from '../bulk/kinds.js';
 import { exportNdjson, ExportAborted } from '../bulk/export.js';
 
-export async function exportFederation(ctx: ResourceContext): Promise<void> {
+export function exportFederation(ctx: ResourceContext): Reply {
   let kinds;
   try {
     kinds = parseKinds(single(ctx.query.kinds));
@@ -15,20 +16,25 @@ export async function exportFederation(ctx: ResourceContext): Promise<void> {
     if (err instanceof KindError) throw errors.badQuery(`kinds: ${err.message}`);
     throw err;
   }
-  const res = ctx.res;
-  res.statusCode = 200;
-  res.setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
-  res.setHeader('Content-Disposition', `attachment; filename="federation-${new Date().toISOString().slice(0, 10)}.ndjson"`);
-  if (ctx.head) { res.end(); return; }
-  try {
-    await exportNdjson(ctx.pool, res, { kinds });
-  } catch (err) {
-    // The client left: nothing to answer. A failure after the first byte ends the
-    // response abruptly, so a truncated export is never taken for a complete one.
-    if (err instanceof ExportAborted) return;
-    if (res.headersSent) { res.destroy(); return; }
-    res.removeHeader('Content-Disposition');
-    throw err;
-  }
-  res.end();
+  const { pool, head } = ctx;
+  return {
+    kind: 'stream',
+    async write(res) {
+      res.statusCode = 200;
+      res.setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
+      res.setHeader('Content-Disposition', `attachment; filename="federation-${new Date().toISOString().slice(0, 10)}.ndjson"`);
+      if (head) { res.end(); return; }
+      try {
+        await exportNdjson(pool, res, { kinds });
+      } catch (err) {
+        // The client left: nothing to answer. A failure after the first byte ends the
+        // response abruptly, so a truncated export is never taken for a complete one.
+        if (err instanceof ExportAborted) return;
+        if (res.headersSent) { res.destroy(); return; }
+        res.removeHeader('Content-Disposition');
+        throw err;
+      }
+      res.end();
+    },
+  };
 }

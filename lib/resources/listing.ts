@@ -1,20 +1,24 @@
 // Listings: the whole table streamed, or a keyset page (`?limit=N&after=ID`) with a
-// `Link: <...>; rel="next"` header when more rows follow. Both go through
-// lib/http/stream.ts, in id order, under the worker's listing gate: a page of large rows
-// is as bounded in memory as a whole listing.
+// `Link: <...>; rel="next"` header when more rows follow; in id order, under the
+// worker's listing gate (lib/http/stream.ts). The first rows come with the principal's
+// guard in one statement, bounded by rows and by size: most listings (a person's book,
+// a page's documents) are answered by that one round trip; the rest of a long one
+// comes from cursors after its last id.
+import sql, { join, raw, type Sql } from 'sql-template-tag';
 import type { ResourceContext } from './context.js';
 import { errors } from '../http/errors.js';
-import { streamRows } from '../http/stream.js';
-import { formatOf, type ListingFormat } from '../http/shape.js';
+import { formatOf } from '../http/shape.js';
+import type { Reply } from '../http/reply.js';
+import type { FirstRows, Row } from '../http/batches.js';
+import { run, statement } from '../db/run.js';
 
 export interface Listing {
   /** Table name, from code. */
   table: string;
   /** SQL expression of one element's JSON text. */
   json: string;
-  /** Extra WHERE condition over `args`, or ''. */
-  where: string;
-  args: unknown[];
+  /** Conditions on the rows (none: the whole table). */
+  where: Sql[];
   /** Path of this listing, for the Link header. */
   path: string;
   /** Checked only when the listing is empty (saves a round trip otherwise); may throw. */
@@ -25,63 +29,65 @@ export interface Listing {
   upstream?: boolean;
 }
 
+/** Rows the first statement may return; more continue from cursors. */
+const FIRST_ROWS = 100;
+
 export function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[value.length - 1] : value;
 }
 
-const whereOf = (conds: string[]) => {
-  const all = conds.filter(Boolean);
-  return all.length ? ` WHERE ${all.join(' AND ')}` : '';
-};
+const whereOf = (conds: Sql[]) => (conds.length ? sql`WHERE ${join(conds, ' AND ')}` : sql``);
 
-export async function sendListing(ctx: ResourceContext, listing: Listing): Promise<void> {
+/** The listing's rows as `id, j`, for the cursors. */
+function rowsOf(l: Listing, conds: Sql[]): Sql {
+  return sql`SELECT id, ${raw(l.json)} AS j FROM ${raw(l.table)} ${whereOf(conds)}`;
+}
+
+/**
+ * The first rows, with the guard, in one statement: at most FIRST_ROWS + 1 in id order,
+ * and of those only as many as fit `chars` (and always the first). PostgreSQL drops the
+ * rest before sending, so a book of 1 MB pages costs no more here than its first page.
+ */
+function firstRows(ctx: ResourceContext, l: Listing, conds: Sql[], chars: number): () => Promise<FirstRows> {
+  return async () => {
+    const rows = await run<Row & { n: string | null }>(ctx.pool, statement(ctx.guard, [], sql`
+      SELECT ${ctx.guard.ok} AS guard_ok, x.id, x.j, x.n FROM (SELECT 1) one LEFT JOIN LATERAL (
+        SELECT id, j, count(*) OVER () AS n, sum(length(j)) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) AS run
+        FROM (${rowsOf(l, [...conds, ctx.guard.ok])} ORDER BY id LIMIT ${FIRST_ROWS + 1}) l) x ON true
+      WHERE x.id IS NULL OR x.run - length(x.j) < ${chars}
+      ORDER BY x.id`), { prepare: true });
+    const found = rows.filter((r) => r.id !== null);
+    const total = Number(rows[0]?.n ?? 0);
+    return { rows: found, complete: total <= FIRST_ROWS && found.length === total };
+  };
+}
+
+export async function listingReply(ctx: ResourceContext, l: Listing): Promise<Reply> {
   const rawLimit = single(ctx.query.limit);
   const after = single(ctx.query.after);
-  const format = formatOf(ctx.listingShape === 'rows' && !listing.upstream ? 'objects' : ctx.listingShape);
-  const stream = (conds: string[], args: unknown[], headers?: Record<string, string>) =>
-    streamRows(ctx.res, ctx.pool, `SELECT id, ${listing.json} AS j FROM ${listing.table}${whereOf(conds)}`, args, {
-      format, timeout: ctx.listingTimeout, ifEmpty: listing.ifEmpty, headers,
-      gate: ctx.listings, who: { account: ctx.principal?.id, address: ctx.audit.client ?? undefined }, sortable: listing.sortable,
-    });
+  const format = formatOf(ctx.listing.shape === 'rows' && !l.upstream ? 'objects' : ctx.listing.shape);
+  const gate = ctx.listing.gate;
+  const options = {
+    format, timeout: ctx.listing.timeout, ifEmpty: l.ifEmpty, gate, sortable: l.sortable,
+    who: { account: ctx.principal?.id, address: ctx.audit.client ?? undefined },
+  };
   if (rawLimit === undefined && after === undefined) {
-    if (ctx.head) { await listing.ifEmpty?.(); return sendHead(ctx, format); }
-    return stream([listing.where], listing.args);
+    return { kind: 'rows', source: { pool: ctx.pool, sql: rowsOf(l, l.where), first: firstRows(ctx, l, l.where, gate.settings.batchChars) }, options };
   }
-  const limit = rawLimit === undefined ? ctx.pageLimitMax : /^\d{1,9}$/.test(rawLimit) ? Number(rawLimit) : NaN;
-  if (!Number.isInteger(limit) || limit < 1 || limit > ctx.pageLimitMax) {
-    throw errors.badQuery(`limit must be a whole number from 1 to ${ctx.pageLimitMax}`);
+  const limit = rawLimit === undefined ? ctx.listing.pageLimitMax : /^\d{1,9}$/.test(rawLimit) ? Number(rawLimit) : NaN;
+  if (!Number.isInteger(limit) || limit < 1 || limit > ctx.listing.pageLimitMax) {
+    throw errors.badQuery(`limit must be a whole number from 1 to ${ctx.listing.pageLimitMax}`);
   }
   if (after !== undefined && (after.length > 255 || after.includes('\0'))) throw errors.badQuery('after is not a valid id');
-  const args = [...listing.args];
-  const conds = [listing.where];
-  if (after !== undefined) { args.push(after); conds.push(`id > $${args.length}`); }
-  // The page's ids first, from an index: where the page ends, and whether more follow.
-  const { rows: ids } = await ctx.pool.query<{ id: unknown }>(
-    `SELECT id FROM ${listing.table}${whereOf(conds)} ORDER BY id LIMIT $${args.length + 1}`, [...args, limit + 1]);
-  if (ids.length === 0) {
-    await listing.ifEmpty?.();
-    if (ctx.head) return sendHead(ctx, format);
-    return sendText(ctx, format, format.start + format.end);
-  }
-  const last = ids[Math.min(limit, ids.length) - 1]!.id;
+  const conds = after === undefined ? [...l.where] : [...l.where, sql`id > ${after}`];
+  // The page's ids first, from an index (with the guard): where the page ends, and whether more follow.
+  const ids = await run<{ guard_ok: boolean; id: unknown }>(ctx.pool, statement(ctx.guard, [], sql`
+    SELECT ${ctx.guard.ok} AS guard_ok, p.id FROM (SELECT 1) one LEFT JOIN LATERAL (
+      SELECT id FROM ${raw(l.table)} ${whereOf([...conds, ctx.guard.ok])} ORDER BY id LIMIT ${limit + 1}) p ON true`));
+  const found = ids.filter((r) => r.id !== null);
   const headers: Record<string, string> = {};
-  if (ids.length > limit) headers.Link = `<${listing.path}?limit=${limit}&after=${encodeURIComponent(String(last))}>; rel="next"`;
-  if (ctx.head) return sendHead(ctx, format, headers);
-  args.push(last);
-  conds.push(`id <= $${args.length}`);
-  await stream(conds, args, headers);
-}
-
-function sendHead(ctx: ResourceContext, format: ListingFormat, headers: Record<string, string> = {}): void {
-  ctx.res.statusCode = 200;
-  for (const [k, v] of Object.entries(headers)) ctx.res.setHeader(k, v);
-  ctx.res.setHeader('Content-Type', format.contentType);
-  ctx.res.end();
-}
-
-function sendText(ctx: ResourceContext, format: ListingFormat, text: string): void {
-  ctx.res.statusCode = 200;
-  ctx.res.setHeader('Content-Type', format.contentType);
-  ctx.res.setHeader('Content-Length', Buffer.byteLength(text));
-  ctx.res.end(text);
+  const last = found[Math.min(limit, found.length) - 1]?.id;
+  if (found.length > limit) headers.Link = `<${l.path}?limit=${limit}&after=${encodeURIComponent(String(last))}>; rel="next"`;
+  const page = last === undefined ? [sql`false`] : [...conds, sql`id <= ${last}`];
+  return { kind: 'rows', source: { pool: ctx.pool, sql: rowsOf(l, page) }, options: { ...options, headers } };
 }

@@ -5,8 +5,12 @@
 // hold; a person may change their own password and deactivate themselves. A person is
 // deleted only once deactivated and without pages.
 import sql, { raw } from 'sql-template-tag';
-import { audited, type ResourceContext, type Reply } from './context.js';
+import { audited, type ResourceContext } from './context.js';
 import { errors } from '../http/errors.js';
+import { empty, json, type Reply } from '../http/reply.js';
+import { withAudit } from '../audit/entry.js';
+import { run, statement } from '../db/run.js';
+import { classifyDbError } from '../db/errors.js';
 import { storedPassword } from '../auth/policy.js';
 import { inTransaction } from '../db/pool.js';
 import { PEOPLE, checkBodyId, documentOf, insertRecord, mergeRecord, PUBLIC_JSON, writeEvent } from './records.js';
@@ -57,11 +61,12 @@ export async function patchPerson(ctx: ResourceContext, id: string): Promise<Rep
   const changes = documentOf(ctx, id, extra, ['password']);
   if (!('roles' in body) && !('active' in body)) return mergeRecord(ctx, PEOPLE, id, changes, 'password' in body ? ['password'] : undefined);
   // Roles and `active` are compared with what is stored, under a row lock.
-  return inTransaction(ctx.pool, async (client) => {
-    const { rows } = await client.query<{ roles: unknown; active: unknown }>(
-      `SELECT data->'roles' AS roles, data->'active' AS active FROM people WHERE id = $1 FOR UPDATE`, [id]);
+  return inTransaction(ctx.pool, async (tx) => {
+    const rows = await run<{ found: boolean; roles: unknown; active: unknown }>(tx, statement(ctx.guard, [], sql`
+      SELECT ${ctx.guard.ok} AS guard_ok, p.id IS NOT NULL AS found, p.data->'roles' AS roles, p.data->'active' AS active
+      FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT id, data FROM people WHERE id = ${id}::varchar AND ${ctx.guard.ok} FOR UPDATE) p ON true`));
     const stored = rows[0];
-    if (!stored) throw errors.notFound(PEOPLE.noun);
+    if (!stored?.found) throw errors.notFound(PEOPLE.noun);
     const changed: string[] = 'password' in body ? ['password'] : [];
     if ('roles' in body && !sameJson(body.roles, stored.roles)) {
       if (!ctx.authority.administer) throw errors.forbiddenField('roles');
@@ -74,30 +79,28 @@ export async function patchPerson(ctx: ResourceContext, id: string): Promise<Rep
       if (!ctx.authority.administer && !(self && body.active === false)) throw errors.forbiddenField('active');
       changed.push('active');
     }
-    const { text, values } = audited(ctx, writeEvent(PEOPLE, 'update', id, 200, changed),
-      sql`UPDATE people SET data = COALESCE(data, '{}'::jsonb) || ${changes} WHERE id = ${id}::varchar RETURNING ${raw(PUBLIC_JSON)} AS j`);
-    const updated = await client.query<{ j: string }>(text, values);
-    return { status: 200, json: updated.rows[0]!.j };
+    // The row is locked and the guard held: the update needs no guard of its own.
+    const updated = await run<{ j: string }>(tx, withAudit({ ...ctx.audit, ...writeEvent(PEOPLE, 'update', id, 200, changed) },
+      sql`UPDATE people SET data = COALESCE(data, '{}'::jsonb) || ${changes} WHERE id = ${id}::varchar RETURNING ${raw(PUBLIC_JSON)} AS j`));
+    return json(200, updated[0]!.j);
   });
 }
 
 export async function deletePerson(ctx: ResourceContext, id: string): Promise<Reply> {
   try {
-    const { text, values } = audited(ctx, writeEvent(PEOPLE, 'delete', id, 204),
-      sql`DELETE FROM people p WHERE id = ${id}::varchar AND p.data->'active' = 'false'::jsonb
+    const rows = await run<{ id: string | null }>(ctx.pool, audited(ctx, writeEvent(PEOPLE, 'delete', id, 204),
+      sql`DELETE FROM people p WHERE id = ${id}::varchar AND p.data->'active' = 'false'::jsonb AND ${ctx.guard.ok}
          AND NOT EXISTS (SELECT 1 FROM pols WHERE book = ${id}::varchar)
-         AND NOT EXISTS (SELECT 1 FROM personal_docs WHERE fedacct = ${id}::varchar) RETURNING id`);
-    const { rowCount } = await ctx.pool.query(text, values);
-    if (rowCount) return { status: 204 };
+         AND NOT EXISTS (SELECT 1 FROM personal_docs WHERE fedacct = ${id}::varchar) RETURNING id`));
+    if (rows[0]?.id != null) return empty(204);
   } catch (err) {
     // A page written concurrently still references the person.
-    if ((err as { code?: string }).code === '23503') throw errors.personInUse('The person still has pages or documents');
+    if (classifyDbError(err) === 'foreign-key') throw errors.personInUse('The person still has pages or documents');
     throw err;
   }
-  const { rows } = await ctx.pool.query<{ active: unknown; pages: boolean }>(
-    `SELECT data->'active' AS active,
-       EXISTS (SELECT 1 FROM pols WHERE book = $1) OR EXISTS (SELECT 1 FROM personal_docs WHERE fedacct = $1) AS pages
-     FROM people WHERE id = $1`, [id]);
+  const rows = await run<{ active: unknown; pages: boolean }>(ctx.pool, sql`SELECT data->'active' AS active,
+       EXISTS (SELECT 1 FROM pols WHERE book = ${id}::varchar) OR EXISTS (SELECT 1 FROM personal_docs WHERE fedacct = ${id}::varchar) AS pages
+     FROM people WHERE id = ${id}::varchar`);
   const row = rows[0];
   if (!row) throw errors.notFound(PEOPLE.noun);
   if (row.active !== false) throw errors.personInUse('Deactivate the person ("active": false) before deleting them');

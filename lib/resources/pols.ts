@@ -1,11 +1,14 @@
 // Pages of Life: a person's book. A page is only ever reached through its own book:
 // `/pols/<someone>/<a page of another book>` is a 404, for reads and writes alike.
-import { audited, type ResourceContext, type Reply } from './context.js';
+import sql, { raw } from 'sql-template-tag';
+import { audited, type ResourceContext } from './context.js';
 import type { AuditEvent } from '../audit/entry.js';
 import { errors } from '../http/errors.js';
 import { upperAscii } from '../http/params.js';
-import { sendListing } from './listing.js';
-import sql, { raw } from 'sql-template-tag';
+import { empty, json, type Reply } from '../http/reply.js';
+import { run, statement } from '../db/run.js';
+import { classifyDbError } from '../db/errors.js';
+import { listingReply } from './listing.js';
 import { createOnce, documentOf, personExists } from './records.js';
 
 export const PAGE_JSON = `COALESCE(data, '{}'::jsonb)::text`;
@@ -20,15 +23,17 @@ function checkPageBody(body: Record<string, unknown>, book: string, page: string
   if (body.book !== undefined && (typeof body.book !== 'string' || upperAscii(body.book) !== book)) throw errors.idMismatch('book');
 }
 
-export async function listBook(ctx: ResourceContext, book: string): Promise<void> {
+export function listBook(ctx: ResourceContext, book: string): Promise<Reply> {
   const ifEmpty = async () => { if (!(await personExists(ctx, book))) throw errors.notFound('Person'); };
-  await sendListing(ctx, { table: 'pols', json: PAGE_JSON, where: 'book = $1', args: [book], path: `/pols/${encodeURIComponent(book)}`, ifEmpty, upstream: true });
+  return listingReply(ctx, { table: 'pols', json: PAGE_JSON, where: [sql`book = ${book}::varchar`], path: `/pols/${encodeURIComponent(book)}`, ifEmpty, upstream: true });
 }
 
 export async function getPage(ctx: ResourceContext, book: string, page: string): Promise<Reply> {
-  const { rows } = await ctx.pool.query<{ j: string }>({ name: 'get-page', text: `SELECT ${PAGE_JSON} AS j FROM pols WHERE id = $1 AND book = $2`, values: [page, book] });
-  if (!rows[0]) throw errors.notFound('Page');
-  return { status: 200, json: rows[0].j };
+  const rows = await run<{ j: string | null }>(ctx.pool, statement(ctx.guard, [], sql`SELECT ${ctx.guard.ok} AS guard_ok,
+    (SELECT ${raw(PAGE_JSON)} FROM pols WHERE id = ${page}::varchar AND book = ${book}::varchar AND ${ctx.guard.ok}) AS j`), { prepare: true });
+  const found = rows[0]?.j;
+  if (found == null) throw errors.notFound('Page');
+  return json(200, found);
 }
 
 export async function createPage(ctx: ResourceContext, book: string, page: string): Promise<Reply> {
@@ -38,30 +43,29 @@ export async function createPage(ctx: ResourceContext, book: string, page: strin
     table: 'pols', id: page, book, data: documentOf(ctx, page, { book }), strip: false, noun: 'Page',
     event: pageEvent('create', book, page, 201), location: `/pols/${encodeURIComponent(book)}/${encodeURIComponent(page)}`,
   }).catch((err) => {
-    if ((err as { code?: string }).code === '23503') throw errors.notFound('Person');
+    if (classifyDbError(err) === 'foreign-key') throw errors.notFound('Person');
     throw err;
   });
 }
 
 export async function patchPage(ctx: ResourceContext, book: string, page: string): Promise<Reply> {
   checkPageBody(ctx.body, book, page);
-  const { text, values } = audited(ctx, pageEvent('update', book, page, 200),
+  const rows = await run<{ j: string | null }>(ctx.pool, audited(ctx, pageEvent('update', book, page, 200),
     sql`UPDATE pols SET data = COALESCE(data, '{}'::jsonb) || ${documentOf(ctx, page, { book })}
-      WHERE id = ${page}::varchar AND book = ${book}::varchar RETURNING ${raw(PAGE_JSON)} AS j`);
-  const { rows } = await ctx.pool.query<{ j: string }>(text, values);
-  if (!rows[0]) throw errors.notFound('Page');
-  return { status: 200, json: rows[0].j };
+      WHERE id = ${page}::varchar AND book = ${book}::varchar AND ${ctx.guard.ok} RETURNING ${raw(PAGE_JSON)} AS j`));
+  const found = rows[0]?.j;
+  if (found == null) throw errors.notFound('Page');
+  return json(200, found);
 }
 
 export async function deletePage(ctx: ResourceContext, book: string, page: string): Promise<Reply> {
   try {
-    const { text, values } = audited(ctx, pageEvent('delete', book, page, 204),
-      sql`DELETE FROM pols WHERE id = ${page}::varchar AND book = ${book}::varchar RETURNING id`);
-    const { rowCount } = await ctx.pool.query(text, values);
-    if (!rowCount) throw errors.notFound('Page');
-    return { status: 204 };
+    const rows = await run<{ id: string | null }>(ctx.pool, audited(ctx, pageEvent('delete', book, page, 204),
+      sql`DELETE FROM pols WHERE id = ${page}::varchar AND book = ${book}::varchar AND ${ctx.guard.ok} RETURNING id`));
+    if (rows[0]?.id == null) throw errors.notFound('Page');
+    return empty(204);
   } catch (err) {
-    if ((err as { code?: string }).code === '23503') throw errors.pageInUse();
+    if (classifyDbError(err) === 'foreign-key') throw errors.pageInUse();
     throw err;
   }
 }

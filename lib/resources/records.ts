@@ -5,12 +5,14 @@
 // What differs for people lives in people.ts. Bodies go to PostgreSQL as sent (jsonb
 // keeps their numbers exactly); the server adds its own fields there.
 import sql, { raw, type Sql } from 'sql-template-tag';
-import { audited, type ResourceContext, type Reply } from './context.js';
+import { audited, type ResourceContext } from './context.js';
 import { errors } from '../http/errors.js';
 import { upperAscii } from '../http/params.js';
+import { json, type Reply } from '../http/reply.js';
 import type { AuditEvent } from '../audit/entry.js';
 import { auditInsert } from '../audit/entry.js';
-import { sendListing } from './listing.js';
+import { run, statement } from '../db/run.js';
+import { listingReply } from './listing.js';
 
 export interface RecordKind {
   /** Table name (from code, never from a request). */
@@ -21,6 +23,8 @@ export interface RecordKind {
   path: string;
   /** Whether ids are compared upper-cased (person ids are). */
   upper: boolean;
+  /** ACL names of the listing and of one record. */
+  acl: { list: string; one: string };
 }
 
 /** The stored document as sent to clients: never a password hash. */
@@ -33,15 +37,17 @@ export function checkBodyId(kind: RecordKind, id: string, body: Record<string, u
   if (given !== id) throw errors.idMismatch('id');
 }
 
-export function listRecords(ctx: ResourceContext, kind: RecordKind): Promise<void> {
-  return sendListing(ctx, { table: kind.table, json: PUBLIC_JSON, where: '', args: [], path: kind.path, upstream: true });
+export function listRecords(ctx: ResourceContext, kind: RecordKind): Promise<Reply> {
+  return listingReply(ctx, { table: kind.table, json: PUBLIC_JSON, where: [], path: kind.path, upstream: true });
 }
 
 export async function getRecord(ctx: ResourceContext, kind: RecordKind, id: string): Promise<Reply> {
-  // Named, so each connection plans the hottest read once instead of on every request.
-  const { rows } = await ctx.pool.query<{ j: string }>({ name: `get-${kind.table}`, text: `SELECT ${PUBLIC_JSON} AS j FROM ${kind.table} WHERE id = $1`, values: [id] });
-  if (!rows[0]) throw errors.notFound(kind.noun);
-  return { status: 200, json: rows[0].j };
+  const rows = await run<{ j: string | null }>(ctx.pool, statement(ctx.guard, [],
+    sql`SELECT ${ctx.guard.ok} AS guard_ok, (SELECT ${raw(PUBLIC_JSON)} FROM ${raw(kind.table)} WHERE id = ${id}::varchar AND ${ctx.guard.ok}) AS j`),
+  { prepare: true });
+  const found = rows[0]?.j;
+  if (found == null) throw errors.notFound(kind.noun);
+  return json(200, found);
 }
 
 /** The audit event of a write to one record; a person record concerns that person. */
@@ -69,7 +75,7 @@ export interface CreateSpec {
   noun: string;
 }
 
-type Outcome = { outcome: 'created' | 'same' | 'conflict'; j: string | null };
+type Outcome = { guard_ok: boolean; outcome: 'created' | 'same' | 'conflict' | null; j: string | null };
 
 /**
  * Inserts the document unless the id is taken, with its audit row, in one statement;
@@ -78,34 +84,38 @@ type Outcome = { outcome: 'created' | 'same' | 'conflict'; j: string | null };
  */
 export async function createOnce(ctx: ResourceContext, spec: CreateSpec): Promise<Reply> {
   const table = raw(spec.table);
-  const json = (alias: string) => raw(spec.strip ? `(${alias}.data - 'password')::text` : `${alias}.data::text`);
+  const ok = ctx.guard.ok;
+  const doc = (alias: string) => raw(spec.strip ? `(${alias}.data - 'password')::text` : `${alias}.data::text`);
   const columns = spec.book === undefined ? sql`id, data` : sql`id, book, data`;
   const values = spec.book === undefined ? sql`${spec.id}::varchar, doc.data` : sql`${spec.id}::varchar, ${spec.book}::varchar, doc.data`;
   const sameBook = spec.book === undefined ? sql`true` : sql`t.book = ${spec.book}::varchar`;
   const requires = spec.book === undefined ? sql`true` : sql`EXISTS (SELECT 1 FROM people WHERE id = ${spec.book}::varchar)`;
-  const { text, values: args } = sql`WITH doc AS (SELECT ${spec.data} AS data),
-    ins AS (INSERT INTO ${table} (${columns}) SELECT ${values} FROM doc WHERE ${requires} ON CONFLICT (id) DO NOTHING RETURNING data),
-    a AS (${auditInsert({ ...ctx.audit, ...spec.event }, sql`EXISTS (SELECT 1 FROM ins)`)})
-    SELECT 'created' AS outcome, ${json('ins')} AS j FROM ins
+  const rows = await run<Outcome>(ctx.pool, statement(ctx.guard, [
+    sql`doc AS (SELECT ${spec.data} AS data)`,
+    sql`ins AS (INSERT INTO ${table} (${columns}) SELECT ${values} FROM doc WHERE ${requires} AND ${ok} ON CONFLICT (id) DO NOTHING RETURNING data)`,
+    sql`a AS (${auditInsert({ ...ctx.audit, ...spec.event }, sql`EXISTS (SELECT 1 FROM ins)`)})`,
+  ], sql`SELECT true AS guard_ok, 'created' AS outcome, ${doc('ins')} AS j FROM ins
     UNION ALL
-    SELECT CASE WHEN t.data = doc.data AND ${sameBook} THEN 'same' ELSE 'conflict' END,
-      CASE WHEN t.data = doc.data AND ${sameBook} THEN ${json('t')} END
-    FROM ${table} t, doc WHERE t.id = ${spec.id}::varchar AND NOT EXISTS (SELECT 1 FROM ins)`;
-  let row = (await ctx.pool.query<Outcome>(text, args)).rows[0];
+    SELECT true, CASE WHEN t.data = doc.data AND ${sameBook} THEN 'same' ELSE 'conflict' END,
+      CASE WHEN t.data = doc.data AND ${sameBook} THEN ${doc('t')} END
+    FROM ${table} t, doc WHERE t.id = ${spec.id}::varchar AND NOT EXISTS (SELECT 1 FROM ins) AND ${ok}
+    UNION ALL
+    SELECT false, NULL, NULL WHERE NOT ${ok}`));
+  let row: Outcome | undefined = rows[0];
   if (!row) {
     if (spec.book !== undefined && !(await personExists(ctx, spec.book))) throw errors.notFound('Person');
-    const again = sql`SELECT CASE WHEN t.data = (${spec.data}) AND ${sameBook} THEN 'same' ELSE 'conflict' END AS outcome,
-      CASE WHEN t.data = (${spec.data}) AND ${sameBook} THEN ${json('t')} END AS j FROM ${table} t WHERE t.id = ${spec.id}::varchar`;
-    row = (await ctx.pool.query<Outcome>(again.text, again.values)).rows[0] ?? { outcome: 'conflict', j: null };
+    const again = await run<Outcome>(ctx.pool, sql`SELECT true AS guard_ok, CASE WHEN t.data = (${spec.data}) AND ${sameBook} THEN 'same' ELSE 'conflict' END AS outcome,
+      CASE WHEN t.data = (${spec.data}) AND ${sameBook} THEN ${doc('t')} END AS j FROM ${table} t WHERE t.id = ${spec.id}::varchar`);
+    row = again[0] ?? { guard_ok: true, outcome: 'conflict', j: null };
   }
-  if (row.outcome === 'created') return { status: 201, json: row.j!, headers: { Location: spec.location } };
-  if (row.outcome === 'same') return { status: 200, json: row.j! };
+  if (row.outcome === 'created') return json(201, row.j!, { Location: spec.location });
+  if (row.outcome === 'same') return json(200, row.j!);
   throw errors.exists(spec.noun);
 }
 
 export async function personExists(ctx: ResourceContext, id: string): Promise<boolean> {
-  const { rowCount } = await ctx.pool.query('SELECT 1 FROM people WHERE id = $1', [id]);
-  return rowCount === 1;
+  const rows = await run(ctx.pool, sql`SELECT 1 FROM people WHERE id = ${id}::varchar`);
+  return rows.length === 1;
 }
 
 /** Creates a record of `kind` from the body (with the server's `extra` fields); see createOnce. */
@@ -118,11 +128,12 @@ export function insertRecord(ctx: ResourceContext, kind: RecordKind, id: string,
 
 /** Merges `changes` into the stored document atomically, with its audit row; 404 when there is none. */
 export async function mergeRecord(ctx: ResourceContext, kind: RecordKind, id: string, changes: Sql, changed?: string[]): Promise<Reply> {
-  const { text, values } = audited(ctx, writeEvent(kind, 'update', id, 200, changed),
-    sql`UPDATE ${raw(kind.table)} SET data = COALESCE(data, '{}'::jsonb) || ${changes} WHERE id = ${id}::varchar RETURNING ${raw(PUBLIC_JSON)} AS j`);
-  const { rows } = await ctx.pool.query<{ j: string }>(text, values);
-  if (!rows[0]) throw errors.notFound(kind.noun);
-  return { status: 200, json: rows[0].j };
+  const rows = await run<{ j: string | null }>(ctx.pool, audited(ctx, writeEvent(kind, 'update', id, 200, changed),
+    sql`UPDATE ${raw(kind.table)} SET data = COALESCE(data, '{}'::jsonb) || ${changes}
+      WHERE id = ${id}::varchar AND ${ctx.guard.ok} RETURNING ${raw(PUBLIC_JSON)} AS j`));
+  const found = rows[0]?.j;
+  if (found == null) throw errors.notFound(kind.noun);
+  return json(200, found);
 }
 
 export function createRecord(ctx: ResourceContext, kind: RecordKind, id: string): Promise<Reply> {
@@ -135,6 +146,6 @@ export function patchRecord(ctx: ResourceContext, kind: RecordKind, id: string):
   return mergeRecord(ctx, kind, id, documentOf(ctx, id));
 }
 
-export const DUS: RecordKind = { table: 'dus', noun: 'Domiciliary unit', path: '/domiciliary-units', upper: false };
-export const INSTITUTIONS: RecordKind = { table: 'institutions', noun: 'Institution', path: '/institutions', upper: false };
-export const PEOPLE: RecordKind = { table: 'people', noun: 'Person', path: '/people', upper: true };
+export const DUS: RecordKind = { table: 'dus', noun: 'Domiciliary unit', path: '/domiciliary-units', upper: false, acl: { list: 'domiciliaryunits', one: 'domiciliaryunit' } };
+export const INSTITUTIONS: RecordKind = { table: 'institutions', noun: 'Institution', path: '/institutions', upper: false, acl: { list: 'institutions', one: 'institution' } };
+export const PEOPLE: RecordKind = { table: 'people', noun: 'Person', path: '/people', upper: true, acl: { list: 'people', one: 'person' } };

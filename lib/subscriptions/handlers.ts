@@ -3,7 +3,8 @@
 // checks that what is asked for lies within what the principal may follow (the rule
 // of GET /changes), and limits a non-global grant to the principal's own subscriptions.
 import type { Route } from '../routes.js';
-import type { ResourceContext, Reply } from '../resources/context.js';
+import type { ResourceContext, Params } from '../resources/context.js';
+import type { Reply } from '../http/reply.js';
 import { errors } from '../http/errors.js';
 import { personId } from '../http/params.js';
 import { isKind, type Kind } from '../changes/kinds.js';
@@ -91,25 +92,19 @@ async function update(deps: SubscriptionDeps, ctx: ResourceContext, id: string):
   return reply;
 }
 
-const subscriptionId = (raw: Record<string, string>) => {
+const subscriptionId = (raw: Record<string, string>): Params => {
   if (!/^\d{1,18}$/.test(raw.sub ?? '')) throw errors.badId('subscription id');
   return { sub: String(BigInt(raw.sub!)) };
 };
 
 export function subscriptionRoutes(deps: SubscriptionDeps): Route[] {
+  const one = '/subscriptions/:sub';
+  const none = (): Params => ({});
   return [
-    {
-      path: '/subscriptions', methods: ['GET', 'POST'], acl: SUBSCRIPTIONS_ACL, params: () => ({}),
-      handle: (ctx, req) => (req.method === 'POST' ? create(deps, ctx) : listSubscriptions(ctx, ownerScope(ctx))),
-    },
-    {
-      path: '/subscriptions/:sub', methods: ['GET', 'PATCH', 'DELETE'], acl: SUBSCRIPTIONS_ACL, params: subscriptionId,
-      handle(ctx, req) {
-        const id = ctx.params.sub!;
-        if (req.method === 'PATCH') return update(deps, ctx, id);
-        if (req.method === 'DELETE') return deleteSubscription(ctx, id, ownerScope(ctx));
-        return getSubscription(ctx, id, ownerScope(ctx));
-      },
-    },
+    { method: 'GET', path: '/subscriptions', acl: SUBSCRIPTIONS_ACL, params: none, handle: (ctx) => listSubscriptions(ctx, ownerScope(ctx)) },
+    { method: 'POST', path: '/subscriptions', acl: SUBSCRIPTIONS_ACL, params: none, handle: (ctx) => create(deps, ctx) },
+    { method: 'GET', path: one, acl: SUBSCRIPTIONS_ACL, params: subscriptionId, handle: (ctx) => getSubscription(ctx, ctx.params.sub!, ownerScope(ctx)) },
+    { method: 'PATCH', path: one, acl: SUBSCRIPTIONS_ACL, params: subscriptionId, handle: (ctx) => update(deps, ctx, ctx.params.sub!) },
+    { method: 'DELETE', path: one, acl: SUBSCRIPTIONS_ACL, params: subscriptionId, handle: (ctx) => deleteSubscription(ctx, ctx.params.sub!, ownerScope(ctx)) },
   ];
 }

@@ -3,7 +3,9 @@
 // principal whose `subscriptions` grant is not global sees and manages only its own.
 // The secret is written, never read back.
 import sql, { join, raw, type Sql } from 'sql-template-tag';
-import { audited, type ResourceContext, type Reply } from '../resources/context.js';
+import { audited, type ResourceContext } from '../resources/context.js';
+import { empty, json, type Reply } from '../http/reply.js';
+import { classifyDbError } from '../db/errors.js';
 import type { AuditEvent } from '../audit/entry.js';
 import { errors } from '../http/errors.js';
 import type { Kind } from '../changes/kinds.js';
@@ -56,13 +58,13 @@ export async function createSubscription(ctx: ResourceContext, owner: string, in
       ${input.includeDocs}::boolean, ${input.since}::bigint)
     ON CONFLICT (owner, url) DO NOTHING RETURNING ${JSON_TEXT} AS j`;
   const { text, values } = audited(ctx, event('create', id, input.person, 201), insert);
-  const created = (await ctx.pool.query<{ j: string }>(text, values)).rows[0];
-  if (created) return { status: 201, json: created.j, headers: { Location: `/subscriptions/${id}` } };
+  const created = (await ctx.pool.query<{ j: string | null }>(text, values)).rows[0];
+  if (created?.j != null) return json(201, created.j, { Location: `/subscriptions/${id}` });
   const { rows } = await ctx.pool.query<{ j: string; same: boolean }>(
     `SELECT ${JSON_TEXT.text} AS j, (secret = $3 AND kinds IS NOT DISTINCT FROM $4::text[] AND person IS NOT DISTINCT FROM $5::varchar
        AND include_docs = $6) AS same FROM subscriptions WHERE owner = $1 AND url = $2`,
     [owner, input.url, input.secret, input.kinds, input.person, input.includeDocs]);
-  if (rows[0]?.same) return { status: 200, json: rows[0].j };
+  if (rows[0]?.same) return json(200, rows[0].j);
   throw errors.exists(`A subscription of this account to ${input.url}`);
 }
 
@@ -70,14 +72,14 @@ export async function getSubscription(ctx: ResourceContext, id: string, owner?: 
   const q = sql`SELECT ${JSON_TEXT} AS j FROM subscriptions WHERE id = ${id}::bigint${ownedBy(owner)}`;
   const { rows } = await ctx.pool.query<{ j: string }>(q.text, q.values);
   if (!rows[0]) throw errors.notFound(NOUN);
-  return { status: 200, json: rows[0].j };
+  return json(200, rows[0].j);
 }
 
 export async function listSubscriptions(ctx: ResourceContext, owner?: string): Promise<Reply> {
   const q = sql`SELECT COALESCE(json_agg(j ORDER BY id), '[]')::text AS j FROM (SELECT id, ${JSON_TEXT}::json AS j FROM subscriptions
     WHERE true${ownedBy(owner)}) s`;
   const { rows } = await ctx.pool.query<{ j: string }>(q.text, q.values);
-  return { status: 200, json: rows[0]!.j };
+  return json(200, rows[0]!.j);
 }
 
 export async function updateSubscription(ctx: ResourceContext, id: string, owner: string | undefined, patch: SubscriptionPatch): Promise<Reply> {
@@ -94,11 +96,11 @@ export async function updateSubscription(ctx: ResourceContext, id: string, owner
   const update = sql`UPDATE subscriptions SET ${join(sets, ', ')} WHERE id = ${id}::bigint${ownedBy(owner)} RETURNING ${JSON_TEXT} AS j`;
   const { text, values } = audited(ctx, event('update', id, null, 200), update);
   try {
-    const { rows } = await ctx.pool.query<{ j: string }>(text, values);
-    if (!rows[0]) throw errors.notFound(NOUN);
-    return { status: 200, json: rows[0].j };
+    const { rows } = await ctx.pool.query<{ j: string | null }>(text, values);
+    if (rows[0]?.j == null) throw errors.notFound(NOUN);
+    return json(200, rows[0].j);
   } catch (err) {
-    if ((err as { code?: string }).code === '23505') throw errors.exists(`A subscription of this account to ${patch.url}`);
+    if (classifyDbError(err) === 'unique') throw errors.exists(`A subscription of this account to ${patch.url}`);
     throw err;
   }
 }
@@ -106,7 +108,7 @@ export async function updateSubscription(ctx: ResourceContext, id: string, owner
 export async function deleteSubscription(ctx: ResourceContext, id: string, owner?: string): Promise<Reply> {
   const remove = sql`DELETE FROM subscriptions WHERE id = ${id}::bigint${ownedBy(owner)} RETURNING id`;
   const { text, values } = audited(ctx, event('delete', id, null, 204), remove);
-  const { rowCount } = await ctx.pool.query(text, values);
-  if (!rowCount) throw errors.notFound(NOUN);
-  return { status: 204 };
+  const { rows } = await ctx.pool.query<{ id: string | null }>(text, values);
+  if (rows[0]?.id == null) throw errors.notFound(NOUN);
+  return empty(204);
 }

@@ -1,0 +1,68 @@
+// Running statements, under a guard or not. A guard is a condition a statement checks in
+// the same round trip as its work (lib/auth/guard.ts: the principal still stands as it
+// was verified); a guarded statement selects a `guard_ok` column, and when that is
+// false nothing of the resource was read or written: run() then throws GuardFailed and
+// the request is answered another way (lib/app.ts). Statements run on the full path use
+// UNGUARDED, a guard that is always true.
+import crypto from 'node:crypto';
+import type pg from 'pg';
+import sql, { join, type Sql } from 'sql-template-tag';
+import { asDatabaseError } from './errors.js';
+
+export interface Guard {
+  /** CTEs the statement begins with (`g`, the guard's one row), or none. */
+  ctes: Sql[];
+  /** A boolean expression: the principal still stands. */
+  ok: Sql;
+}
+
+/** The full path: the principal was just read and verified. */
+export const UNGUARDED: Guard = { ctes: [], ok: sql`true` };
+
+/** The guard no longer holds: answer by the full path. */
+export class GuardFailed extends Error {
+  constructor() {
+    super('the principal changed since it was verified');
+  }
+}
+
+/** `WITH <guard's CTEs>, <ctes> <body>`, or the body alone when there are none. */
+export function statement(guard: Guard, ctes: Sql[], body: Sql): Sql {
+  const all = [...guard.ctes, ...ctes];
+  return all.length ? sql`WITH ${join(all, ', ')} ${body}` : body;
+}
+
+export interface RunOptions {
+  /** Plan once per connection: a named statement, named by its text. */
+  prepare?: boolean;
+}
+
+const names = new Map<string, string>();
+function nameOf(text: string): string {
+  let name = names.get(text);
+  if (!name) {
+    name = `t${crypto.createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    if (names.size < 1000) names.set(text, name);
+  }
+  return name;
+}
+
+/** Something statements run on: the pool, or a client in a transaction. */
+export interface Queryable { query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> }
+
+/**
+ * Runs `statement` and returns its rows; throws GuardFailed when it answers
+ * `guard_ok = false` in its first row (a statement under a guard selects that column).
+ */
+export async function run<R extends pg.QueryResultRow>(db: Queryable, s: Sql, opts: RunOptions = {}): Promise<R[]> {
+  const config: pg.QueryConfig = { text: s.text, values: s.values };
+  if (opts.prepare) config.name = nameOf(s.text);
+  let result: pg.QueryResult<R>;
+  try {
+    result = await db.query<R>(config);
+  } catch (err) {
+    throw asDatabaseError(err);
+  }
+  if ((result.rows[0] as { guard_ok?: unknown } | undefined)?.guard_ok === false) throw new GuardFailed();
+  return result.rows;
+}
