@@ -1,5 +1,5 @@
 // The bench-only launcher: a node:cluster primary forking WORKERS processes that share
-// one port, each running either Thalamus (server/worker.ts startWorker, default
+// one port, each running either Thalamus (server/worker.ts startHttpServer, default
 // configuration, logs discarded) or the baseline. Prints one JSON line
 // `{"ready": true, "pids": [...]}` once every worker listens; SIGTERM stops all.
 //   node dist-bench/bench/cluster.js thalamus|baseline   (built by bench/launch.ts)
@@ -7,7 +7,7 @@
 import cluster from 'node:cluster';
 import { loadConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
-import { startWorker } from '../server/worker.js';
+import { startHttpServer } from '../server/http-server.js';
 import { startBaseline } from './baseline.js';
 
 const mode = process.argv[2] === 'baseline' ? 'baseline' : 'thalamus';
@@ -41,7 +41,7 @@ if (cluster.isPrimary) {
     close = () => new Promise((r) => server.close(() => r()));
   } else {
     const config = { ...loadConfig(), listen: { host: '127.0.0.1', port } };
-    const worker = await startWorker(config, databaseUrl, createLogger(config.logLevel));
+    const worker = await startHttpServer(config, databaseUrl, createLogger(config.logLevel));
     close = () => worker.close(2000);
   }
   process.send!({ listening: true });

@@ -62,7 +62,7 @@ export function initServices(opts: ServiceOptions): Services {
   measureVerifications(timer.record).catch((err) => log.warn({ err }, 'measuring hash verification times failed'));
   const auth = createAuthenticator({ pool, cache: createCredentialCache(), lockout, timer, personIdPattern: config.personIdPattern, log });
   const audit = createAuditLog(pool, log);
-  const stopPurging = startPurging(pool, lockout, config.auditRetentionDays, log);
+  const stopPurging = startPurging(pool, () => lockout.purge(), config.auditRetentionDays, log);
   const listings = createListingGate({
     perWorker: config.listingsPerWorker, perAccount: config.listingsPerAccount, perAddress: config.listingsPerAddress,
     connections: Math.max(1, config.poolSize - config.listingReserve), queueMs: config.listingQueueTimeout,

@@ -3,7 +3,7 @@
 import { loadConfig, ConfigError } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { createRequestMetrics } from '../lib/metrics.js';
-import { startWorker, type Worker } from './worker.js';
+import { startHttpServer, type HttpServer } from './http-server.js';
 import { probePool } from '../lib/db/pool.js';
 import { isMessage, type DrainRequest, type MetricsMessage, type ProbeRequest, type ProbeResult } from './ipc.js';
 
@@ -20,9 +20,9 @@ export async function runClusterWorker(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   const metrics = createRequestMetrics();
-  let worker: Worker;
+  let worker: HttpServer;
   try {
-    worker = await startWorker(config, config.postgresqlUri, log, { observe: metrics.observe });
+    worker = await startHttpServer(config, config.postgresqlUri, log, { observe: metrics.observe });
   } catch (err) {
     log.fatal({ err }, `worker failed to start: ${(err as Error).message}`);
     process.exit(1);

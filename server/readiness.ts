@@ -4,6 +4,10 @@
 // ready, whatever a separate connection of the primary would say.
 import type { Worker } from 'node:cluster';
 import type { ProbeRequest, ProbeResult } from './ipc.js';
+import type { Supervisor } from './supervisor.js';
+
+/** Each worker's pool must give a connection that answers within this bound. */
+const READY_TIMEOUT_MS = 1000;
 
 /** What a worker gets beyond the probe's own bound to answer over IPC. */
 const IPC_GRACE_MS = 500;
@@ -38,4 +42,14 @@ export function createProbes(): Probes {
       pending.get(result.id)?.(result.error);
     },
   };
+}
+
+/** Resolves when every serving worker's own pool answers; rejects with the reason otherwise. */
+export async function ready(supervisor: Supervisor, probes: Probes): Promise<void> {
+  const up = supervisor.entries().filter((e) => e.state === 'up');
+  if (!up.length) throw new Error('no worker is serving');
+  // Every serving worker's own pool, since the OS spreads requests over all of them.
+  const results = await Promise.all(up.map((e) => probes.ask(e.worker, READY_TIMEOUT_MS).then(() => undefined, (err: Error) => ({ pid: e.worker.process.pid, err }))));
+  const failed = results.filter((r) => r !== undefined);
+  if (failed.length) throw new Error(`${failed[0]!.err.message} (${failed.length} of ${up.length} workers: ${failed.map((f) => f.pid).join(', ')})`);
 }

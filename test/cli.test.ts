@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { loadConfig, ROOT } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { migrationFiles } from '../lib/db/migrate.js';
-import { startWorker, type Worker } from '../server/worker.js';
+import { startHttpServer, type HttpServer } from '../server/http-server.js';
 import { freePort } from '../lib/net.js';
 import { createDatabase, type TestDatabase } from './helpers/server.js';
 import { call, type Account } from './helpers/http.js';
@@ -85,7 +85,7 @@ help.run();
 
 const db = suite('cli: migrate, demo, accounts');
 let d: TestDatabase;
-let worker: Worker;
+let worker: HttpServer;
 let base = '';
 const env = () => ({ DATABASE_URL: d.url });
 const login = (as: Account) => call(base, 'GET', '/login', { as });
@@ -123,7 +123,7 @@ db('demo loads the demo federation, and again changes nothing', async () => {
   const { rows } = await d.pool.query('SELECT id FROM people ORDER BY id');
   assert.equal(rows.map((r) => r.id), ['ARGBUE111FAV', 'ESPGNU777ORG', 'ITAPYT999HON']);
   const config = { ...loadConfig(undefined, {}), listen: { host: '127.0.0.1', port: 0 }, logLevel: 'silent', lockoutPairFailures: 3 };
-  worker = await startWorker(config, d.url, createLogger('silent'));
+  worker = await startHttpServer(config, d.url, createLogger('silent'));
   base = `http://127.0.0.1:${worker.address.port}`;
 });
 

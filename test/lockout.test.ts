@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startServer, type TestServer } from './helpers/server.js';
 import { call, ANA, CAMERON, ROOT, type Account } from './helpers/http.js';
-import { startWorker } from '../server/worker.js';
+import { startHttpServer } from '../server/http-server.js';
 import { createLogger } from '../lib/log.js';
 import { lockoutAddress } from '../lib/auth/lockout.js';
 
@@ -73,7 +73,7 @@ pair('an account that does not exist locks the same way', async () => {
 
 pair('every worker and instance on the database sees the same count', async () => {
   // A second worker on the same database: it has never seen these failures itself.
-  const w = await startWorker(s.config, s.db.url, createLogger('silent'));
+  const w = await startHttpServer(s.config, s.db.url, createLogger('silent'));
   try {
     assertLocked(await call(`http://127.0.0.1:${w.address.port}`, 'GET', '/login', { as: ANA, headers: from('198.51.100.10') }), 900);
     assert.is((await call(`http://127.0.0.1:${w.address.port}`, 'GET', '/login', { as: ANA, headers: from('198.51.100.20') })).status, 200);

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import type pg from 'pg';
 import { startServer, type TestServer } from './helpers/server.js';
 import { call, ANA as DEMO_ANA, CAMERON, ROOT, type Account } from './helpers/http.js';
-import { startWorker, type Worker } from '../server/worker.js';
+import { startHttpServer, type HttpServer } from '../server/http-server.js';
 import { createLogger } from '../lib/log.js';
 
 /** Ana's password changes here: a copy, so other test files keep the demo's. */
@@ -16,14 +16,14 @@ const ANA = { ...DEMO_ANA };
 
 const t = suite('one round trip');
 let a: TestServer;
-let b: Worker;
+let b: HttpServer;
 let bBase = '';
 /** Statements B's pool ran (its pool.query calls), counted by the test. */
 let statements = 0;
 
 t.before(async () => {
   a = await startServer();
-  b = await startWorker(a.config, a.db.url, createLogger('silent'));
+  b = await startHttpServer(a.config, a.db.url, createLogger('silent'));
   bBase = `http://127.0.0.1:${b.address.port}`;
   const pool = b.services.pool as pg.Pool & { query: (...args: unknown[]) => unknown };
   const query = pool.query.bind(pool);
@@ -111,7 +111,7 @@ t('a lockout: 10 failures through A lock the pair, and B answers 429 to the righ
 });
 
 t('with SINGLE_ROUND_TRIP = False every request reads the login first (the two-round-trip path of the bench)', async () => {
-  const w = await startWorker({ ...a.config, singleRoundTrip: false }, a.db.url, createLogger('silent'));
+  const w = await startHttpServer({ ...a.config, singleRoundTrip: false }, a.db.url, createLogger('silent'));
   try {
     const base = `http://127.0.0.1:${w.address.port}`;
     for (let i = 0; i < 3; i++) assert.is((await call(base, 'GET', `/people/${ANA.user}`, { as: ANA })).status, 200);

@@ -8,7 +8,7 @@ import argon2 from 'argon2';
 import { startServer, type TestServer } from './helpers/server.js';
 import { call, ANA, CAMERON, ROOT, type Account, type CallOptions } from './helpers/http.js';
 import { dumpRows, storedData } from './helpers/rows.js';
-import { startWorker } from '../server/worker.js';
+import { startHttpServer } from '../server/http-server.js';
 import { createLogger } from '../lib/log.js';
 
 const ANA_ID = ANA.user;
@@ -48,7 +48,7 @@ t('a demo bcrypt password is upgraded to argon2id by a successful login, not by 
   assert.is(await login(ANA), 200);
   assert.is(await storedHash(ANA_ID), upgraded, 'upgraded once');
   // A second worker, with a cold credential cache, verifies the upgraded hash itself.
-  const other = await startWorker(s.config, s.db.url, createLogger('silent'));
+  const other = await startHttpServer(s.config, s.db.url, createLogger('silent'));
   try {
     assert.is((await call(`http://127.0.0.1:${other.address.port}`, 'GET', '/login', { as: ANA })).status, 200);
     assert.is((await call(`http://127.0.0.1:${other.address.port}`, 'GET', '/login', { as: { ...ANA, password: 'x' } })).status, 401);

@@ -8,13 +8,13 @@ import { request } from 'undici';
 import { loadConfig } from '../lib/config.js';
 import { REDACT } from '../lib/log.js';
 import { migrate, loadDemo } from '../lib/db/migrate.js';
-import { startWorker, type Worker } from '../server/worker.js';
+import { startHttpServer, type HttpServer } from '../server/http-server.js';
 import { createDatabase, type TestDatabase } from './helpers/server.js';
 import { CAMERON, basic } from './helpers/http.js';
 
 const t = suite('request log');
 let db: TestDatabase;
-let worker: Worker;
+let worker: HttpServer;
 let base: string;
 const lines: Record<string, unknown>[] = [];
 
@@ -24,7 +24,7 @@ t.before(async () => {
   await loadDemo(db.pool);
   const sink = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
   const log = pino({ level: 'info', redact: { paths: REDACT, censor: '[redacted]' } }, sink);
-  worker = await startWorker({ ...loadConfig(undefined, {}), listen: { host: '127.0.0.1', port: 0 } }, db.url, log);
+  worker = await startHttpServer({ ...loadConfig(undefined, {}), listen: { host: '127.0.0.1', port: 0 } }, db.url, log);
   base = `http://127.0.0.1:${worker.address.port}`;
 });
 

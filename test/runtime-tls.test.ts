@@ -10,7 +10,7 @@ import { Agent, request } from 'undici';
 import { loadConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { migrate, loadDemo } from '../lib/db/migrate.js';
-import { startWorker } from '../server/worker.js';
+import { startHttpServer } from '../server/http-server.js';
 import { startServer, createDatabase, type TestServer, type TestDatabase } from './helpers/server.js';
 import { CAMERON, basic } from './helpers/http.js';
 import { makeCert, handshake, type Cert } from './helpers/tls.js';
@@ -50,17 +50,17 @@ t('TLS_CERT and TLS_KEY: the worker answers over HTTPS, TLS 1.2 and 1.3 only', a
   assert.is.not(plain, 200);
 });
 
-t('an unreadable certificate or key stops startWorker with a message naming the file', async () => {
+t('an unreadable certificate or key stops startHttpServer with a message naming the file', async () => {
   const config = { ...loadConfig(undefined, {}), listen: { host: '127.0.0.1', port: 0 }, tlsCert: join(dir, 'missing.crt'), tlsKey: a.key };
   const log = createLogger('silent');
   try {
-    await startWorker(config, 'postgresql://unused@127.0.0.1:1/none', log);
+    await startHttpServer(config, 'postgresql://unused@127.0.0.1:1/none', log);
     assert.unreachable('started');
   } catch (err) {
     assert.match((err as Error).message, `cannot read the TLS certificate (TLS_CERT) ${join(dir, 'missing.crt')}: ENOENT`);
   }
   try {
-    await startWorker({ ...config, tlsCert: a.cert, tlsKey: b.key }, 'postgresql://unused@127.0.0.1:1/none', log);
+    await startHttpServer({ ...config, tlsCert: a.cert, tlsKey: b.key }, 'postgresql://unused@127.0.0.1:1/none', log);
     assert.unreachable('started');
   } catch (err) {
     assert.match((err as Error).message, `TLS_CERT ${a.cert} and TLS_KEY ${b.key} are not a usable certificate and key`);

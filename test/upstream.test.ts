@@ -11,7 +11,7 @@ import { dumpRows, storedData } from './helpers/rows.js';
 import { loadConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { migrate, migrationFiles } from '../lib/db/migrate.js';
-import { startWorker, type Worker } from '../server/worker.js';
+import { startHttpServer, type HttpServer } from '../server/http-server.js';
 import { prepareDatabase } from '../server/database.js';
 
 /** Upstream's federation_schema.sql: the five tables, without IF NOT EXISTS. */
@@ -57,7 +57,7 @@ const people: Array<Record<string, unknown>> = [
 
 const t = suite('upstream');
 let db: TestDatabase;
-let worker: Worker | undefined;
+let worker: HttpServer | undefined;
 let base = '';
 
 t.before(async () => {
@@ -126,7 +126,7 @@ t('start-up on a configured (not embedded) database migrates and loads no demo d
 
 t('a worker serves the upstream rows, without password hashes', async () => {
   const config = { ...loadConfig(undefined, {}), listen: { host: '127.0.0.1', port: 0 }, logLevel: 'silent' };
-  worker = await startWorker(config, db.url, createLogger('silent'));
+  worker = await startHttpServer(config, db.url, createLogger('silent'));
   base = `http://127.0.0.1:${worker.address.port}`;
   const list = await call(base, 'GET', '/people', { as: MARCO });
   assert.is(list.status, 200);
@@ -160,7 +160,7 @@ t('the upstream people log in with their bcrypt passwords, which are then upgrad
 t('before a rollback: with PASSWORD_HASH = bcrypt, logins turn argon2id hashes back into bcrypt that upstream verifies', async () => {
   await worker?.close(1000);
   const config = { ...loadConfig(undefined, {}), listen: { host: '127.0.0.1', port: 0 }, logLevel: 'silent', passwordHash: 'bcrypt' as const };
-  worker = await startWorker(config, db.url, createLogger('silent'));
+  worker = await startHttpServer(config, db.url, createLogger('silent'));
   base = `http://127.0.0.1:${worker.address.port}`;
   for (const account of [LUCIA, MARCO]) {
     assert.match(String((await storedData(db.pool, 'people', account.user))?.password), /^\$argon2id\$/);

@@ -27,7 +27,6 @@ export interface AuditEvent {
 export type AuditEntry = AuditSource & AuditEvent;
 
 export const AUDIT_COLUMNS = 'actor, actor_roles, action, route, record_id, person, status, client, request_id, detail';
-const CASTS = ['varchar', 'text[]', 'text', 'text', 'varchar', 'varchar', 'int', 'text', 'text', 'jsonb'];
 
 /** The `detail` column's JSON text, or null when the event carries nothing more than its action. */
 export function detailOf(e: AuditEvent): string | null {
@@ -37,11 +36,6 @@ export function detailOf(e: AuditEvent): string | null {
 
 export function auditValues(e: AuditEntry): unknown[] {
   return [e.actor, e.roles, e.action, e.route, e.recordId, e.person, e.status, e.client, e.requestId, detailOf(e)];
-}
-
-/** Typed placeholders for one row's values, numbered from `first`. */
-export function auditPlaceholders(first: number): string {
-  return CASTS.map((cast, i) => `$${first + i}::${cast}`).join(', ');
 }
 
 /** `INSERT INTO audit ... SELECT <entry> WHERE <when>`, to run as a CTE of another statement. */

@@ -8,7 +8,6 @@ import bcrypt from 'bcrypt';
 import { inHashSlot } from './hash-slots.js';
 import { DEFAULT_ARGON2, type Argon2Params } from './argon2-params.js';
 
-export { DEFAULT_ARGON2, type Argon2Params };
 
 const BCRYPT = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 // The PHC string's parameters come in either order: the reference writes m,t,p; the

@@ -21,8 +21,6 @@ class Pool extends pg.Pool {
 export interface PoolOptions {
   url: string;
   size: number;
-  /** Default statement timeout in ms for every statement (0: none). */
-  statementTimeout?: number;
   applicationName?: string;
   /** Ends a session idle inside a transaction this long, in ms (default 60 s; 0: never, for an import fed by a slow pipe). */
   idleInTransactionTimeout?: number;
@@ -34,7 +32,6 @@ export function createPool(opts: PoolOptions): pg.Pool {
     max: opts.size,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 5_000,
-    statement_timeout: opts.statementTimeout || undefined,
     idle_in_transaction_session_timeout: opts.idleInTransactionTimeout ?? 60_000,
     application_name: opts.applicationName ?? 'thalamus',
   });

@@ -111,7 +111,14 @@ export async function streamRows(res: ServerResponse, source: BatchSource, opts:
     let rows: Row[];
     let complete = false;
     if (source.first) {
-      const first = await source.first();
+      // A turn like any cursor's: listings never take more of the pool than their share.
+      const turn = gate ? await gate.connection(false, gone.signal) : undefined;
+      let first;
+      try {
+        first = await source.first();
+      } finally {
+        turn?.();
+      }
       rows = first.rows;
       complete = first.complete;
       if (!complete) {

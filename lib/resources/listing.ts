@@ -30,7 +30,7 @@ export interface Listing {
 }
 
 /** Rows the first statement may return; more continue from cursors. */
-const FIRST_ROWS = 100;
+const FIRST_ROWS = 64;
 
 export function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[value.length - 1] : value;

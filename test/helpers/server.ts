@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
 import { migrate, loadDemo } from '../../lib/db/migrate.js';
-import { startWorker, type Worker } from '../../server/worker.js';
+import { startHttpServer, type HttpServer } from '../../server/http-server.js';
 
 export const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
@@ -60,7 +60,7 @@ export async function createDatabase(prefix = 'thalamus_t'): Promise<TestDatabas
 export interface TestServer {
   base: string;
   db: TestDatabase;
-  worker: Worker;
+  worker: HttpServer;
   config: Config;
   close(): Promise<void>;
 }
@@ -71,7 +71,7 @@ export async function startServer(overrides: Partial<Config> = {}, opts: { demo?
   await migrate(db.pool);
   if (opts.demo !== false) await loadDemo(db.pool);
   const config: Config = { ...loadConfig(undefined, {}), listen: { host: '127.0.0.1', port: 0 }, logLevel: 'silent', ...overrides };
-  const worker = await startWorker(config, db.url, createLogger(process.env.TEST_LOG_LEVEL ?? config.logLevel));
+  const worker = await startHttpServer(config, db.url, createLogger(process.env.TEST_LOG_LEVEL ?? config.logLevel));
   return {
     base: `http://127.0.0.1:${worker.address.port}`,
     db, worker, config,

@@ -11,7 +11,7 @@ import { initServices, closeServices, endStreams, type Services } from '../lib/s
 import { RAW_SECURITY_HEADERS } from '../lib/http/headers.js';
 import { loadTls } from './tls.js';
 
-export interface Worker {
+export interface HttpServer {
   server: http.Server;
   services: Services;
   /** The bound address (useful with port 0). */
@@ -27,7 +27,7 @@ export interface Worker {
   close(graceMs?: number): Promise<void>;
 }
 
-export interface WorkerOptions {
+export interface HttpServerOptions {
   /** Called once per finished request (metrics). */
   observe?: (info: RequestInfo) => void;
 }
@@ -46,7 +46,7 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${RAW_SECURITY_HEADERS}Connection: close\r\n\r\n${body}`);
 }
 
-export async function startWorker(config: Config, databaseUrl: string, log: Logger, opts: WorkerOptions = {}): Promise<Worker> {
+export async function startHttpServer(config: Config, databaseUrl: string, log: Logger, opts: HttpServerOptions = {}): Promise<HttpServer> {
   const tls = loadTls(config);
   const services = initServices({ config, databaseUrl, log, observe: opts.observe });
   let draining = false;
