@@ -23,13 +23,13 @@ export function rssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** Thalamus or the baseline with `workers` workers on `databaseUrl`; `profDir` turns on --cpu-prof. */
-export async function launch(mode: 'thalamus' | 'baseline', databaseUrl: string, workers: number, profDir?: string): Promise<Launched> {
+/** Thalamus or the baseline with `workers` workers on `databaseUrl`; `profDir` turns on --cpu-prof; `env` adds settings (THALAMUS_<KEY>). */
+export async function launch(mode: 'thalamus' | 'baseline', databaseUrl: string, workers: number, profDir?: string, env: Record<string, string> = {}): Promise<Launched> {
   const port = await freePort();
   const args = [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), join(ROOT, 'dist-bench/bench/cluster.js'), mode];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, BENCH_PORT: String(port), BENCH_WORKERS: String(workers), THALAMUS_LOG_JSON: '1' },
+    env: { ...process.env, DATABASE_URL: databaseUrl, BENCH_PORT: String(port), BENCH_WORKERS: String(workers), THALAMUS_LOG_JSON: '1', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -61,11 +61,11 @@ export async function warmUp(base: string, ctx: Context): Promise<void> {
 }
 
 export const SCENARIOS: Scenario[] = [
-  { key: 'a', title: 'GET /people/:id, random ids', target: '>= 0.70, p99 < 25 ms',
+  { key: 'a', title: 'GET /people/:id, random ids', target: '>= 0.85, p99 <= 1.5x',
     run: (base, ctx) => load(base, ctx, () => getPerson(ctx)) },
-  { key: 'b', title: 'POST /pols/:id/:page', target: '>= 0.60, p99 < 25 ms',
+  { key: 'b', title: 'POST /pols/:id/:page', target: '>= 0.80, p99 <= 1.5x',
     run: (base, ctx) => { const run = tag++; return load(base, ctx, () => postPage(ctx, run)); } },
-  { key: 'c', title: 'GET /pols/:id, 50 pages', target: 'p99 < 25 ms',
+  { key: 'c', title: 'GET /pols/:id, 50 pages', target: '>= 0.80, p99 <= 1.5x',
     run: (base, ctx) => load(base, ctx, () => ({ method: 'GET', path: `/pols/${personIdOf(1)}` })) },
   { key: 'e', title: 'mixed 80% GET person / 20% POST page', target: '-',
     run: (base, ctx) => { const run = tag++; return load(base, ctx, () => (Math.random() < 0.8 ? getPerson(ctx) : postPage(ctx, run))); } },
