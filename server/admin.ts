@@ -3,6 +3,7 @@
 // (Prometheus text for the whole cluster).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { errors, type HttpError } from '../lib/http/errors.js';
 
 export interface AdminSources {
   /** Resolves when the cluster can serve requests; rejects with the reason otherwise. */
@@ -11,6 +12,11 @@ export interface AdminSources {
 }
 
 export interface Admin { address: AddressInfo; close(): Promise<void> }
+
+function refuse(res: http.ServerResponse, err: HttpError): void {
+  res.writeHead(err.status, { ...err.headers, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.end(err.body());
+}
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -21,7 +27,7 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 export async function startAdmin(listen: { host: string; port: number }, sources: AdminSources): Promise<Admin> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'Method not allowed', code: 'METHOD_NOT_ALLOWED' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, errors.methodNotAllowed('GET, HEAD'));
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       sources.ready().then(
@@ -34,10 +40,10 @@ export async function startAdmin(listen: { host: string; port: number }, sources
       sources.metrics().then((text) => {
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store' });
         res.end(text);
-      }, () => json(res, 500, { error: 'Internal server error', code: 'INTERNAL' }));
+      }, () => refuse(res, errors.internal()));
       return;
     }
-    json(res, 404, { error: 'No such endpoint', code: 'NO_ROUTE' });
+    refuse(res, errors.noRoute());
   });
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {

@@ -9,6 +9,7 @@ import type { Logger } from '../lib/log.js';
 import type { RequestInfo } from '../lib/app.js';
 import { initServices, closeServices, endStreams, type Services } from '../lib/services.js';
 import { RAW_SECURITY_HEADERS } from '../lib/http/headers.js';
+import { errors } from '../lib/http/errors.js';
 import { loadTls } from './tls.js';
 
 export interface HttpServer {
@@ -40,9 +41,7 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (!socket.writable || err.code === 'ECONNRESET') { socket.destroy(); return; }
   const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
   const status = tooBig ? '431 Request Header Fields Too Large' : '400 Bad Request';
-  const body = JSON.stringify(tooBig
-    ? { error: 'The request headers are too large', code: 'HEADERS_TOO_LARGE' }
-    : { error: 'The request is not valid HTTP', code: 'BAD_REQUEST' });
+  const body = (tooBig ? errors.headersTooLarge() : errors.badHttp()).body();
   socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${RAW_SECURITY_HEADERS}Connection: close\r\n\r\n${body}`);
 }
 

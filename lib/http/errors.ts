@@ -4,6 +4,11 @@
 import { classifyDbError } from '../db/errors.js';
 
 export class HttpError extends Error {
+  /** The JSON body of this error: `{"error", "code"}` and any fields it carries. */
+  body(): string {
+    return JSON.stringify({ error: this.message, code: this.code, ...this.fields });
+  }
+
   readonly status: number;
   readonly code: string;
   readonly headers: Record<string, string>;
@@ -58,6 +63,8 @@ export const errors = {
   unavailable: () => new HttpError(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { 'Retry-After': '5' }),
   listingsBusy: (seconds: number) => new HttpError(503, 'LISTINGS_BUSY', 'Too many listings are open (yours, from your address, or on this server); try again shortly', { 'Retry-After': String(seconds) }),
   internal: () => new HttpError(500, 'INTERNAL', 'Internal server error'),
+  headersTooLarge: () => new HttpError(431, 'HEADERS_TOO_LARGE', 'The request headers are too large'),
+  badHttp: () => new HttpError(400, 'BAD_REQUEST', 'The request is not valid HTTP'),
 } as const;
 
 /** The answer to a database failure a client's request can cause (lib/db/errors.ts), if it is one. */

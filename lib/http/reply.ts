@@ -47,5 +47,5 @@ export async function sendReply(res: ServerResponse, reply: Reply, head: boolean
 
 /** The error shape `{"error", "code"}` (and any fields the error carries); headers set earlier (CORS) stay. */
 export function sendError(res: ServerResponse, err: HttpError): void {
-  writeWhole(res, err.status, JSON_TYPE, JSON.stringify({ error: err.message, code: err.code, ...err.fields }), err.headers, false);
+  writeWhole(res, err.status, JSON_TYPE, err.body(), err.headers, false);
 }
