@@ -10,8 +10,9 @@ import type { Logger } from '../log.js';
 import { parseBasic, type Credentials } from './basic.js';
 import { dummyVerify, hashKind, hashPassword, needsRehash, storedHashProblem, verifyPassword } from './passwords.js';
 import type { CredentialCache } from './cache.js';
-import { raw } from 'sql-template-tag';
+import sql from 'sql-template-tag';
 import { lockedForSql, lockoutAddress, type Lockout } from './lockout.js';
+import { run } from '../db/run.js';
 import type { FailureTimer } from './failure-time.js';
 import type { AuditSource } from '../audit/entry.js';
 import { errors } from '../http/errors.js';
@@ -49,13 +50,14 @@ export interface AuthenticatorOptions {
 interface LoginRow { found: boolean; hash: string | null; roles: unknown; roles_json: string; active: unknown; locked_for: number | null }
 
 /** The person's login fields (if any) and whether the request is locked out: one round trip. */
-const LOOKUP = `SELECT p.id IS NOT NULL AS found, p.data->>'password' AS hash, p.data->'roles' AS roles,
-    COALESCE(p.data->'roles', 'null'::jsonb)::text AS roles_json, p.data->'active' AS active,
-    ${lockedForSql(raw('$1'), raw('$2')).text} AS locked_for
-  FROM (SELECT 1) one LEFT JOIN people p ON p.id = $1`;
+const lookup = (account: string, address: string) => sql`SELECT p.id IS NOT NULL AS found, p.data->>'password' AS hash,
+    p.data->'roles' AS roles, COALESCE(p.data->'roles', 'null'::jsonb)::text AS roles_json, p.data->'active' AS active,
+    ${lockedForSql(sql`${account}::text`, sql`${address}::text`)} AS locked_for
+  FROM (SELECT 1) one LEFT JOIN people p ON p.id = ${account}::varchar`;
 /** Compare-and-set: only replaces the hash that was verified, so concurrent logins race safely. */
-const REHASH = `UPDATE people SET data = jsonb_set(data, '{password}', to_jsonb($3::text))
-  WHERE id = $1 AND data->>'password' = $2`;
+const rehash = (account: string, verified: string, upgraded: string) => sql`UPDATE people
+  SET data = jsonb_set(data, '{password}', to_jsonb(${upgraded}::text)) WHERE id = ${account}::varchar AND data->>'password' = ${verified}::text
+  RETURNING id`;
 
 export function rolesOf(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((r): r is string => typeof r === 'string') : [];
@@ -83,8 +85,8 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     await lockout.release(r.attempt);
     if (!needsRehash(hash)) return { ok: true, hash };
     const upgraded = await hashPassword(creds.password);
-    const { rowCount } = await pool.query(REHASH, [creds.account, hash, upgraded]);
-    return { ok: true, hash: rowCount ? upgraded : hash };
+    const changed = await run(pool, rehash(creds.account, hash, upgraded));
+    return { ok: true, hash: changed.length ? upgraded : hash };
   }
 
   return {
@@ -93,9 +95,8 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
       const creds = parseBasic(header);
       if (!creds) throw errors.unauthenticated();
       const key = lockoutAddress(from.address);
-      // A named (prepared) statement: planned once per connection.
-      const { rows } = await pool.query<LoginRow>({ name: 'thalamus-login-lookup', text: LOOKUP, values: [creds.account, key] });
-      const row = rows[0]!;
+      // Prepared: planned once per connection.
+      const row = (await run<LoginRow>(pool, lookup(creds.account, key), { prepare: true }))[0]!;
       // Locked out: no verification at all, the same answer whether the password is right or not.
       if (row.locked_for !== null) throw lockedOut(Math.max(1, row.locked_for));
 
