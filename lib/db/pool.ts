@@ -1,6 +1,8 @@
 // The PostgreSQL pool each worker uses. jsonb columns are selected as text where the
-// server only relays them, so they are not parsed and re-serialized in JavaScript.
+// server only relays them, so they are not parsed and re-serialized in JavaScript. A URL
+// naming several hosts (or target_session_attrs) gets lib/db/target.ts's host choice.
 import pg from 'pg';
+import { poolTarget } from './target.js';
 
 export interface PoolOptions {
   url: string;
@@ -14,7 +16,7 @@ export interface PoolOptions {
 
 export function createPool(opts: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
-    connectionString: opts.url,
+    ...poolTarget(opts.url),
     max: opts.size,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 5_000,
