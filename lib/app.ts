@@ -28,10 +28,13 @@ import { setSecurityHeaders } from './http/headers.js';
 import { isUnpreflightedBrowserWrite } from './http/cross-site.js';
 import { requestedShape } from './http/shape.js';
 import type { ListingGate } from './http/listings.js';
+import type { Reads } from './db/reads.js';
 
 export interface AppDeps {
   config: Config;
   pool: pg.Pool;
+  /** Where listings and exports read (lib/db/reads.ts). */
+  reads: Reads;
   auth: Authenticator;
   /** Current roles file; a function so a reload can swap it. */
   acl: () => Acl;
@@ -140,7 +143,7 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
         else ({ value: body, text: bodyText } = await readJsonObject(req, config.bodyLimit));
       }
       const ctx: ResourceContext = {
-        pool, principal, authority, params, query: req.query, body, bodyText, head: req.method === 'HEAD', res, csrf, audit: auditSource(req),
+        pool, reads: deps.reads, principal, authority, params, query: req.query, body, bodyText, head: req.method === 'HEAD', res, csrf, audit: auditSource(req),
         listingShape: requestedShape(req.headers.accept, config.listingShape), pageLimitMax: config.pageLimitMax, listingTimeout: config.listingTimeout,
         listings: deps.listings,
       };

@@ -10,9 +10,12 @@ import type { Csrf } from '../pages/csrf.js';
 import type { AuditEvent, AuditSource } from '../audit/entry.js';
 import { withAudit } from '../audit/entry.js';
 import type { ListingGate } from '../http/listings.js';
+import type { Reads } from '../db/reads.js';
 
 export interface ResourceContext {
   pool: pg.Pool;
+  /** Where listings and exports read: a hot standby while it keeps up (READ_DATABASE_URL), else `pool`. */
+  reads: Reads;
   /** Undefined only on public routes. */
   principal: Principal | undefined;
   /** What the role that allowed the request lets the resource decide (global, account administration). */

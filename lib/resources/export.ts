@@ -1,6 +1,7 @@
 // GET /export?kinds=person,page,...: the federation as NDJSON (lib/bulk/export.ts),
 // for root (ACL name `export`). Only the HTTP around it lives here, so the route is
-// easy to re-wire; the read is audited like any read of health records.
+// easy to re-wire; the read is audited like any read of health records. It may be
+// served by the read standby (lib/db/reads.ts): one REPEATABLE READ snapshot either way.
 import type { ResourceContext } from './context.js';
 import { errors } from '../http/errors.js';
 import { single } from './listing.js';
@@ -21,7 +22,8 @@ export async function exportFederation(ctx: ResourceContext): Promise<void> {
   res.setHeader('Content-Disposition', `attachment; filename="federation-${new Date().toISOString().slice(0, 10)}.ndjson"`);
   if (ctx.head) { res.end(); return; }
   try {
-    await exportNdjson(ctx.pool, res, { kinds });
+    // From the read standby when one keeps up; again from the primary if it fails before the first line.
+    await ctx.reads.run((pool) => exportNdjson(pool, res, { kinds }), (err) => !(err instanceof ExportAborted) && !res.headersSent);
   } catch (err) {
     // The client left: nothing to answer. A failure after the first byte ends the
     // response abruptly, so a truncated export is never taken for a complete one.

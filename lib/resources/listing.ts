@@ -2,8 +2,9 @@
 // `Link: <...>; rel="next"` header when more rows follow. Both go through
 // lib/http/stream.ts, in id order, under the worker's listing gate: a page of large rows
 // is as bounded in memory as a whole listing.
+import type pg from 'pg';
 import type { ResourceContext } from './context.js';
-import { errors } from '../http/errors.js';
+import { errors, HttpError } from '../http/errors.js';
 import { streamRows } from '../http/stream.js';
 import { formatOf, type ListingFormat } from '../http/shape.js';
 
@@ -35,11 +36,17 @@ const whereOf = (conds: string[]) => {
 };
 
 export async function sendListing(ctx: ResourceContext, listing: Listing): Promise<void> {
+  // The read standby when one keeps up (lib/db/reads.ts); a read it fails before the
+  // first byte (it stopped, say) is read again from the primary. Our own refusals are not.
+  await ctx.reads.run((pool) => listFrom(pool, ctx, listing), (err) => !(err instanceof HttpError) && !ctx.res.headersSent);
+}
+
+async function listFrom(pool: pg.Pool, ctx: ResourceContext, listing: Listing): Promise<void> {
   const rawLimit = single(ctx.query.limit);
   const after = single(ctx.query.after);
   const format = formatOf(ctx.listingShape === 'rows' && !listing.upstream ? 'objects' : ctx.listingShape);
   const stream = (conds: string[], args: unknown[], headers?: Record<string, string>) =>
-    streamRows(ctx.res, ctx.pool, `SELECT id, ${listing.json} AS j FROM ${listing.table}${whereOf(conds)}`, args, {
+    streamRows(ctx.res, pool, `SELECT id, ${listing.json} AS j FROM ${listing.table}${whereOf(conds)}`, args, {
       format, timeout: ctx.listingTimeout, ifEmpty: listing.ifEmpty, headers,
       gate: ctx.listings, who: { account: ctx.principal?.id, address: ctx.audit.client ?? undefined }, sortable: listing.sortable,
     });
@@ -56,7 +63,7 @@ export async function sendListing(ctx: ResourceContext, listing: Listing): Promi
   const conds = [listing.where];
   if (after !== undefined) { args.push(after); conds.push(`id > $${args.length}`); }
   // The page's ids first, from an index: where the page ends, and whether more follow.
-  const { rows: ids } = await ctx.pool.query<{ id: unknown }>(
+  const { rows: ids } = await pool.query<{ id: unknown }>(
     `SELECT id FROM ${listing.table}${whereOf(conds)} ORDER BY id LIMIT $${args.length + 1}`, [...args, limit + 1]);
   if (ids.length === 0) {
     await listing.ifEmpty?.();
