@@ -38,6 +38,14 @@ export interface Checkout {
   client: pg.PoolClient;
   /** What the connection reported while out (PostgreSQL ended it, say): it is then unusable. */
   readonly failure: Error | undefined;
+  /**
+   * `work`, or a rejection with that failure as soon as there is one. For waits that
+   * node-postgres may never end on its own: a pg-cursor read whose CommandComplete
+   * arrived just before the connection went is neither answered nor failed. A listener
+   * per wait, removed once it settles (racing one long-lived promise would keep every
+   * settled result reachable for as long as the checkout lasts).
+   */
+  orFailure<T>(work: Promise<T>): Promise<T>;
   /** Gives the client back: to the pool when healthy and not `discard`, otherwise closed. */
   release(discard?: boolean): void;
 }
@@ -52,11 +60,23 @@ export async function checkout(pool: pg.Pool): Promise<Checkout> {
   const client = await pool.connect();
   let failure: Error | undefined;
   let released = false;
-  const onError = (err: Error) => { failure ??= err; };
+  const waiting = new Set<(err: Error) => void>();
+  const onError = (err: Error) => {
+    failure ??= err;
+    for (const fail of waiting) fail(err);
+  };
   client.on('error', onError);
   return {
     client,
     get failure() { return failure; },
+    orFailure<T>(work: Promise<T>): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        if (failure) { work.catch(() => undefined); reject(failure); return; }
+        const fail = (err: Error) => { waiting.delete(fail); work.catch(() => undefined); reject(err); };
+        waiting.add(fail);
+        work.then((v) => { waiting.delete(fail); resolve(v); }, (err: unknown) => { waiting.delete(fail); reject(err); });
+      });
+    },
     release(discard = false) {
       if (released) return;
       released = true;

@@ -113,7 +113,8 @@ export class BatchReader {
     const read = s.cursor.read(want);
     read.catch(() => undefined); // once cut, its outcome no longer matters
     try {
-      await Promise.race([read, cutDone]);
+      // The connection's failure too: a read pending when it went may never settle.
+      await Promise.race([s.out.orFailure(read), cutDone]);
     } catch (err) {
       if (!cut) { this.drop(true); throw err; }
     } finally {
@@ -162,7 +163,8 @@ export class BatchReader {
     if (!s) return;
     this.session = undefined;
     try {
-      await s.cursor.close();
+      // A cursor closed on a connection that went waits for a ReadyForQuery that never comes.
+      await s.out.orFailure(s.cursor.close());
       await s.out.client.query('COMMIT');
       s.out.release();
     } catch {
