@@ -87,6 +87,19 @@ export async function checkout(pool: pg.Pool): Promise<Checkout> {
   };
 }
 
+/** SQLSTATEs a server sends as it ends the session: class 08 (connection) and 57P (shutdown, crash, starting up). */
+const SESSION_ENDED = /^(08|57P)/;
+
+/**
+ * Whether `err`, thrown by a query on `out`, means the connection went rather than the
+ * query failed: the client saw it break, or the server said it is ending the session
+ * (a fast shutdown answers the running query with 57P01 before the socket closes).
+ */
+export function connectionLost(out: Checkout, err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return out.failure !== undefined || (typeof code === 'string' && SESSION_ENDED.test(code));
+}
+
 /** Runs `fn` inside a transaction on one client, committing on success. */
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const out = await checkout(pool);

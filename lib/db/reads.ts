@@ -4,7 +4,9 @@
 // most READ_MAX_LAG, skipped (a log line, a metric) when it lags more or fails, and used
 // again once its lag is back under half the bound (so a lag hovering at the bound does
 // not flap). A read the standby fails before anything was sent is run again on the
-// primary, so a standby that stops between two probes costs a retry, not an error.
+// primary, and a listing whose standby connection goes midway continues on the primary
+// after its last row, so a standby that stops between two probes costs a retry, not an
+// error.
 import type pg from 'pg';
 import type { Logger } from '../log.js';
 import { createPool, closePool } from './pool.js';
@@ -21,7 +23,7 @@ export interface ReadStats {
   skips: number;
   standbyReads: number;
   primaryReads: number;
-  /** Reads the standby failed and the primary then served. */
+  /** Reads the standby failed and the primary then served (from the start, or from where a listing was). */
   retried: number;
 }
 
@@ -29,9 +31,11 @@ export interface Reads {
   /**
    * Runs `read` on the standby when it is in use, else on the primary. When the standby
    * fails it and `retry(err)` says the primary may try (nothing was sent yet, the error
-   * is not the client's), it is run on the primary.
+   * is not the client's), it is run on the primary. A read that streams can take the
+   * primary itself when its standby connection fails midway (`fallback`, given with the
+   * standby only): a listing then goes on from its last row.
    */
-  run<T>(read: (pool: pg.Pool) => Promise<T>, retry?: (err: unknown) => boolean): Promise<T>;
+  run<T>(read: (pool: pg.Pool, fallback?: () => pg.Pool) => Promise<T>, retry?: (err: unknown) => boolean): Promise<T>;
   stats(): ReadStats;
   close(): Promise<void>;
 }
@@ -136,8 +140,13 @@ export function createReads(opts: ReadOptions): Reads {
   return {
     async run(read, retry = () => true) {
       if (state !== 'in use') { stats.primaryReads++; return read(primary); }
+      const fallback = () => {
+        void probe();
+        stats.retried++;
+        return primary;
+      };
       try {
-        const result = await read(standby);
+        const result = await read(standby, fallback);
         stats.standbyReads++;
         return result;
       } catch (err) {

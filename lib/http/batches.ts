@@ -11,7 +11,7 @@
 // holds more than twice the target plus one row.
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
-import { checkout, type Checkout } from '../db/pool.js';
+import { checkout, connectionLost, type Checkout } from '../db/pool.js';
 import type { Release } from './gate.js';
 
 /** One element of a listing: its id (the order and the resume point) and its JSON text. */
@@ -34,6 +34,12 @@ export interface BatchOptions {
   turn?: (resume: boolean) => Promise<Release>;
   /** The client left: no connection is taken any more. */
   signal?: AbortSignal;
+  /**
+   * Where the listing goes on when its connection fails or cannot be made (a read
+   * standby stopped): asked once, and the listing continues there after the last row
+   * delivered, as after a pause.
+   */
+  fallback?: () => pg.Pool;
 }
 
 interface Session { out: Checkout; cursor: Cursor<Row>; turn: Release | undefined }
@@ -55,8 +61,14 @@ export class BatchReader {
   private count: number;
   private reading: Promise<unknown> | undefined;
   private sessions = 0;
+  private pool: pg.Pool;
+  private fallback: (() => pg.Pool) | undefined;
+  /** The last open() failed to get a connection at all. */
+  private connectFailed = false;
 
-  constructor(private readonly pool: pg.Pool, private readonly sql: string, private readonly params: unknown[], private readonly opts: BatchOptions) {
+  constructor(pool: pg.Pool, private readonly sql: string, private readonly params: unknown[], private readonly opts: BatchOptions) {
+    this.pool = pool;
+    this.fallback = opts.fallback;
     this.count = Math.min(FIRST_READ, opts.rows);
   }
 
@@ -90,8 +102,23 @@ export class BatchReader {
     else void this.close();
   }
 
+  /** Moves to the fallback pool, once; false when there is none (left) or the client is gone. */
+  private moveOn(): boolean {
+    const next = this.fallback;
+    if (!next || this.opts.signal?.aborted) return false;
+    this.fallback = undefined;
+    this.pool = next();
+    return true;
+  }
+
   private async read(): Promise<Row[]> {
-    const s = this.session ?? (this.session = await this.open());
+    let s: Session;
+    try {
+      s = this.session ?? (this.session = await this.open());
+    } catch (err) {
+      if (this.connectFailed && this.moveOn()) return this.read();
+      throw err;
+    }
     const want = this.count;
     const rows: Row[] = [];
     let chars = 0;
@@ -116,7 +143,13 @@ export class BatchReader {
       // The connection's failure too: a read pending when it went may never settle.
       await Promise.race([s.out.orFailure(read), cutDone]);
     } catch (err) {
-      if (!cut) { this.drop(true); throw err; }
+      if (!cut) {
+        // The connection went (not the query failed): go on elsewhere, if we may.
+        const lost = connectionLost(s.out, err);
+        this.drop(true);
+        if (lost && this.moveOn()) return this.read();
+        throw err;
+      }
     } finally {
       s.cursor.off('row', onRow);
     }
@@ -139,7 +172,8 @@ export class BatchReader {
     let out: Checkout | undefined;
     try {
       gone();
-      out = await checkout(this.pool);
+      this.connectFailed = false;
+      out = await checkout(this.pool).catch((err: unknown) => { this.connectFailed = true; throw err; });
       const settings = ['BEGIN READ ONLY'];
       if (!this.opts.sortable) settings.push('SET LOCAL enable_sort = off');
       if (this.opts.timeout > 0) settings.push(`SET LOCAL statement_timeout = ${Math.floor(this.opts.timeout)}`);

@@ -33,6 +33,8 @@ export interface StreamOptions {
   who?: Requester;
   /** Let PostgreSQL sort (see BatchOptions.sortable). */
   sortable?: boolean;
+  /** Where the listing goes on when its connection fails (see BatchOptions.fallback). */
+  fallback?: () => Pool;
 }
 
 /** The bounds of a listing without a gate. */
@@ -99,7 +101,7 @@ export async function streamRows(res: ServerResponse, pool: Pool, sql: string, p
   res.once('close', onClose);
   const gate = opts.gate;
   const reader = new BatchReader(pool, sql, params, {
-    rows: opts.batch ?? 500, chars: bounds.batchChars, timeout: opts.timeout ?? 0, sortable: opts.sortable,
+    rows: opts.batch ?? 500, chars: bounds.batchChars, timeout: opts.timeout ?? 0, sortable: opts.sortable, fallback: opts.fallback,
     signal: gone.signal, turn: gate && ((resume) => gate.connection(resume, gone.signal)),
   });
   let admitted: Release | undefined;

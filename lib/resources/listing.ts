@@ -37,18 +37,19 @@ const whereOf = (conds: string[]) => {
 
 export async function sendListing(ctx: ResourceContext, listing: Listing): Promise<void> {
   // The read standby when one keeps up (lib/db/reads.ts); a read it fails before the
-  // first byte (it stopped, say) is read again from the primary. Our own refusals are not.
-  await ctx.reads.run((pool) => listFrom(pool, ctx, listing), (err) => !(err instanceof HttpError) && !ctx.res.headersSent);
+  // first byte (it stopped, say) is read again from the primary, and one whose standby
+  // connection goes midway goes on there from its last row. Our own refusals are final.
+  await ctx.reads.run((pool, fallback) => listFrom(pool, fallback, ctx, listing), (err) => !(err instanceof HttpError) && !ctx.res.headersSent);
 }
 
-async function listFrom(pool: pg.Pool, ctx: ResourceContext, listing: Listing): Promise<void> {
+async function listFrom(pool: pg.Pool, fallback: (() => pg.Pool) | undefined, ctx: ResourceContext, listing: Listing): Promise<void> {
   const rawLimit = single(ctx.query.limit);
   const after = single(ctx.query.after);
   const format = formatOf(ctx.listingShape === 'rows' && !listing.upstream ? 'objects' : ctx.listingShape);
   const stream = (conds: string[], args: unknown[], headers?: Record<string, string>) =>
     streamRows(ctx.res, pool, `SELECT id, ${listing.json} AS j FROM ${listing.table}${whereOf(conds)}`, args, {
       format, timeout: ctx.listingTimeout, ifEmpty: listing.ifEmpty, headers,
-      gate: ctx.listings, who: { account: ctx.principal?.id, address: ctx.audit.client ?? undefined }, sortable: listing.sortable,
+      gate: ctx.listings, who: { account: ctx.principal?.id, address: ctx.audit.client ?? undefined }, sortable: listing.sortable, fallback,
     });
   if (rawLimit === undefined && after === undefined) {
     if (ctx.head) { await listing.ifEmpty?.(); return sendHead(ctx, format); }
