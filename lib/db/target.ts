@@ -21,7 +21,7 @@ export class NoHostError extends Error {
 }
 
 /** A failed probe is reused this long: during a failover's gap, requests get 503 without each probing every host. */
-const FAILED_PROBE_REUSE_MS = 250;
+const FAILED_PROBE_REUSE_MS = 100;
 /** Bounds of one probe connection (connect, then one query). */
 const PROBE_TIMEOUT_MS = 2000;
 
