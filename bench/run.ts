@@ -6,8 +6,9 @@
 //   --duration s (BENCH_DURATION, 10)     seconds per autocannon run
 //   --connections c (BENCH_CONNECTIONS, 50)
 //   --workers w  (BENCH_WORKERS, 2)
-//   --only a,b   (BENCH_ONLY)             scenarios to run (a b c d e invalidation import changes);
-//                                         `changes` runs only when named (bench/changes.ts)
+//   --only a,b   (BENCH_ONLY)             scenarios to run (a b c d e invalidation import changes scale);
+//                                         `changes` and `scale` run only when named (bench/changes.ts,
+//                                         bench/scale.ts: one instance vs two behind nginx; alone, 100,000 people)
 //   --quick                               20,000 people, 3 s runs
 // The change-feed measurement (--only changes) also reads BENCH_CHANGES_RATE (500
 // writes/s), BENCH_CHANGES_ROWS (200,000 rows paged; 50,000 with --quick) and
@@ -32,6 +33,7 @@ import { measureInvalidation } from './invalidation.js';
 import { measureBulk } from './import.js';
 import { printTable, type Row } from './table.js';
 import { measureChanges } from './changes.js';
+import { measureScale } from './scale.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -52,8 +54,10 @@ const opts = {
   only: (flags.only ?? env.BENCH_ONLY ?? 'a,b,c,d,e,invalidation').split(',').map((s) => s.trim()),
   cpuProf: Boolean(flags['cpu-prof']),
 };
-// The change feed alone needs people to write pages for, not a million of them.
+// The change feed alone needs people to write pages for, not a million of them; the
+// scale runs read random people, for which a table of 100,000 is as good.
 if (opts.only.every((k) => k === 'changes') && flags.people === undefined && env.BENCH_PEOPLE === undefined) opts.people = 1000;
+if (opts.only.every((k) => k === 'scale') && flags.people === undefined && env.BENCH_PEOPLE === undefined) opts.people = 100_000;
 const changesOpts = {
   workers: opts.workers, duration: opts.duration, people: opts.people,
   rate: Number(env.BENCH_CHANGES_RATE ?? 500),
@@ -187,6 +191,11 @@ async function main(): Promise<void> {
       await measureInvalidation(url, ACCOUNT);
     }
     if (opts.only.includes('changes')) await measureChanges(url, ACCOUNT, changesOpts, log);
+    if (opts.only.includes('scale')) {
+      log(`scale: one instance vs two behind nginx (load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
+      await measureScale(url, ACCOUNT, { workers: opts.workers, duration: opts.duration, connections: opts.connections, people: opts.people }, log);
+      log(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    }
   } finally {
     await Promise.all(servers.map((x) => x.stop().catch(() => undefined)));
     await pool.end().catch(() => undefined);

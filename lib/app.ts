@@ -37,10 +37,13 @@ import type { ResourceContext, Params } from './resources/context.js';
 import { apiRoutes, type Route } from './routes.js';
 import type { AuditLog } from './audit/log.js';
 import type { AuditSource } from './audit/entry.js';
+import type { Reads } from './db/reads.js';
 
 export interface AppDeps {
   config: Config;
   pool: pg.Pool;
+  /** Where listings and exports read (lib/db/reads.ts). */
+  reads: Reads;
   auth: Authenticator;
   /** Current roles file; a function so a reload can swap it. */
   acl: () => Acl;
@@ -121,7 +124,7 @@ export function createApp(deps: AppDeps): App {
   /** Builds the context and answers; throws GuardFailed (before writing anything) when `guard` no longer holds. */
   async function answer(req: Req, res: ServerResponse, route: Route, principal: Principal | undefined, authority: Authority, guard: Guard, body: Body): Promise<void> {
     const ctx: ResourceContext = {
-      pool, guard, principal, authority, params: req.validParams!, query: req.query, body: body.value, bodyText: body.text,
+      pool, reads: deps.reads, guard, principal, authority, params: req.validParams!, query: req.query, body: body.value, bodyText: body.text,
       head: req.method === 'HEAD', audit: sourceOf(req),
       conditions: { ifNoneMatch: header(req, 'if-none-match'), lastEventId: header(req, 'last-event-id') },
       listing: { shape: requestedShape(req.headers.accept, config.listingShape), pageLimitMax: config.pageLimitMax, timeout: config.listingTimeout, gate: deps.listings },
@@ -183,7 +186,8 @@ export function createApp(deps: AppDeps): App {
         return answer(req, res, route, undefined, NO_AUTHORITY, UNGUARDED, await readBody());
       }
       const creds = parseBasic(req.headers.authorization);
-      if (creds && route.guarded && config.singleRoundTrip && await oneRoundTrip(req, res, route, creds, readBody)) return;
+      const fast = route.guarded && config.singleRoundTrip && !(route.standby && deps.reads.stats().inUse);
+      if (creds && fast && await oneRoundTrip(req, res, route, creds, readBody)) return;
       const verified = await auth.authenticate(req.headers.authorization, { address: req.client!, route: route.path, requestId: req.id! });
       req.principal = verified.principal;
       principals.set(creds!, verified);

@@ -6,10 +6,15 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { argon2Weakness } from './auth/argon2-params.js';
 import { parseNetwork } from './http/client.js';
+import { parseDatabaseUrl, DatabaseUrlError } from './db/hosts.js';
 
 export interface Config {
-  /** PostgreSQL connection string (POSTGRESQL_URI or DATABASE_URL); empty: embedded PostgreSQL. */
+  /** PostgreSQL connection string (POSTGRESQL_URI or DATABASE_URL); empty: embedded PostgreSQL. Several hosts with target_session_attrs=read-write: the writable one is found, again after a failover (lib/db/target.ts). */
   postgresqlUri: string;
+  /** A hot standby for listings, feed=normal pages and exports (READ_DATABASE_URL); empty: everything reads from the primary. */
+  readDatabaseUrl: string;
+  /** Seconds a read standby may lag behind the primary before reads skip it (READ_MAX_LAG). */
+  readMaxLag: number;
   /** Path of the roles file (upstream format), absolute. */
   acl: string;
   /** Secret for signed tokens (CSRF, credential cache keys); empty: random per start. */
@@ -139,6 +144,8 @@ interface KeySpec { kind: Kind; field: keyof Config; default: string }
 /** Every key the file may hold; defaults are written as they would be in the file. */
 const KEYS: Record<string, KeySpec> = {
   POSTGRESQL_URI: { kind: 'string', field: 'postgresqlUri', default: '' },
+  READ_DATABASE_URL: { kind: 'string', field: 'readDatabaseUrl', default: '' },
+  READ_MAX_LAG: { kind: 'int', field: 'readMaxLag', default: '5' },
   ACL: { kind: 'path', field: 'acl', default: 'etc/roles.cfg' },
   SECRET_KEY: { kind: 'string', field: 'secretKey', default: '' },
   LISTEN: { kind: 'listen', field: 'listen', default: '127.0.0.1:8080' },
@@ -197,6 +204,9 @@ const KEYS: Record<string, KeySpec> = {
   SUBSCRIPTION_ALLOW_HTTP: { kind: 'bool', field: 'subscriptionAllowHttp', default: 'False' },
   SUBSCRIPTION_CONCURRENCY: { kind: 'int', field: 'subscriptionConcurrency', default: '32' },
 };
+
+/** Environment variables read for a key after THALAMUS_<KEY>, as other PostgreSQL tools name them. */
+const ALIASES: Record<string, string[]> = { POSTGRESQL_URI: ['DATABASE_URL', 'POSTGRESQL_URI'], READ_DATABASE_URL: ['READ_DATABASE_URL'] };
 
 /** Every key a configuration file may hold, in the order they are documented. */
 export const CONFIG_KEY_NAMES: readonly string[] = Object.keys(KEYS);
@@ -321,7 +331,7 @@ export function loadConfigWithSources(file = defaultConfigFile(), env: NodeJS.Pr
     let where = `default of ${key}`;
     const inFile = fromFile.get(key);
     if (inFile) { raw = inFile.value; where = `${file}:${inFile.line}`; }
-    const variable = [`THALAMUS_${key}`, ...(key === 'POSTGRESQL_URI' ? ['DATABASE_URL', 'POSTGRESQL_URI'] : [])].find((v) => env[v] !== undefined);
+    const variable = [`THALAMUS_${key}`, ...(ALIASES[key] ?? [])].find((v) => env[v] !== undefined);
     if (variable) { raw = env[variable]!; where = `environment variable ${variable}`; }
     origin.set(key, where);
     if (key === 'DATA_DIR') config.dataDirGiven = Boolean(inFile || variable);
@@ -372,5 +382,14 @@ export function loadConfigWithSources(file = defaultConfigFile(), env: NodeJS.Pr
   if (c.subscriptionRetryMinMs < 10 || c.subscriptionRetryMinMs > c.subscriptionRetryMaxMs) throw range('SUBSCRIPTION_RETRY_MIN_MS', 'must be at least 10 and at most SUBSCRIPTION_RETRY_MAX_MS');
   if (c.subscriptionConcurrency < 1) throw range('SUBSCRIPTION_CONCURRENCY', 'must be at least 1');
   if (!c.tlsCert !== !c.tlsKey) throw new ConfigError('TLS_CERT and TLS_KEY: set both or neither');
+  if (c.readMaxLag < 1) throw range('READ_MAX_LAG', 'must be at least 1 second');
+  for (const key of ['POSTGRESQL_URI', 'READ_DATABASE_URL'] as const) {
+    try {
+      parseDatabaseUrl(c[KEYS[key]!.field] as string);
+    } catch (err) {
+      if (err instanceof DatabaseUrlError) throw range(key, err.message);
+      throw err;
+    }
+  }
   return { config: c, sources: origin };
 }

@@ -41,6 +41,11 @@ export interface Route {
   query?: boolean;
   /** Its statements check ctx.guard: it may be answered in one round trip for a principal verified before. */
   guarded?: boolean;
+  /**
+   * A listing the read standby may answer (READ_DATABASE_URL): while one is in use it
+   * takes the full path, since the guard is the primary's to check.
+   */
+  standby?: boolean;
   audit?: RouteAudit;
   /** Validates and normalizes the URL parameters. */
   params(raw: Record<string, string>): Params;
@@ -61,7 +66,7 @@ function recordRoutes(kind: RecordKind, what: string): Route[] {
   const one = `${kind.path}/:record`;
   const params = record(what);
   return [
-    { method: 'GET', path: kind.path, acl: kind.acl.list, query: true, guarded: true, audit: { action: 'list' }, params: none, handle: (ctx) => listRecords(ctx, kind) },
+    { method: 'GET', path: kind.path, acl: kind.acl.list, query: true, guarded: true, standby: true, audit: { action: 'list' }, params: none, handle: (ctx) => listRecords(ctx, kind) },
     { method: 'GET', path: one, acl: kind.acl.one, guarded: true, audit: read('record', undefined), params, handle: (ctx) => getRecord(ctx, kind, ctx.params.record!) },
     { method: 'POST', path: one, acl: kind.acl.one, guarded: true, audit: write('create', 'record'), params, handle: (ctx) => createRecord(ctx, kind, ctx.params.record!) },
     { method: 'PATCH', path: one, acl: kind.acl.one, guarded: true, audit: write('update', 'record'), params, handle: (ctx) => patchRecord(ctx, kind, ctx.params.record!) },
@@ -75,20 +80,20 @@ export function apiRoutes(pages: PasswordPages): Route[] {
     { method: 'GET', path: '/', acl: null, params: none, handle: () => indexPage() },
     { method: 'GET', path: '/login', acl: 'login', params: none, handle: () => json(200, 'true') },
 
-    { method: 'GET', path: '/people', acl: 'people', query: true, guarded: true, audit: { action: 'list' }, params: none, handle: (ctx) => listRecords(ctx, PEOPLE) },
+    { method: 'GET', path: '/people', acl: 'people', query: true, guarded: true, standby: true, audit: { action: 'list' }, params: none, handle: (ctx) => listRecords(ctx, PEOPLE) },
     { method: 'GET', path: '/people/:id', acl: 'person', person: 'id', guarded: true, audit: read('id'), params: person, handle: (ctx) => getRecord(ctx, PEOPLE, id(ctx)) },
     { method: 'POST', path: '/people/:id', acl: 'person', person: 'id', guarded: true, audit: write('create', 'id', 'id'), params: person, handle: (ctx) => createPerson(ctx, id(ctx)) },
     { method: 'PATCH', path: '/people/:id', acl: 'person', person: 'id', guarded: true, audit: write('update', 'id', 'id'), params: person, handle: (ctx) => patchPerson(ctx, id(ctx)) },
     { method: 'DELETE', path: '/people/:id', acl: 'person', person: 'id', guarded: true, audit: write('delete', 'id', 'id'), params: person, handle: (ctx) => deletePerson(ctx, id(ctx)) },
 
-    { method: 'GET', path: '/pols/:id', acl: 'book', person: 'id', query: true, guarded: true, audit: { action: 'list', record: 'id', person: 'id' }, params: person, handle: (ctx) => listBook(ctx, id(ctx)) },
+    { method: 'GET', path: '/pols/:id', acl: 'book', person: 'id', query: true, guarded: true, standby: true, audit: { action: 'list', record: 'id', person: 'id' }, params: person, handle: (ctx) => listBook(ctx, id(ctx)) },
     { method: 'GET', path: '/pols/:id/:page', acl: 'page', person: 'id', guarded: true, audit: read('page'), params: page, handle: (ctx) => getPage(ctx, id(ctx), pg(ctx)) },
     { method: 'POST', path: '/pols/:id/:page', acl: 'page', person: 'id', guarded: true, audit: write('create', 'page', 'id'), params: page, handle: (ctx) => createPage(ctx, id(ctx), pg(ctx)) },
     { method: 'PATCH', path: '/pols/:id/:page', acl: 'page', person: 'id', guarded: true, audit: write('update', 'page', 'id'), params: page, handle: (ctx) => patchPage(ctx, id(ctx), pg(ctx)) },
     { method: 'DELETE', path: '/pols/:id/:page', acl: 'page', person: 'id', guarded: true, audit: write('delete', 'page', 'id'), params: page, handle: (ctx) => deletePage(ctx, id(ctx), pg(ctx)) },
 
-    { method: 'GET', path: '/personal_docs/:id', acl: 'personaldocs', person: 'id', query: true, guarded: true, audit: { action: 'list', record: 'id', person: 'id' }, params: person, handle: (ctx) => listPersonDocs(ctx, id(ctx)) },
-    { method: 'GET', path: '/personal_docs/:id/:page', acl: 'poldocs', person: 'id', query: true, guarded: true, audit: read('page'), params: page, handle: (ctx) => listPageDocs(ctx, id(ctx), pg(ctx)) },
+    { method: 'GET', path: '/personal_docs/:id', acl: 'personaldocs', person: 'id', query: true, guarded: true, standby: true, audit: { action: 'list', record: 'id', person: 'id' }, params: person, handle: (ctx) => listPersonDocs(ctx, id(ctx)) },
+    { method: 'GET', path: '/personal_docs/:id/:page', acl: 'poldocs', person: 'id', query: true, guarded: true, standby: true, audit: read('page'), params: page, handle: (ctx) => listPageDocs(ctx, id(ctx), pg(ctx)) },
     { method: 'GET', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', guarded: true, audit: read('doc'), params: doc, handle: (ctx) => getDocument(ctx, id(ctx), pg(ctx), ctx.params.doc!) },
 
     ...recordRoutes(DUS, 'domiciliary unit id'),
@@ -97,7 +102,7 @@ export function apiRoutes(pages: PasswordPages): Route[] {
     { method: 'GET', path: '/password/:id', acl: 'password', person: 'id', params: person, handle: pages.show },
     { method: 'POST', path: '/password/:id', acl: 'password', person: 'id', body: 'form', params: person, handle: pages.change },
 
-    { method: 'GET', path: '/audit', acl: 'audit', query: true, guarded: true, params: none, handle: listAudit },
+    { method: 'GET', path: '/audit', acl: 'audit', query: true, guarded: true, standby: true, params: none, handle: listAudit },
     { method: 'GET', path: '/export', acl: 'export', query: true, audit: { action: 'export' }, params: none, handle: exportFederation },
   ];
 }

@@ -21,9 +21,13 @@ import { startChangesPurging } from './changes/retention.js';
 import { changesRoutes } from './changes/handlers.js';
 import { createDeliverer, type Deliverer } from './subscriptions/deliverer.js';
 import { subscriptionRoutes } from './subscriptions/handlers.js';
+import { createReads, primaryReads, type Reads } from './db/reads.js';
+import { targetOf } from './db/target.js';
 
 export interface Services {
   pool: pg.Pool;
+  /** Where listings, feed pages and exports read: the standby of READ_DATABASE_URL while it keeps up, else `pool`. */
+  reads: Reads;
   auth: Authenticator;
   acl: Acl;
   handler: (req: IncomingMessage, res: ServerResponse) => void;
@@ -36,6 +40,8 @@ export interface Services {
   hub: Hub;
   deliverer: Deliverer;
   stopChangesPurging: () => void;
+  /** Stops the log line on a change of the writable host. */
+  unwatchHosts: () => void;
 }
 
 export interface ServiceOptions {
@@ -49,6 +55,13 @@ export function initServices(opts: ServiceOptions): Services {
   const { config, log } = opts;
   const acl = loadAcl(config.acl);
   const pool = createPool({ url: opts.databaseUrl, size: config.poolSize });
+  const unwatchHosts = targetOf(opts.databaseUrl)?.target.onSwitch((to, from) => {
+    if (from) log.warn({ host: to, was: from }, `database: the writable host is now ${to} (was ${from})`);
+    else log.info({ host: to }, `database: writable host ${to}`);
+  }) ?? (() => undefined);
+  const reads = config.readDatabaseUrl
+    ? createReads({ url: config.readDatabaseUrl, primary: pool, size: config.poolSize, maxLagSeconds: config.readMaxLag, log })
+    : primaryReads(pool);
   setArgon2Params({ memoryCost: config.argon2MemoryKib, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism });
   setHashBounds(config);
   setHashAlgorithm(config.passwordHash);
@@ -69,7 +82,7 @@ export function initServices(opts: ServiceOptions): Services {
     stallMs: config.listingStallMs, idleMs: config.listingIdleTimeout, batchChars: config.listingBatchBytes,
   });
   const hub = createHub({ databaseUrl: opts.databaseUrl, pool, log, batch: config.changesLimitMax, pollMs: Math.max(1000, config.changesHeartbeatMs) });
-  const services = { pool, auth, acl, audit, stopPurging, listings, hub } as Services;
+  const services = { pool, reads, auth, acl, audit, stopPurging, listings, hub, unwatchHosts } as Services;
   services.deliverer = createDeliverer({
     databaseUrl: opts.databaseUrl, pool, hub, acl: () => services.acl, log, audit,
     settings: {
@@ -80,7 +93,7 @@ export function initServices(opts: ServiceOptions): Services {
   services.stopChangesPurging = startChangesPurging(pool, config.changesRetentionDays, log);
   const routes = [
     ...changesRoutes({
-      pool, hub,
+      pool, reads, hub,
       settings: {
         limitMax: config.changesLimitMax, longpollMaxMs: config.changesLongpollMaxMs, heartbeatMs: config.changesHeartbeatMs,
         sseBuffer: config.changesSseBuffer, maxStreams: config.changesMaxStreams,
@@ -88,7 +101,7 @@ export function initServices(opts: ServiceOptions): Services {
     }),
     ...subscriptionRoutes({ allowHttp: config.subscriptionAllowHttp, wake: () => services.deliverer.scan() }),
   ];
-  const app = createApp({ config, pool, auth, acl: () => services.acl, log, audit, observe: opts.observe, listings, routes });
+  const app = createApp({ config, pool, reads, auth, acl: () => services.acl, log, audit, observe: opts.observe, listings, routes });
   services.handler = app.handler;
   services.paths = app.stats;
   return services;
@@ -105,5 +118,7 @@ export async function closeServices(services: Services): Promise<void> {
   services.stopChangesPurging();
   services.stopPurging();
   await services.audit.close();
+  await services.reads.close();
+  services.unwatchHosts();
   await closePool(services.pool);
 }

@@ -2,7 +2,7 @@
 // reporting its metrics to the primary and draining when the primary says so.
 import { loadConfig, ConfigError } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
-import { createRequestMetrics } from '../lib/metrics.js';
+import { createRequestMetrics, readCounts } from '../lib/metrics.js';
 import { startHttpServer, type HttpServer } from './http-server.js';
 import { probePool } from '../lib/db/pool.js';
 import { isMessage, type DrainRequest, type MetricsMessage, type ProbeRequest, type ProbeResult } from './ipc.js';
@@ -27,10 +27,10 @@ export async function runClusterWorker(): Promise<void> {
     log.fatal({ err }, `worker failed to start: ${(err as Error).message}`);
     process.exit(1);
   }
-  const { pool, auth } = worker.services;
+  const { pool, auth, reads } = worker.services;
   const message = (): MetricsMessage => ({
     type: 'thalamus:metrics',
-    snapshot: metrics.snapshot({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }, { ...auth.stats, ...worker.services.paths }),
+    snapshot: metrics.snapshot({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }, { ...auth.stats, ...worker.services.paths }, readCounts(reads.stats())),
   });
   const report = () => { if (process.connected) process.send!(message()); };
   const timer = setInterval(report, REPORT_MS);

@@ -1,12 +1,12 @@
 // Getting a database ready before any worker starts: the configured server or an
 // embedded one, migrations, and the demo data on a fresh embedded database.
-import pg from 'pg';
 import { ROOT, type Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { startEmbedded } from '../lib/db/embedded.js';
 import { pgAccount, canReach } from '../lib/db/pg-account.js';
 import { embeddedHome, relocatedDataDir } from '../lib/db/embedded-home.js';
 import { migrate, loadDemo, isEmpty } from '../lib/db/migrate.js';
+import { createPool } from '../lib/db/pool.js';
 
 export interface Database { url: string; embedded: boolean; stop(): Promise<void> }
 
@@ -32,9 +32,9 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
 
 export async function prepareDatabase(config: Config, log: Logger): Promise<Database> {
   const db = await openDatabase(config, log);
-  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
-  // Without a listener, a backend ended while its client is idle here would end the primary.
-  pool.on('error', () => undefined);
+  // createPool: a multi-host URL's primary is found as the workers find it; its pool has
+  // the 'error' listener without which a backend ended while idle would end the primary.
+  const pool = createPool({ url: db.url, size: 1, applicationName: 'thalamus-migrate', idleInTransactionTimeout: 0 });
   try {
     const applied = await migrate(pool);
     if (applied.length) log.info({ applied }, 'migrations applied');

@@ -3,33 +3,24 @@
 // HTTPS, HTTP/2, request ids, a person, a new page, a CORS preflight and the body limit.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { ROOT } from '../lib/config.js';
 import { startServer, type TestServer } from './helpers/server.js';
 import { ANA, CAMERON, basic } from './helpers/http.js';
 import { makeCert, handshake, type Cert } from './helpers/tls.js';
-import { freePort, waitFor } from './helpers/cluster.js';
+import { freePort } from './helpers/cluster.js';
+import { NGINX, shippedSite, startNginx, swap, type Nginx } from './helpers/nginx.js';
 
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 const t = suite('nginx: TLS reverse proxy');
 let dir: string;
 let s: TestServer;
 let cert: Cert;
-let nginx: ChildProcess | undefined;
-let nginxLog = '';
+let nginx: Nginx | undefined;
 let base: string;
 let port: number;
 let dispatcher: Agent;
-
-/** Replaces `from` in the shipped config, failing loudly if the config no longer has it. */
-function swap(text: string, from: string | RegExp, to: string): string {
-  assert.ok(typeof from === 'string' ? text.includes(from) : from.test(text), `nginx/thalamus.conf still contains ${from}`);
-  return text.replace(from, to);
-}
 
 t.before(async () => {
   if (!NGINX) return;
@@ -37,39 +28,13 @@ t.before(async () => {
   cert = makeCert(dir, 'site');
   s = await startServer();
   port = await freePort();
-  let site = readFileSync(join(ROOT, 'nginx', 'thalamus.conf'), 'utf8');
+  let site = shippedSite();
   site = swap(site, 'server 127.0.0.1:8080', `server 127.0.0.1:${s.worker.address.port}`);
   site = swap(site, 'listen 8443 ssl http2;', `listen 127.0.0.1:${port} ssl http2;`);
   site = swap(site, /\n\s*listen \[::\]:8443 ssl http2;/, '');
   site = swap(site, '/etc/thalamus/tls/cert.pem', cert.cert);
   site = swap(site, '/etc/thalamus/tls/key.pem', cert.key);
-  writeFileSync(join(dir, 'thalamus.conf'), site);
-  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d));
-  // One process as the current user: no privilege drop, nothing outside `dir`.
-  writeFileSync(join(dir, 'nginx.conf'), `daemon off;
-master_process off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 128; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  include ${dir}/thalamus.conf;
-}
-`);
-  nginx = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  nginx.stdout!.on('data', (d: Buffer) => { nginxLog += d; });
-  nginx.stderr!.on('data', (d: Buffer) => { nginxLog += d; });
-  let exited = false;
-  nginx.once('exit', () => { exited = true; });
-  await waitFor(`nginx to listen (${nginxLog})`, async () => {
-    if (exited) throw new Error(`nginx exited: ${nginxLog}${readFileSync(join(dir, 'error.log'), 'utf8')}`);
-    return !(await handshake(port)).error;
-  }, 15_000);
+  nginx = await startNginx(dir, site, port);
   base = `https://127.0.0.1:${port}`;
   dispatcher = new Agent({ connect: { ca: cert.pem, servername: 'localhost' } });
 });
@@ -77,13 +42,7 @@ http {
 t.after(async () => {
   if (!NGINX) return;
   await dispatcher?.close();
-  if (nginx && nginx.exitCode === null) {
-    const gone = new Promise((resolve) => nginx!.once('exit', resolve));
-    nginx.kill('SIGQUIT');
-    const timer = setTimeout(() => nginx!.kill('SIGKILL'), 5000);
-    await gone;
-    clearTimeout(timer);
-  }
+  await nginx?.stop();
   await s?.close();
   rmSync(dir, { recursive: true, force: true });
 });

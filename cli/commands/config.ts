@@ -16,7 +16,8 @@ export function maskUrl(url: string): string {
     if (u.searchParams.has('password')) u.searchParams.set('password', '***');
     return u.toString().replace('%2A%2A%2A', '***');
   } catch {
-    // A libpq key=value string.
+    // Several hosts (h1:5432,h2:5432), which URL does not read, or a libpq key=value string.
+    if (/^postgres(?:ql)?:\/\//i.test(url)) return url.replace(/^([^:]+:\/\/[^:@/?#]*:)[^@/?#]*@/, '$1***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
     return url.replace(/(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, '$1***');
   }
 }
@@ -24,6 +25,7 @@ export function maskUrl(url: string): string {
 function show(key: string, value: unknown): string {
   if (key === 'SECRET_KEY') return value ? `(set, ${String(value).length} characters)` : '(empty: a random key at each start)';
   if (key === 'POSTGRESQL_URI') return value ? maskUrl(String(value)) : '(empty: the embedded PostgreSQL)';
+  if (key === 'READ_DATABASE_URL') return value ? maskUrl(String(value)) : '(empty: every read from the primary)';
   if (value instanceof RegExp) return value.source;
   if (Array.isArray(value)) return value.join(' ');
   if (typeof value === 'boolean') return value ? 'True' : 'False';

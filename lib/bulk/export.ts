@@ -10,6 +10,7 @@ import type pg from 'pg';
 import Cursor from 'pg-cursor';
 import sql from 'sql-template-tag';
 import { auditInsert, type AuditSource } from '../audit/entry.js';
+import { checkout, type Checkout } from '../db/pool.js';
 import { KIND_ORDER, TABLE, type BulkKind } from './kinds.js';
 
 const DATA = `COALESCE(data, '{}'::jsonb)::text`;
@@ -81,13 +82,15 @@ export async function exportNdjson(pool: pg.Pool, out: Writable, opts: ExportOpt
   const counts: ExportCounts = { person: 0, unit: 0, institution: 0, page: 0, document: 0 };
   let total = 0;
   const dest = watch(out);
-  let client: pg.PoolClient;
+  let session: Checkout;
   try {
-    client = await pool.connect();
+    // Watched for the connection's errors (a server that stops mid-export must not end the process).
+    session = await checkout(pool);
   } catch (err) {
     dest.stop();
     throw err;
   }
+  const { client } = session;
   let cursor: Cursor<{ j: string }> | undefined;
   let broken = false;
   try {
@@ -95,7 +98,8 @@ export async function exportNdjson(pool: pg.Pool, out: Writable, opts: ExportOpt
     for (const kind of kinds) {
       cursor = client.query(new Cursor<{ j: string }>(`SELECT ${LINES[kind]} AS j FROM ${TABLE[kind]}`));
       for (;;) {
-        const rows = await cursor.read(BATCH[kind]);
+        // A read pending when the connection goes may never settle on its own.
+        const rows = await session.orFailure(cursor.read(BATCH[kind]));
         if (rows.length === 0) break;
         let text = '';
         for (const row of rows) text += row.j + '\n';
@@ -104,7 +108,7 @@ export async function exportNdjson(pool: pg.Pool, out: Writable, opts: ExportOpt
         total += rows.length;
         opts.onProgress?.(total);
       }
-      await cursor.close();
+      await session.orFailure(cursor.close());
       cursor = undefined;
     }
     await client.query('COMMIT');
@@ -117,14 +121,14 @@ export async function exportNdjson(pool: pg.Pool, out: Writable, opts: ExportOpt
     if (broken) {
       // An open cursor or an aborted transaction: close both, or drop the connection.
       try {
-        await cursor?.close();
+        if (cursor) await session.orFailure(cursor.close());
         await client.query('ROLLBACK');
-        client.release();
+        session.release();
       } catch {
-        client.release(true);
+        session.release(true);
       }
     } else {
-      client.release();
+      session.release();
     }
   }
 }

@@ -5,10 +5,11 @@ import type pg from 'pg';
 import type { Route } from '../routes.js';
 import type { ResourceContext } from '../resources/context.js';
 import { empty, json, sendReply, type Reply } from '../http/reply.js';
-import { errors } from '../http/errors.js';
+import { errors, HttpError } from '../http/errors.js';
 import { personId } from '../http/params.js';
 import { single } from '../resources/listing.js';
 import type { Hub } from './hub.js';
+import type { Reads } from '../db/reads.js';
 import { isKind, type Kind } from './kinds.js';
 import { headSeq, readPage } from './reader.js';
 import { CHANGES_ACL, refusal, scopeOf, type Filter } from './scope.js';
@@ -24,7 +25,13 @@ export interface ChangesSettings {
   maxStreams: number;
 }
 
-export interface ChangesDeps { pool: pg.Pool; hub: Hub; settings: ChangesSettings }
+export interface ChangesDeps {
+  pool: pg.Pool;
+  /** feed=normal pages may come from the read standby (lib/db/reads.ts); longpoll and SSE follow the primary's hub. */
+  reads: Reads;
+  hub: Hub;
+  settings: ChangesSettings;
+}
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 const SEQ = /^\d{1,15}$/;
@@ -81,7 +88,13 @@ async function getChanges(deps: ChangesDeps, ctx: ResourceContext): Promise<Repl
   if (given !== undefined && given !== 'now' && !SEQ.test(given)) throw errors.badQuery('since must be a sequence number or now');
   if (ctx.head) return empty(200, { 'Content-Type': feed === 'eventsource' ? 'text/event-stream; charset=utf-8' : 'application/json; charset=utf-8' });
   const since = given === 'now' ? await headSeq(pool) : Number(given ?? 0);
-  if (feed === 'normal') return json(200, pageJson(await readPage(pool, filter, since, limit, includeDocs)));
+  if (feed === 'normal') {
+    // A lagging standby has not issued a `since` the primary gave out: that 410 is the
+    // standby's, not the log's, so the primary answers instead.
+    const page = await deps.reads.run((db) => readPage(db, filter, since, limit, includeDocs),
+      (err) => !(err instanceof HttpError) || err.fields.newest_seq !== undefined);
+    return json(200, pageJson(page));
+  }
   if (hub.size() >= settings.maxStreams) throw errors.tooManyStreams();
   if (feed === 'longpoll') {
     return {

@@ -4,7 +4,8 @@
 // hold no database connection while they wait, and the database sees one reader per
 // worker however many clients follow. A lost connection is re-made with backoff and
 // the hub reads on from where it was, so nothing committed meanwhile is missed.
-import pg from 'pg';
+import type pg from 'pg';
+import { newClient } from '../db/target.js';
 import type { Logger } from '../log.js';
 import { headSeq, readAfter, readDocs, type ChangeRow } from './reader.js';
 
@@ -120,7 +121,7 @@ export function createHub(opts: HubOptions): Hub {
   }
 
   async function connect(): Promise<void> {
-    const c = new pg.Client({ connectionString: opts.databaseUrl, application_name: 'thalamus-listen' });
+    const c = newClient(opts.databaseUrl, { application_name: 'thalamus-listen' });
     c.on('error', () => lost(c));
     c.on('end', () => lost(c));
     c.on('notification', () => void read());

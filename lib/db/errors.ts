@@ -39,7 +39,8 @@ export function classifyDbError(err: unknown): DbFailure | undefined {
     return undefined;
   }
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && SYSTEM_CODES.has(code) ? 'unavailable' : undefined;
+  // Class 08 raised on our side too: no host of a multi-host URL takes the session wanted (target.ts).
+  return typeof code === 'string' && (SYSTEM_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) ? 'unavailable' : undefined;
 }
 
 /** Re-throws what the driver raised: PostgreSQL's errors as they are, the rest as DatabaseUnavailableError. */

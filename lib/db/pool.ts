@@ -1,9 +1,11 @@
 // The PostgreSQL pool each worker uses. jsonb columns are selected as text where the
-// server only relays them, so they are not parsed and re-serialized in JavaScript.
+// server only relays them, so they are not parsed and re-serialized in JavaScript. A URL
+// naming several hosts (or target_session_attrs) gets lib/db/target.ts's host choice.
 // Whatever the driver raises that is not PostgreSQL's own error comes out of this pool
 // as DatabaseUnavailableError (errors.ts), so callers tell failures apart by type.
 import pg from 'pg';
 import { asDatabaseError } from './errors.js';
+import { poolTarget } from './target.js';
 
 /** A pg.Pool whose promise API reports connection failures as DatabaseUnavailableError. */
 class Pool extends pg.Pool {
@@ -28,7 +30,7 @@ export interface PoolOptions {
 
 export function createPool(opts: PoolOptions): pg.Pool {
   const pool = new Pool({
-    connectionString: opts.url,
+    ...poolTarget(opts.url),
     max: opts.size,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 5_000,
@@ -51,6 +53,14 @@ export interface Checkout {
   query<R extends pg.QueryResultRow>(statement: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult<R>>;
   /** What the connection reported while out (PostgreSQL ended it, say): it is then unusable. */
   readonly failure: Error | undefined;
+  /**
+   * `work`, or a rejection with that failure as soon as there is one. For waits that
+   * node-postgres may never end on its own: a pg-cursor read whose CommandComplete
+   * arrived just before the connection went is neither answered nor failed. A listener
+   * per wait, removed once it settles (racing one long-lived promise would keep every
+   * settled result reachable for as long as the checkout lasts).
+   */
+  orFailure<T>(work: Promise<T>): Promise<T>;
   /** Gives the client back: to the pool when healthy and not `discard`, otherwise closed. */
   release(discard?: boolean): void;
 }
@@ -65,13 +75,25 @@ export async function checkout(pool: pg.Pool): Promise<Checkout> {
   const client = await pool.connect();
   let failure: Error | undefined;
   let released = false;
-  const onError = (err: Error) => { failure ??= err; };
+  const waiting = new Set<(err: Error) => void>();
+  const onError = (err: Error) => {
+    failure ??= err;
+    for (const fail of waiting) fail(err);
+  };
   client.on('error', onError);
   return {
     client,
     query: <R extends pg.QueryResultRow>(statement: string | pg.QueryConfig, values?: unknown[]) =>
       (typeof statement === 'string' ? client.query<R>(statement, values) : client.query<R>(statement)).catch((err) => { throw asDatabaseError(err); }),
     get failure() { return failure; },
+    orFailure<T>(work: Promise<T>): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        if (failure) { work.catch(() => undefined); reject(failure); return; }
+        const fail = (err: Error) => { waiting.delete(fail); work.catch(() => undefined); reject(err); };
+        waiting.add(fail);
+        work.then((v) => { waiting.delete(fail); resolve(v); }, (err: unknown) => { waiting.delete(fail); reject(err); });
+      });
+    },
     release(discard = false) {
       if (released) return;
       released = true;
@@ -80,6 +102,19 @@ export async function checkout(pool: pg.Pool): Promise<Checkout> {
       client.off('error', onError);
     },
   };
+}
+
+/** SQLSTATEs a server sends as it ends the session: class 08 (connection) and 57P (shutdown, crash, starting up). */
+const SESSION_ENDED = /^(08|57P)/;
+
+/**
+ * Whether `err`, thrown by a query on `out`, means the connection went rather than the
+ * query failed: the client saw it break, or the server said it is ending the session
+ * (a fast shutdown answers the running query with 57P01 before the socket closes).
+ */
+export function connectionLost(out: Checkout, err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return out.failure !== undefined || (typeof code === 'string' && SESSION_ENDED.test(code));
 }
 
 /** Runs `fn` inside a transaction on one client, committing on success. */

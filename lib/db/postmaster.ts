@@ -22,7 +22,7 @@ function pgEnv(): NodeJS.ProcessEnv {
 
 const runAs = (account: PgAccount | undefined) => (account ? { uid: account.uid, gid: account.gid } : {});
 
-/** postmaster.pid: line 1 the pid, 4 the port, 8 the status ("ready" once it accepts connections). */
+/** postmaster.pid: line 1 the pid, 4 the port, 8 the status ("ready" once it accepts connections, "standby" on a hot standby). */
 export interface PidFile { pid: number; port: number; status: string }
 
 export function readPidFile(databaseDir: string): PidFile | undefined {
@@ -117,7 +117,8 @@ export async function startPostmaster(o: PostmasterOptions): Promise<Postmaster>
   for (;;) {
     if (gone || pid === undefined) throw new Error(`PostgreSQL exited during start-up:\n${tail(o.logFile)}`);
     const file = readPidFile(o.databaseDir);
-    if (file?.pid === pid && file.status === 'ready') break;
+    // A hot standby that accepts (read-only) connections says "standby" instead.
+    if (file?.pid === pid && (file.status === 'ready' || file.status === 'standby')) break;
     if (Date.now() > deadline) {
       child.kill('SIGQUIT');
       throw new Error(`PostgreSQL did not accept connections within ${READY_TIMEOUT_MS / 1000} s:\n${tail(o.logFile)}`);

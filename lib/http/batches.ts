@@ -12,7 +12,7 @@
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
 import type { Sql } from 'sql-template-tag';
-import { checkout, type Checkout } from '../db/pool.js';
+import { checkout, connectionLost, type Checkout } from '../db/pool.js';
 import type { Release } from './gate.js';
 
 /** One element of a listing: its id (the order and the resume point) and its JSON text. */
@@ -29,9 +29,9 @@ export interface BatchSource {
   /**
    * Reads the first rows in one round trip (with whatever that statement checks, such as
    * the principal's guard, which may throw); the rest, if any, come from cursors after
-   * its last id. Without it, cursors read everything.
+   * its last id, on the same pool. Without it, cursors read everything.
    */
-  first?: () => Promise<FirstRows>;
+  first?: (pool: pg.Pool) => Promise<FirstRows>;
 }
 export interface BatchOptions {
   /** Most rows per read. */
@@ -54,6 +54,12 @@ export interface BatchOptions {
   after?: unknown;
   /** The largest row seen before (in the first rows): sizes the first read. */
   largest?: number;
+  /**
+   * Where the listing goes on when its connection fails or cannot be made (a read
+   * standby stopped): asked once, and the listing continues there after the last row
+   * delivered, as after a pause.
+   */
+  fallback?: () => pg.Pool;
 }
 
 interface Session { out: Checkout; cursor: Cursor<Row>; turn: Release | undefined }
@@ -75,13 +81,19 @@ export class BatchReader {
   private count: number;
   private reading: Promise<unknown> | undefined;
   private sessions = 0;
+  private pool: pg.Pool;
+  private fallback: (() => pg.Pool) | undefined;
+  /** The last open() failed to get a connection at all. */
+  private connectFailed = false;
 
   private readonly sql: string;
   private readonly params: unknown[];
 
-  constructor(private readonly pool: pg.Pool, statement: Sql, private readonly opts: BatchOptions) {
+  constructor(pool: pg.Pool, statement: Sql, private readonly opts: BatchOptions) {
     this.sql = statement.text;
     this.params = statement.values;
+    this.pool = pool;
+    this.fallback = opts.fallback;
     this.count = Math.min(FIRST_READ, opts.rows);
     if (opts.after !== undefined) this.after = { id: opts.after };
     if (opts.largest) this.count = Math.max(1, Math.min(opts.rows, Math.floor(opts.chars / opts.largest)));
@@ -117,8 +129,23 @@ export class BatchReader {
     else void this.close();
   }
 
+  /** Moves to the fallback pool, once; false when there is none (left) or the client is gone. */
+  private moveOn(): boolean {
+    const next = this.fallback;
+    if (!next || this.opts.signal?.aborted) return false;
+    this.fallback = undefined;
+    this.pool = next();
+    return true;
+  }
+
   private async read(): Promise<Row[]> {
-    const s = this.session ?? (this.session = await this.open());
+    let s: Session;
+    try {
+      s = this.session ?? (this.session = await this.open());
+    } catch (err) {
+      if (this.connectFailed && this.moveOn()) return this.read();
+      throw err;
+    }
     const want = this.count;
     const rows: Row[] = [];
     let chars = 0;
@@ -140,9 +167,16 @@ export class BatchReader {
     const read = s.cursor.read(want);
     read.catch(() => undefined); // once cut, its outcome no longer matters
     try {
-      await Promise.race([read, cutDone]);
+      // The connection's failure too: a read pending when it went may never settle.
+      await Promise.race([s.out.orFailure(read), cutDone]);
     } catch (err) {
-      if (!cut) { this.drop(true); throw err; }
+      if (!cut) {
+        // The connection went (not the query failed): go on elsewhere, if we may.
+        const lost = connectionLost(s.out, err);
+        this.drop(true);
+        if (lost && this.moveOn()) return this.read();
+        throw err;
+      }
     } finally {
       s.cursor.off('row', onRow);
     }
@@ -165,7 +199,8 @@ export class BatchReader {
     let out: Checkout | undefined;
     try {
       gone();
-      out = await checkout(this.pool);
+      this.connectFailed = false;
+      out = await checkout(this.pool).catch((err: unknown) => { this.connectFailed = true; throw err; });
       const settings = ['BEGIN READ ONLY'];
       if (!this.opts.sortable) settings.push('SET LOCAL enable_sort = off');
       if (this.opts.timeout > 0) settings.push(`SET LOCAL statement_timeout = ${Math.floor(this.opts.timeout)}`);
@@ -189,7 +224,8 @@ export class BatchReader {
     if (!s) return;
     this.session = undefined;
     try {
-      await s.cursor.close();
+      // A cursor closed on a connection that went waits for a ReadyForQuery that never comes.
+      await s.out.orFailure(s.cursor.close());
       await s.out.client.query('COMMIT');
       s.out.release();
     } catch {

@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { HttpError } from './errors.js';
 import { streamRows, type StreamOptions } from './stream.js';
 import type { BatchSource } from './batches.js';
+import type { Reads } from '../db/reads.js';
 
 export type Headers = Record<string, string>;
 
@@ -15,7 +16,8 @@ export type Reply =
   | { kind: 'bytes'; status: number; body: Buffer; headers: Headers }
   | { kind: 'html'; status: number; text: string; headers?: Headers }
   | { kind: 'empty'; status: number; headers?: Headers }
-  | { kind: 'rows'; source: BatchSource; options: StreamOptions }
+  /** With `reads`, from the read standby when one keeps up (source.pool is then the primary's, unused). */
+  | { kind: 'rows'; source: BatchSource; options: StreamOptions; reads?: Reads }
   | { kind: 'stream'; write(res: ServerResponse): Promise<void> };
 
 export const json = (status: number, text: string, headers?: Headers): Reply => ({ kind: 'json', status, text, headers });
@@ -40,9 +42,20 @@ export async function sendReply(res: ServerResponse, reply: Reply, head: boolean
     case 'html': return writeWhole(res, reply.status, 'text/html; charset=utf-8', reply.text, reply.headers, head);
     case 'bytes': return writeWhole(res, reply.status, undefined, reply.body, reply.headers, head);
     case 'empty': return writeWhole(res, reply.status, undefined, undefined, reply.headers, head);
-    case 'rows': return streamRows(res, reply.source, { ...reply.options, head });
+    case 'rows': {
+      const { source, options, reads } = reply;
+      if (!reads) return streamRows(res, source, { ...options, head });
+      // A read the standby fails before the first byte is read again from the primary, and
+      // one whose standby connection goes midway goes on there from its last row.
+      return reads.run((pool, fallback) => streamRows(res, { ...source, pool }, { ...options, head, fallback }), (err) => mayReadAgain(err, res));
+    }
     case 'stream': return reply.write(res);
   }
+}
+
+/** A read the standby failed may be run again on the primary: not our own refusal, and nothing sent yet. */
+export function mayReadAgain(err: unknown, res?: ServerResponse): boolean {
+  return !(err instanceof HttpError) && !res?.headersSent;
 }
 
 /** The error shape `{"error", "code"}` (and any fields the error carries); headers set earlier (CORS) stay. */

@@ -11,6 +11,7 @@
 // open listings of its account and address) until its response has been handed to the
 // kernel, so the memory of unread responses is bounded too.
 import type { ServerResponse } from 'node:http';
+import type { Pool } from 'pg';
 import { BatchReader, type BatchSource, type Row } from './batches.js';
 import type { Release } from './gate.js';
 import type { ListingGate, ListingSettings, Requester } from './listings.js';
@@ -34,6 +35,8 @@ export interface StreamOptions {
   sortable?: boolean;
   /** HEAD: the status and headers once the listing is known to exist (ifEmpty), no rows. */
   head?: boolean;
+  /** Where the listing goes on when its connection fails (see BatchOptions.fallback). */
+  fallback?: () => Pool;
 }
 
 /** The bounds of a listing without a gate. */
@@ -102,7 +105,7 @@ export async function streamRows(res: ServerResponse, source: BatchSource, opts:
   const rowsPerRead = opts.batch ?? 500;
   let reader: BatchReader | undefined;
   const readerAfter = (after?: unknown, largest?: number) => new BatchReader(source.pool, source.sql, {
-    rows: rowsPerRead, chars: bounds.batchChars, timeout: opts.timeout ?? 0, sortable: opts.sortable, after, largest,
+    rows: rowsPerRead, chars: bounds.batchChars, timeout: opts.timeout ?? 0, sortable: opts.sortable, after, largest, fallback: opts.fallback,
     signal: gone.signal, turn: gate && ((resume) => gate.connection(resume, gone.signal)),
   });
   let admitted: Release | undefined;
@@ -115,7 +118,7 @@ export async function streamRows(res: ServerResponse, source: BatchSource, opts:
       const turn = gate ? await gate.connection(false, gone.signal) : undefined;
       let first;
       try {
-        first = await source.first();
+        first = await source.first(source.pool);
       } finally {
         turn?.();
       }

@@ -10,6 +10,7 @@ import type { ListingGate } from '../http/listings.js';
 import type { AuditEvent, AuditSource } from '../audit/entry.js';
 import { withAudit } from '../audit/entry.js';
 import type { Guard } from '../db/run.js';
+import type { Reads } from '../db/reads.js';
 
 /** The URL's parameters, decoded and validated; person ids upper-cased. */
 export interface Params {
@@ -38,6 +39,9 @@ export interface ListingOptions {
 
 export interface ResourceContext {
   pool: pg.Pool;
+  /** What every statement checks on the way: the principal still stands (lib/auth/guard.ts), or nothing. */
+  /** Where listings and exports read: a hot standby while it keeps up (READ_DATABASE_URL), else `pool`. */
+  reads: Reads;
   /** What every statement checks on the way: the principal still stands (lib/auth/guard.ts), or nothing. */
   guard: Guard;
   /** Undefined only on public routes. */

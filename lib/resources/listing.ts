@@ -3,14 +3,16 @@
 // worker's listing gate (lib/http/stream.ts). The first rows come with the principal's
 // guard in one statement, bounded by rows and by size: most listings (a person's book,
 // a page's documents) are answered by that one round trip; the rest of a long one
-// comes from cursors after its last id.
+// comes from cursors after its last id. Without a guard (the full path) a listing may
+// be read from the read standby (lib/db/reads.ts); the guard is the primary's to check.
+import type pg from 'pg';
 import sql, { join, raw, type Sql } from 'sql-template-tag';
 import type { ResourceContext } from './context.js';
 import { errors } from '../http/errors.js';
 import { formatOf } from '../http/shape.js';
-import type { Reply } from '../http/reply.js';
+import { mayReadAgain, type Reply } from '../http/reply.js';
 import type { FirstRows, Row } from '../http/batches.js';
-import { run, statement } from '../db/run.js';
+import { run, statement, UNGUARDED } from '../db/run.js';
 
 export interface Listing {
   /** Table name, from code. */
@@ -48,9 +50,9 @@ function rowsOf(l: Listing, conds: Sql[]): Sql {
  * and of those only as many as fit `chars` (and always the first). PostgreSQL drops the
  * rest before sending, so a book of 1 MB pages costs no more here than its first page.
  */
-function firstRows(ctx: ResourceContext, l: Listing, conds: Sql[], chars: number): () => Promise<FirstRows> {
-  return async () => {
-    const rows = await run<Row & { n: string | null }>(ctx.pool, statement(ctx.guard, [], sql`
+function firstRows(ctx: ResourceContext, l: Listing, conds: Sql[], chars: number): (pool: pg.Pool) => Promise<FirstRows> {
+  return async (pool) => {
+    const rows = await run<Row & { n: string | null }>(pool, statement(ctx.guard, [], sql`
       SELECT ${ctx.guard.ok} AS guard_ok, x.id, x.j, x.n FROM (SELECT 1) one LEFT JOIN LATERAL (
         SELECT id, j, count(*) OVER () AS n, sum(length(j)) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) AS run
         FROM (${rowsOf(l, [...conds, ctx.guard.ok])} ORDER BY id LIMIT ${FIRST_ROWS + 1}) l) x ON true
@@ -71,8 +73,9 @@ export async function listingReply(ctx: ResourceContext, l: Listing): Promise<Re
     format, timeout: ctx.listing.timeout, ifEmpty: l.ifEmpty, gate, sortable: l.sortable,
     who: { account: ctx.principal?.id, address: ctx.audit.client ?? undefined },
   };
+  const reads = ctx.guard === UNGUARDED && ctx.reads.stats().configured ? ctx.reads : undefined;
   if (rawLimit === undefined && after === undefined) {
-    return { kind: 'rows', source: { pool: ctx.pool, sql: rowsOf(l, l.where), first: firstRows(ctx, l, l.where, gate.settings.batchChars) }, options };
+    return { kind: 'rows', source: { pool: ctx.pool, sql: rowsOf(l, l.where), first: firstRows(ctx, l, l.where, gate.settings.batchChars) }, options, reads };
   }
   const limit = rawLimit === undefined ? ctx.listing.pageLimitMax : /^\d{1,9}$/.test(rawLimit) ? Number(rawLimit) : NaN;
   if (!Number.isInteger(limit) || limit < 1 || limit > ctx.listing.pageLimitMax) {
@@ -81,13 +84,14 @@ export async function listingReply(ctx: ResourceContext, l: Listing): Promise<Re
   if (after !== undefined && (after.length > 255 || after.includes('\0'))) throw errors.badQuery('after is not a valid id');
   const conds = after === undefined ? [...l.where] : [...l.where, sql`id > ${after}`];
   // The page's ids first, from an index (with the guard): where the page ends, and whether more follow.
-  const ids = await run<{ guard_ok: boolean; id: unknown }>(ctx.pool, statement(ctx.guard, [], sql`
+  const idsOf = (pool: pg.Pool) => run<{ guard_ok: boolean; id: unknown }>(pool, statement(ctx.guard, [], sql`
     SELECT ${ctx.guard.ok} AS guard_ok, p.id FROM (SELECT 1) one LEFT JOIN LATERAL (
       SELECT id FROM ${raw(l.table)} ${whereOf([...conds, ctx.guard.ok])} ORDER BY id LIMIT ${limit + 1}) p ON true`));
+  const ids = reads ? await reads.run(idsOf, (err) => mayReadAgain(err)) : await idsOf(ctx.pool);
   const found = ids.filter((r) => r.id !== null);
   const headers: Record<string, string> = {};
   const last = found[Math.min(limit, found.length) - 1]?.id;
   if (found.length > limit) headers.Link = `<${l.path}?limit=${limit}&after=${encodeURIComponent(String(last))}>; rel="next"`;
   const page = last === undefined ? [sql`false`] : [...conds, sql`id <= ${last}`];
-  return { kind: 'rows', source: { pool: ctx.pool, sql: rowsOf(l, page) }, options: { ...options, headers } };
+  return { kind: 'rows', source: { pool: ctx.pool, sql: rowsOf(l, page) }, options: { ...options, headers }, reads };
 }

@@ -5,7 +5,8 @@
 // without waiting for the WAL flush: one lost in a crash only means a batch is sent
 // again (at least once), and the commits that number changes, serialized through their
 // flush (sql/020_changes.sql), are not slowed by it. Queries run one at a time.
-import pg from 'pg';
+import type pg from 'pg';
+import { newClient } from '../db/target.js';
 import type { Logger } from '../log.js';
 
 export interface LockConnection {
@@ -47,7 +48,7 @@ export function openLockConnection(opts: LockOptions): LockConnection {
   }
 
   async function connect(): Promise<void> {
-    const c = new pg.Client({ connectionString: opts.databaseUrl, application_name: 'thalamus-deliver' });
+    const c = newClient(opts.databaseUrl, { application_name: 'thalamus-deliver' });
     c.on('error', () => lost(c));
     c.on('end', () => lost(c));
     client = c;

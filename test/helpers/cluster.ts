@@ -30,14 +30,15 @@ export interface ClusterProcess {
  * removes the variable; `detached` gives it a process group of its own, as a shell
  * gives a job (so a test can signal the whole group, like Ctrl-C).
  */
-export async function startCluster(env: Record<string, string | undefined>, opts: { scheme?: 'http' | 'https'; ready?: boolean; detached?: boolean } = {}): Promise<ClusterProcess> {
+export async function startCluster(env: Record<string, string | undefined>, opts: { scheme?: 'http' | 'https'; ready?: boolean; detached?: boolean; host?: string } = {}): Promise<ClusterProcess> {
+  const host = opts.host ?? '127.0.0.1';
   const port = await freePort();
   const adminPort = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,
-      THALAMUS_LISTEN: `127.0.0.1:${port}`,
+      THALAMUS_LISTEN: `${host}:${port}`,
       THALAMUS_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
       THALAMUS_PROCESSES: '2',
       THALAMUS_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
@@ -55,7 +56,7 @@ export async function startCluster(env: Record<string, string | undefined>, opts
   const proc: ClusterProcess = {
     child,
     pid: child.pid!,
-    base: `${opts.scheme ?? 'http'}://127.0.0.1:${port}`,
+    base: `${opts.scheme ?? 'http'}://${host}:${port}`,
     admin: `http://127.0.0.1:${adminPort}`,
     output: () => out,
     exited,
@@ -113,7 +114,10 @@ export async function waitFor(what: string, check: () => Promise<boolean> | bool
   }
 }
 
-export interface Outcome { started: number; ended: number; status: number; error?: string; body: string }
+export interface Outcome { started: number; ended: number; status: number; error?: string; body: string; method: string; path: string }
+
+/** One request of a load: a GET of `path`, or what `next` returns (a write with a body, a fresh id each time). */
+export interface LoadRequest { method?: 'GET' | 'POST' | 'PATCH'; path: string; body?: string }
 
 export interface Load {
   /** Stops issuing requests and resolves once the ones in flight are done. */
@@ -122,7 +126,7 @@ export interface Load {
 }
 
 /** `concurrency` loops each sending one request after another on keep-alive connections. */
-export function startLoad(base: string, opts: { concurrency: number; path: string; as?: Account; dispatcher?: Dispatcher }): Load {
+export function startLoad(base: string, opts: { concurrency: number; path: string | (() => LoadRequest); as?: Account; dispatcher?: Dispatcher }): Load {
   const dispatcher = opts.dispatcher ?? new Agent({ connections: opts.concurrency, keepAliveTimeout: 30_000 });
   const outcomes: Outcome[] = [];
   let running = true;
@@ -130,12 +134,14 @@ export function startLoad(base: string, opts: { concurrency: number; path: strin
   const loop = async () => {
     while (running) {
       const started = Date.now();
+      const next: LoadRequest = typeof opts.path === 'string' ? { path: opts.path } : opts.path();
+      const method = next.method ?? 'GET';
       try {
-        const res = await request(base + opts.path, { headers, dispatcher, headersTimeout: 20_000, bodyTimeout: 20_000 });
+        const res = await request(base + next.path, { method, body: next.body, headers, dispatcher, headersTimeout: 20_000, bodyTimeout: 20_000 });
         const body = await res.body.text();
-        outcomes.push({ started, ended: Date.now(), status: res.statusCode, body, error: res.statusCode === 503 ? String(res.headers['retry-after']) : undefined });
+        outcomes.push({ started, ended: Date.now(), status: res.statusCode, body, method, path: next.path, error: res.statusCode === 503 ? String(res.headers['retry-after']) : undefined });
       } catch (err) {
-        outcomes.push({ started, ended: Date.now(), status: 0, body: '', error: (err as { code?: string }).code ?? (err as Error).message });
+        outcomes.push({ started, ended: Date.now(), status: 0, body: '', method, path: next.path, error: (err as { code?: string }).code ?? (err as Error).message });
         await sleep(20);
       }
     }

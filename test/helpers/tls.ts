@@ -16,7 +16,7 @@ export function makeCert(dir: string, name: string): Cert {
   return { cert, key, pem: readFileSync(cert) };
 }
 
-export interface Handshake { fingerprint?: string; protocol?: string | null; alpn?: string | false; error?: string }
+export interface Handshake { fingerprint?: string; protocol?: string | null; alpn?: string | false | null; error?: string }
 
 /** One TLS handshake with `port`: which certificate, protocol and ALPN the server chose. */
 export function handshake(port: number, opts: { maxVersion?: 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'; minVersion?: 'TLSv1' | 'TLSv1.1'; alpn?: string[] } = {}): Promise<Handshake> {
