@@ -135,13 +135,13 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
       }
       let body: Record<string, unknown> = {};
       let bodyText = '{}';
-      if (method === 'POST' || method === 'PATCH') {
+      if ((method === 'POST' || method === 'PATCH') && !route.ownBody?.includes(method)) {
         if (route.form) body = await readForm(req, config.bodyLimit);
         else ({ value: body, text: bodyText } = await readJsonObject(req, config.bodyLimit));
       }
       const ctx: ResourceContext = {
         pool, principal, authority, params, query: req.query, body, bodyText, head: req.method === 'HEAD', res, csrf, audit: auditSource(req),
-        listingShape: requestedShape(req.headers.accept, config.listingShape), pageLimitMax: config.pageLimitMax, listingTimeout: config.listingTimeout,
+        listingShape: requestedShape(req.headers.accept, config.listingShape), pageLimitMax: config.pageLimitMax, documentLimit: config.documentLimit, listingTimeout: config.listingTimeout,
         listings: deps.listings,
       };
       const reply = await route.handle(ctx, req);

@@ -8,6 +8,8 @@ import { DUS, INSTITUTIONS, PEOPLE, createRecord, getRecord, listRecords, patchR
 import { createPerson, deletePerson, patchPerson } from './resources/people.js';
 import { createPage, deletePage, getPage, listBook, patchPage } from './resources/pols.js';
 import { getDocument, listPageDocs, listPersonDocs } from './resources/documents.js';
+import { createDocument, deleteDocument, patchDocument } from './resources/uploads.js';
+import { readUpload } from './http/upload.js';
 import { indexPage } from './pages/index.js';
 import { passwordPage } from './pages/password.js';
 import { listAudit } from './resources/audit.js';
@@ -22,6 +24,8 @@ export interface Route {
   person?: string;
   /** The body is an HTML form (application/x-www-form-urlencoded), not JSON. */
   form?: boolean;
+  /** Methods whose body the handler reads itself (an upload's bytes), not parsed as JSON first. */
+  ownBody?: Method[];
   /** Reads query parameters (listings): the query string must then be valid UTF-8. */
   query?: boolean;
   /** Validates and normalizes the URL parameters. */
@@ -69,9 +73,17 @@ export const ROUTES: Route[] = [
     handle: (ctx) => listPageDocs(ctx, ctx.params.id!, ctx.params.pol!),
   },
   {
-    path: '/personal_docs/:id/:pol/:doc', methods: ['GET'], acl: 'document', person: 'id',
+    path: '/personal_docs/:id/:pol/:doc', methods: ['GET', 'POST', 'PATCH', 'DELETE'], acl: 'document', person: 'id', ownBody: ['POST'],
     params: (raw) => ({ id: personId(raw.id), pol: validId(raw.pol, 'page id'), doc: validId(raw.doc, 'document id') }),
-    handle: (ctx, req) => getDocument(ctx, ctx.params.id!, ctx.params.pol!, ctx.params.doc!, req.headers['if-none-match']),
+    async handle(ctx, req) {
+      const ids = { person: ctx.params.id!, page: ctx.params.pol!, doc: ctx.params.doc! };
+      switch (req.method) {
+        case 'POST': return createDocument(ctx, ids, await readUpload(req, ctx.documentLimit));
+        case 'PATCH': return patchDocument(ctx, ids);
+        case 'DELETE': return deleteDocument(ctx, ids);
+        default: return getDocument(ctx, ids.person, ids.page, ids.doc, req.headers['if-none-match']);
+      }
+    },
   },
   { path: '/domiciliary-units', methods: ['GET'], acl: 'domiciliaryunits', query: true, params: none, handle: (ctx) => listRecords(ctx, DUS) },
   {

@@ -380,7 +380,7 @@ t('405 with Allow for a method a route lacks; 404 NO_ROUTE for an unknown path',
     ['DELETE', '/domiciliary-units/ESPGNUDU001', 'GET, HEAD, POST, PATCH, OPTIONS'],
     ['POST', '/people', 'GET, HEAD, OPTIONS'],
     ['DELETE', '/login', 'GET, HEAD, OPTIONS'],
-    ['PATCH', `/personal_docs/${ANA_ID}/${BIRTH}/${PICTURE}`, 'GET, HEAD, OPTIONS'],
+    ['PUT', `/personal_docs/${ANA_ID}/${BIRTH}/${PICTURE}`, 'GET, HEAD, POST, PATCH, DELETE, OPTIONS'],
   ];
   for (const [method, path, allow] of cases) {
     const r = await refused(method, path, { as: ROOT, body: {} }, 405, E.methodNotAllowed);

@@ -32,6 +32,8 @@ export interface ResourceContext {
   /** The shape listings are written in for this request (lib/http/shape.ts). */
   listingShape: ListingShape;
   pageLimitMax: number;
+  /** Largest document an upload may carry (DOCUMENT_LIMIT). */
+  documentLimit: number;
   listingTimeout: number;
   /** The worker's limits on listings (lib/http/listings.ts). */
   listings: ListingGate;
