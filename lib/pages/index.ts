@@ -10,6 +10,7 @@ const ENDPOINTS: Array<[string, string]> = [
   ['GET /personal_docs/<account>', "a person's documents"],
   ['GET /domiciliary-units', 'domiciliary units'],
   ['GET /institutions', 'health institutions'],
+  ['GET /openapi.json', 'the OpenAPI 3.1 description of every endpoint (no credentials needed)'],
 ];
 
 const PAGE = layout('GNU Health Federation', html`<h1>Thalamus</h1>
