@@ -13,6 +13,8 @@ import { readUpload } from './http/upload.js';
 import { indexPage } from './pages/index.js';
 import { passwordPage } from './pages/password.js';
 import { openapiDocument } from './pages/openapi.js';
+import { docsPage } from './pages/docs.js';
+import { sendHtml } from './pages/html.js';
 import { listAudit } from './resources/audit.js';
 import { exportFederation } from './resources/export.js';
 
@@ -41,6 +43,7 @@ const page = (raw: Record<string, string>) => ({ id: personId(raw.id), page: val
 export const ROUTES: Route[] = [
   { path: '/', methods: ['GET'], acl: null, params: none, handle: (ctx) => indexPage(ctx.res, ctx.head) },
   { path: '/openapi.json', methods: ['GET'], acl: null, params: none, handle: (_ctx, req) => openapiDocument(req.headers['if-none-match']) },
+  { path: '/docs', methods: ['GET'], acl: null, params: none, handle: (ctx) => sendHtml(ctx.res, 200, docsPage(), { head: ctx.head, cache: 'no-cache' }) },
   { path: '/login', methods: ['GET'], acl: 'login', params: none, handle: () => ({ status: 200, json: 'true' }) },
   { path: '/people', methods: ['GET'], acl: 'people', query: true, params: none, handle: (ctx) => listRecords(ctx, PEOPLE) },
   {

@@ -36,6 +36,18 @@ t('GET /openapi.json is public and serves the file as it is, with an ETag (304 o
   assert.equal([head.status, head.text, head.headers['content-length']], [200, '', String(r.bytes.length)]);
 });
 
+t('GET /docs renders every operation of the document as a page, with no script and nothing from elsewhere', async () => {
+  const r = await call(s.base, 'GET', '/docs');
+  assert.is(r.status, 200);
+  assert.is(r.headers['content-type'], 'text/html; charset=utf-8');
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const m of ['get', 'post', 'patch', 'delete']) if (item[m]) assert.match(r.text, `<code>${m.toUpperCase()} ${path}</code>`);
+  }
+  assert.match(r.text, '<code>HASH_MISMATCH</code>');
+  assert.not.match(r.text, /<script|https?:\/\/(?!127\.0\.0\.1)/);
+  assert.match(String(r.headers['content-security-policy']), /default-src 'none'/);
+});
+
 /** The server's routes as the document names them: `/people/:id` is `/people/{id}`. */
 function serverOperations(): Set<string> {
   const extra: Route[] = [
@@ -88,7 +100,7 @@ function refuses(change: Partial<CheckedResponse>, why: RegExp): void {
 t('the validator refuses what the document does not say', async () => {
   refuses({ status: 418 }, /status 418 is not documented/);
   refuses({ text: '{"id":"ESPGNU777ORG","password":"$2b$12$x"}' }, /does not match/);
-  refuses({ text: '{"name":"no id"}' }, /does not match/);
+  refuses({ text: '{"id":7,"name":"an id that is no string"}' }, /does not match/);
   refuses({ headers: { 'content-type': 'text/html' } }, /Content-Type text\/html is not documented/);
   refuses({ status: 404, text: '{"error":"Person not found","code":"NO_SUCH_CODE"}' }, /does not match/);
   refuses({ status: 404, text: '{"error":"Person not found","code":"FORBIDDEN"}' }, /does not match/);

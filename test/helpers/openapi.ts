@@ -1,6 +1,7 @@
 // Checks a response against openapi.json, so the document cannot drift from the
 // server: the request's method and path pick the operation (HEAD is GET's, OPTIONS the
-// preflight's, an unknown path NoRoute's, a method the path lacks MethodNotAllowed's),
+// preflight's, an unknown path NoRoute's, a method the path lacks MethodNotAllowed's,
+// or NoRoute's under /static/),
 // the status must be one of its responses, required headers present, and the body of
 // the documented media type and schema (JSON; NDJSON line by line; for SSE each event's
 // data; for other types, bytes and pages, the type alone). Schemas are compiled once
@@ -55,7 +56,8 @@ const deref = <T>(value: unknown): T => {
 
 /** Path templates, literal ones first (`/people` before `/people/{id}` cannot clash, but keep it so). */
 const TEMPLATES = Object.keys(doc.paths)
-  .map((template) => ({ template, pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`) }))
+  // As the router matches: one trailing slash is allowed (`/people/` is `/people`).
+  .map((template) => ({ template, pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}${template === '/' ? '' : '/?'}$`) }))
   .sort((a, b) => (a.template.match(/\{/g)?.length ?? 0) - (b.template.match(/\{/g)?.length ?? 0));
 
 /** What has been validated: responses, and the distinct method/path/status triples. */
@@ -84,6 +86,8 @@ function documentedResponse(r: CheckedResponse): { response: ResponseObject; lab
   const match = TEMPLATES.find((t) => t.pattern.test(path));
   if (!match) return fixed('NoRoute', 404, `${method} ${path} (no documented path)`);
   const operation = doc.paths[match.template]![method === 'HEAD' ? 'get' : method.toLowerCase()] as { responses: Record<string, unknown> } | undefined;
+  // The assets are served before the router: another method there is no route at all (info.description).
+  if (!operation && match.template.startsWith('/static/')) return fixed('NoRoute', 404, `${method} ${match.template} (not an asset request)`);
   if (!operation) return fixed('MethodNotAllowed', 405, `${method} ${match.template} (no such operation)`);
   const status = String(r.status);
   const found = operation.responses[status] ?? operation.responses[`${status[0]}XX`];
