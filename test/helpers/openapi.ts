@@ -60,8 +60,8 @@ const TEMPLATES = Object.keys(doc.paths)
   .map((template) => ({ template, pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}${template === '/' ? '' : '/?'}$`) }))
   .sort((a, b) => (a.template.match(/\{/g)?.length ?? 0) - (b.template.match(/\{/g)?.length ?? 0));
 
-/** What has been validated: responses, and the distinct method/path/status triples. */
-export const validated = { responses: 0, seen: new Set<string>() };
+/** What has been validated: responses, the distinct method/path/status triples, and SSE events (helpers/sse.ts). */
+export const validated = { responses: 0, events: 0, seen: new Set<string>() };
 
 export interface CheckedResponse {
   method: string;
@@ -141,6 +141,22 @@ export function validateResponse(r: CheckedResponse, count = true): void {
   validated.seen.add(label);
 }
 
+/**
+ * Checks one Server-Sent Event's data against the text/event-stream schema of the GET
+ * operation of `path` (a stream whose response validateResponse checked when it began).
+ */
+export function validateStreamEvent(path: string, data: string): void {
+  const { response, label } = documentedResponse({ method: 'GET', path, status: 200, headers: {}, text: '' });
+  const schema = response.content?.['text/event-stream']?.schema;
+  if (!schema) throw new Error(`${label}: no text/event-stream is documented`);
+  let value: unknown;
+  try { value = JSON.parse(data); } catch { throw new Error(`${label} text/event-stream: an event's data is not JSON: ${data.slice(0, 200)}`); }
+  check(validator(`${label} text/event-stream`, schema), value, `${label} text/event-stream event`);
+  validated.events++;
+}
+
 process.once('exit', () => {
-  if (validated.responses) process.stdout.write(`openapi: ${validated.responses} responses validated against openapi.json (${validated.seen.size} distinct method, path and status)\n`);
+  if (validated.responses) {
+    process.stdout.write(`openapi: ${validated.responses} responses validated against openapi.json (${validated.seen.size} distinct method, path and status), and ${validated.events} stream events\n`);
+  }
 });
