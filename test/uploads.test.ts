@@ -181,6 +181,11 @@ t('refusals: 401, 403, 404 (person, page, another book\'s page), 415, 400 (hash,
   await code(multipart(undefined, { document_type: 'x' }), 'INVALID_UPLOAD');
   await code(multipart({ bytes, type: 'image/jpeg' }, undefined, { extra: 'other' }), 'INVALID_UPLOAD');
   await code({ raw: multipart({ bytes, type: 'image/jpeg' }).raw, headers: { 'content-type': 'multipart/form-data' } }, 'INVALID_UPLOAD');
+  // Refused before the body is read, a 10 MiB upload still gets its answer, and the connection serves the next request.
+  const big = randomBytes(10 * MIB);
+  await refused('POST', docPath(CAMERON_ID, BIRTH, 'up-refused'), { as: ANA, ...raw(big, 'application/pdf') }, 403, E.forbidden);
+  await refused('POST', own, { as: ANA, ...raw(big, undefined) }, 415, unsupported);
+  assert.is((await req('GET', '/login', { as: ANA })).status, 200);
   const withHeader = multipart({ bytes, type: 'image/jpeg' });
   await code({ raw: withHeader.raw, headers: { ...withHeader.headers, 'x-document-hash': sha512(bytes) } }, 'INVALID_UPLOAD');
 });
