@@ -27,6 +27,7 @@ import { createClientAddress } from './http/client.js';
 import { setSecurityHeaders } from './http/headers.js';
 import { isUnpreflightedBrowserWrite } from './http/cross-site.js';
 import { requestedShape } from './http/shape.js';
+import { readUpload, type Upload } from './http/upload.js';
 import type { ListingGate } from './http/listings.js';
 import { GuardFailed, UNGUARDED, type Guard } from './db/run.js';
 import { DatabaseUnavailableError } from './db/errors.js';
@@ -124,7 +125,7 @@ export function createApp(deps: AppDeps): App {
   /** Builds the context and answers; throws GuardFailed (before writing anything) when `guard` no longer holds. */
   async function answer(req: Req, res: ServerResponse, route: Route, principal: Principal | undefined, authority: Authority, guard: Guard, body: Body): Promise<void> {
     const ctx: ResourceContext = {
-      pool, reads: deps.reads, guard, principal, authority, params: req.validParams!, query: req.query, body: body.value, bodyText: body.text,
+      pool, reads: deps.reads, guard, principal, authority, params: req.validParams!, query: req.query, body: body.value, bodyText: body.text, upload: body.upload,
       head: req.method === 'HEAD', audit: sourceOf(req),
       conditions: { ifNoneMatch: header(req, 'if-none-match'), lastEventId: header(req, 'last-event-id') },
       listing: { shape: requestedShape(req.headers.accept, config.listingShape), pageLimitMax: config.pageLimitMax, timeout: config.listingTimeout, gate: deps.listings },
@@ -180,7 +181,7 @@ export function createApp(deps: AppDeps): App {
       if (route.query && !validQueryEncoding(req.url)) throw errors.badQuery('The query string is not valid percent-encoded UTF-8');
       req.validParams = route.params(req.params);
       let body: Body | undefined;
-      const readBody = async () => (body ??= await bodyOf(req, route, config.bodyLimit));
+      const readBody = async () => (body ??= await bodyOf(req, route, config));
       if (route.acl === null) {
         if (route.person && !config.personIdPattern.test(req.params[route.person] ?? '')) throw errors.badPersonId(config.personIdPattern.source);
         return answer(req, res, route, undefined, NO_AUTHORITY, UNGUARDED, await readBody());
@@ -201,11 +202,13 @@ export function createApp(deps: AppDeps): App {
   return { handler: app.handler as unknown as (req: IncomingMessage, res: ServerResponse) => void, stats };
 }
 
-interface Body { value: Record<string, unknown>; text: string }
+interface Body { value: Record<string, unknown>; text: string; upload?: Upload }
 
-async function bodyOf(req: IncomingMessage, route: Route, limit: number): Promise<Body> {
+async function bodyOf(req: IncomingMessage, route: Route, config: Config): Promise<Body> {
   if (req.method !== 'POST' && req.method !== 'PATCH') return { value: {}, text: '{}' };
+  const limit = config.bodyLimit;
   if (route.body === 'form') return { value: await readForm(req, limit), text: '{}' };
+  if (route.body === 'upload') return { value: {}, text: '{}', upload: await readUpload(req, config.documentLimit) };
   return readJsonObject(req, limit);
 }
 

@@ -10,6 +10,10 @@ import { DUS, INSTITUTIONS, PEOPLE, createRecord, getRecord, listRecords, patchR
 import { createPerson, deletePerson, patchPerson } from './resources/people.js';
 import { createPage, deletePage, getPage, listBook, patchPage } from './resources/pols.js';
 import { getDocument, listPageDocs, listPersonDocs } from './resources/documents.js';
+import { createDocument, deleteDocument, patchDocument } from './resources/uploads.js';
+import { openapiDocument } from './pages/openapi.js';
+import { docsPage } from './pages/docs.js';
+import { pageReply } from './pages/html.js';
 import { listAudit } from './resources/audit.js';
 import { exportFederation } from './resources/export.js';
 import { indexPage } from './pages/index.js';
@@ -35,8 +39,8 @@ export interface Route {
   acl: string | null;
   /** The parameter holding a person id, for the own-id/global rule and PERSON_ID_PATTERN. */
   person?: 'id';
-  /** The body: JSON (the default for POST and PATCH), an HTML form, or none. */
-  body?: 'json' | 'form' | 'none';
+  /** The body: JSON (the default for POST and PATCH), an HTML form, a document upload (lib/http/upload.ts), or none. */
+  body?: 'json' | 'form' | 'upload' | 'none';
   /** Reads query parameters (listings): the query string must then be valid UTF-8. */
   query?: boolean;
   /** Its statements check ctx.guard: it may be answered in one round trip for a principal verified before. */
@@ -76,8 +80,11 @@ function recordRoutes(kind: RecordKind, what: string): Route[] {
 export function apiRoutes(pages: PasswordPages): Route[] {
   const id = (ctx: ResourceContext) => ctx.params.id!;
   const pg = (ctx: ResourceContext) => ctx.params.page!;
+  const docIds = (ctx: ResourceContext) => ({ person: ctx.params.id!, page: ctx.params.page!, doc: ctx.params.doc! });
   return [
     { method: 'GET', path: '/', acl: null, params: none, handle: () => indexPage() },
+    { method: 'GET', path: '/openapi.json', acl: null, params: none, handle: (ctx) => openapiDocument(ctx.conditions.ifNoneMatch) },
+    { method: 'GET', path: '/docs', acl: null, params: none, handle: () => pageReply(200, docsPage(), 'no-cache') },
     { method: 'GET', path: '/login', acl: 'login', params: none, handle: () => json(200, 'true') },
 
     { method: 'GET', path: '/people', acl: 'people', query: true, guarded: true, standby: true, audit: { action: 'list' }, params: none, handle: (ctx) => listRecords(ctx, PEOPLE) },
@@ -95,6 +102,9 @@ export function apiRoutes(pages: PasswordPages): Route[] {
     { method: 'GET', path: '/personal_docs/:id', acl: 'personaldocs', person: 'id', query: true, guarded: true, standby: true, audit: { action: 'list', record: 'id', person: 'id' }, params: person, handle: (ctx) => listPersonDocs(ctx, id(ctx)) },
     { method: 'GET', path: '/personal_docs/:id/:page', acl: 'poldocs', person: 'id', query: true, guarded: true, standby: true, audit: read('page'), params: page, handle: (ctx) => listPageDocs(ctx, id(ctx), pg(ctx)) },
     { method: 'GET', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', guarded: true, audit: read('doc'), params: doc, handle: (ctx) => getDocument(ctx, id(ctx), pg(ctx), ctx.params.doc!) },
+    { method: 'POST', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', body: 'upload', guarded: true, audit: write('create', 'doc', 'id'), params: doc, handle: (ctx) => createDocument(ctx, docIds(ctx), ctx.upload!) },
+    { method: 'PATCH', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', guarded: true, audit: write('update', 'doc', 'id'), params: doc, handle: (ctx) => patchDocument(ctx, docIds(ctx)) },
+    { method: 'DELETE', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', guarded: true, audit: write('delete', 'doc', 'id'), params: doc, handle: (ctx) => deleteDocument(ctx, docIds(ctx)) },
 
     ...recordRoutes(DUS, 'domiciliary unit id'),
     ...recordRoutes(INSTITUTIONS, 'institution id'),

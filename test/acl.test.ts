@@ -47,6 +47,10 @@ const CASES: Case[] = [
   ...GET('/personal_docs/:id', 'personaldocs'),
   ...GET(`/personal_docs/:id/${BIRTH}`, 'poldocs'),
   ...GET(`/personal_docs/:id/${BIRTH}/${PICTURE}`, 'document'),
+  // An upload without a Content-Type is a 415 once allowed: nothing is read or stored.
+  { method: 'POST', path: `/personal_docs/:id/${BIRTH}/${PICTURE}`, acl: 'document', body: { name: 'no content type' } },
+  { method: 'PATCH', path: `/personal_docs/:id/${BIRTH}/acl-no-such-doc`, acl: 'document', body: { description: 'no such document' } },
+  { method: 'DELETE', path: `/personal_docs/:id/${BIRTH}/acl-no-such-doc`, acl: 'document' },
   ...GET('/domiciliary-units', 'domiciliaryunits'),
   ...GET('/domiciliary-units/ESPGNUDU001', 'domiciliaryunit'),
   { method: 'POST', path: '/domiciliary-units/ESPGNUDU001', acl: 'domiciliaryunit', body: { name: 'exists already' } },
@@ -106,7 +110,11 @@ t('etc/roles.cfg parses, and grants what DESIGN and issue 2 promise', () => {
     assert.ok(grants('health_professional', 'GET', name), `professionals read ${name}`);
     assert.ok(grants('root', 'GET', name), `root reads ${name}`);
   }
-  for (const m of ['POST', 'PATCH'] as const) for (const name of ['person', 'page']) assert.ok(grants('health_professional', m, name));
+  for (const m of ['POST', 'PATCH'] as const) for (const name of ['person', 'page', 'document']) assert.ok(grants('health_professional', m, name));
+  // Uploads: end users to their own pages, professionals (global) to any, removal by root only.
+  for (const m of ['POST', 'PATCH'] as const) assert.ok(grants('end_user', m, 'document'));
+  assert.ok(grants('root', 'DELETE', 'document'));
+  assert.not.ok(grants('end_user', 'DELETE', 'document') || grants('health_professional', 'DELETE', 'document'));
   assert.not.ok(acl.get('end_user')!.global);
   assert.ok(acl.get('health_professional')!.global);
   assert.ok(acl.get('root')!.global);
@@ -147,8 +155,8 @@ t('the expected answers follow DESIGN §3 (spot checks of the oracle)', () => {
       }
     }
   }
-  // Ana 17 allowed / 36 denied, Cameron 44 / 9, Root 53 / 0.
-  assert.equal([allowed, denied], [114, 45]);
+  // Ana 19 allowed / 40 denied, Cameron 48 / 11, Root 59 / 0.
+  assert.equal([allowed, denied], [126, 51]);
 });
 
 for (const { name, account, other } of ACCOUNTS) {

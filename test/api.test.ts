@@ -280,7 +280,7 @@ t('DELETE /pols/:id/:page: 204; 404; 409 while documents remain; 403', async () 
   await refused('DELETE', `/pols/${ANA_ID}/tstapi-page-020`, { as: ROOT }, 404, E.notFound('Page'));
 });
 
-t('GET /personal_docs/:id and /:id/:pol: metadata without bytes; 404; 403', async () => {
+t('GET /personal_docs/:id and /:id/:page: metadata without bytes; 404; 403', async () => {
   const expected = [{
     id: PICTURE, fedacct: ANA_ID, pol: BIRTH, size: (await docBytes()).length, document_type: 'picture', extension: 'jpg',
     context: 'identification', description: 'Ana at birth', hash: createHash('sha512').update(await docBytes()).digest('hex'),
@@ -305,7 +305,7 @@ async function docBytes(): Promise<Buffer> {
   return rows[0]!.document;
 }
 
-t('GET /personal_docs/:id/:pol/:doc: bytes, content type, ETag, 304; HEAD; 404; 403', async () => {
+t('GET /personal_docs/:id/:page/:doc: bytes, content type, ETag, 304; HEAD; 404; 403', async () => {
   const path = `/personal_docs/${ANA_ID}/${BIRTH}/${PICTURE}`;
   const bytes = await docBytes();
   const r = await req('GET', path, { as: ANA });
@@ -380,7 +380,7 @@ t('405 with Allow for a method a route lacks; 404 NO_ROUTE for an unknown path',
     ['DELETE', '/domiciliary-units/ESPGNUDU001', 'GET, HEAD, POST, PATCH, OPTIONS'],
     ['POST', '/people', 'GET, HEAD, OPTIONS'],
     ['DELETE', '/login', 'GET, HEAD, OPTIONS'],
-    ['PATCH', `/personal_docs/${ANA_ID}/${BIRTH}/${PICTURE}`, 'GET, HEAD, OPTIONS'],
+    ['PUT', `/personal_docs/${ANA_ID}/${BIRTH}/${PICTURE}`, 'GET, HEAD, POST, PATCH, DELETE, OPTIONS'],
   ];
   for (const [method, path, allow] of cases) {
     const r = await refused(method, path, { as: ROOT, body: {} }, 405, E.methodNotAllowed);

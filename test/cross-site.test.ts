@@ -2,8 +2,9 @@
 // a browser signed in to Thalamus with Basic credentials visits another site, which
 // posts to the JSON API with an auto-submitted text/plain form (whose field name
 // spells a JSON body) or a no-cors fetch; a form on Thalamus's own origin does the same.
-// None may change anything. The portal's pattern (JSON with Authorization, preflighted
-// from another origin) must keep working in the same browser.
+// None may change anything, nor may another site's multipart form upload a document.
+// The portal's pattern (JSON, or an image upload, with Authorization, preflighted from
+// another origin) must keep working in the same browser.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import http from 'node:http';
@@ -30,6 +31,7 @@ let page: Page;
 const seen: string[] = [];
 
 const ESCALATION = { roles: ['root'], password: 'attacker-pass-1' };
+const BIRTH = '5cc70e53-5378-427f-b3d2-84cab4da04a2';
 
 /** The attacker's pages, served from another site. */
 function attackerPage(target: string, kind: string): string {
@@ -43,6 +45,20 @@ function attackerPage(target: string, kind: string): string {
     return `<!doctype html><body><script>
 fetch(${JSON.stringify(`${target}/people/CSRFROOT2`)}, { method: 'POST', mode: 'no-cors', credentials: 'include', body: ${JSON.stringify(JSON.stringify(ESCALATION))} })
   .then(() => { document.title = 'sent'; }, (e) => { document.title = 'failed ' + e; });
+</script></body>`;
+  }
+  if (kind === 'upload') {
+    return `<!doctype html><body><form id="f" method="POST" enctype="multipart/form-data" action="${target}/personal_docs/ESPGNU777ORG/${BIRTH}/CSRFDOC1">
+<input type="hidden" name="meta" value='{"document_type":"picture"}'><input type="hidden" name="file" value="not a picture"></form>
+<script>document.getElementById('f').submit()</script></body>`;
+  }
+  if (kind === 'portal-upload') {
+    // The portal uploads a picture with fetch(): image/jpeg is no form's type, so the browser preflights.
+    return `<!doctype html><body><script>
+fetch(${JSON.stringify(`${target}/personal_docs/ESPGNU777ORG/${BIRTH}/PORTALDOC1`)}, { method: 'POST', headers: { 'Content-Type': 'image/jpeg',
+  'X-Document-Type': 'picture', Authorization: 'Basic ' + btoa(${JSON.stringify(`${CAMERON.user}:${CAMERON.password}`)}) },
+  body: new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]) })
+  .then((r) => r.json().then((j) => { document.title = 'status ' + r.status + ' ' + j.id + ' ' + j.size; }), (e) => { document.title = 'failed ' + e; });
 </script></body>`;
   }
   // The portal: axios with `auth` sets Authorization itself and sends JSON, so the browser preflights.
@@ -142,6 +158,31 @@ t('a form on Thalamus\'s own origin is refused too', async () => {
   ]);
   assert.is(response.status(), 403);
   assert.is(await dumpRows(s.db.pool), before);
+});
+
+t('another site\'s auto-submitted multipart/form-data upload is refused (403) and stores nothing', async () => {
+  const before = await dumpRows(s.db.pool);
+  seen.length = 0;
+  const target = `${s.base}/personal_docs/ESPGNU777ORG/${BIRTH}/CSRFDOC1`;
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url() === target),
+    page.waitForURL(target),
+    page.goto(`${evil}/upload`),
+  ]);
+  assert.is(response.status(), 403);
+  assert.is((await response.json()).code, 'CROSS_SITE_REQUEST');
+  assert.ok(seen.includes(`POST /personal_docs/ESPGNU777ORG/${BIRTH}/CSRFDOC1 403`), seen.join('; '));
+  assert.is(await dumpRows(s.db.pool), before);
+});
+
+t('the portal\'s upload from another origin works: image/jpeg with Authorization, preflighted', async () => {
+  seen.length = 0;
+  await page.goto(`${evil}/portal-upload`);
+  await page.waitForFunction(() => document.title !== '');
+  assert.is(await page.title(), 'status 201 PORTALDOC1 7');
+  assert.ok(seen.includes(`OPTIONS /personal_docs/ESPGNU777ORG/${BIRTH}/PORTALDOC1 204`), seen.join('; '));
+  const { rows } = await s.db.pool.query(`SELECT data->>'document_type' AS type, data->>'extension' AS extension, octet_length(document) AS size FROM personal_docs WHERE id = 'PORTALDOC1'`);
+  assert.equal(rows, [{ type: 'picture', extension: 'jpg', size: 7 }]);
 });
 
 t('the portal\'s pattern from another origin works in the same browser: JSON with Authorization, preflighted', async () => {

@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -101,6 +102,19 @@ t('a body over client_max_body_size (BODY_LIMIT, 1 MiB) is 413 at nginx', async 
   const res = await request(`${base}/pols/ESPGNU777ORG/NGINX-BIG`, { method: 'POST', body, headers: { authorization: basic(ANA) }, dispatcher });
   await res.body.dump();
   assert.is(res.statusCode, 413);
+});
+
+t('a 10 MiB document upload (DOCUMENT_LIMIT) passes nginx; a larger one is 413 at nginx', async () => {
+  if (!NGINX) return;
+  const bytes = randomBytes(10 * 1024 * 1024);
+  const path = '/personal_docs/ESPGNU777ORG/5cc70e53-5378-427f-b3d2-84cab4da04a2/NGINX-DOC';
+  const res = await request(`${base}${path}`, { method: 'POST', body: bytes, headers: { authorization: basic(ANA), 'content-type': 'application/pdf' }, dispatcher });
+  const meta = await res.body.json() as { size: number; hash: string };
+  assert.is(res.statusCode, 201);
+  assert.equal([meta.size, meta.hash], [bytes.length, createHash('sha512').update(bytes).digest('hex')]);
+  const big = await request(`${base}${path}-2`, { method: 'POST', body: Buffer.alloc(12 * 1024 * 1024), headers: { authorization: basic(ANA), 'content-type': 'application/pdf' }, dispatcher });
+  await big.body.dump();
+  assert.is(big.statusCode, 413);
 });
 
 t.run();

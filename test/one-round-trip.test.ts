@@ -61,7 +61,12 @@ t('a read, a listing, a page write and a merge each take one statement once the 
   assert.equal(patched, { status: 200, statements: 1, oneRoundTrip: 1, guardFailed: 0 });
   const doc = await measured(() => call(bBase, 'GET', `/personal_docs/${ANA.user}`, { as: ANA }));
   assert.equal(doc, { status: 200, statements: 1, oneRoundTrip: 1, guardFailed: 0 });
-  console.log(`  [one round trip] read, listing, create, merge, documents: 1 statement each`);
+  const docPath = `/personal_docs/${ANA.user}/one-trip-1/one-trip-doc`;
+  const upload = await measured(() => call(bBase, 'POST', docPath, { as: ANA, raw: Buffer.from('%PDF-1.4 one trip'), headers: { 'content-type': 'application/pdf' } }));
+  assert.equal(upload, { status: 201, statements: 1, oneRoundTrip: 1, guardFailed: 0 });
+  const described = await measured(() => call(bBase, 'PATCH', docPath, { as: ANA, body: { description: 'scan' } }));
+  assert.equal(described, { status: 200, statements: 1, oneRoundTrip: 1, guardFailed: 0 });
+  console.log(`  [one round trip] read, listing, create, merge, documents, upload, metadata: 1 statement each`);
 });
 
 t('a password changed through A: B refuses the old password on the very next read and write, which change nothing', async () => {
@@ -75,6 +80,15 @@ t('a password changed through A: B refuses the old password on the very next rea
   assert.equal([write.status, write.guardFailed], [401, 1]);
   assert.equal((await a.db.pool.query(`SELECT id FROM pols WHERE id = 'one-trip-stale'`)).rows, [], 'the guarded write did not happen');
   ANA.password = 'changed-on-a-2';
+  // An upload too: its bytes reach the statement, which stores nothing.
+  await warm(ANA, `/people/${ANA.user}`);
+  assert.is((await call(a.base, 'PATCH', `/people/${ANA.user}`, { as: ANA, body: { password: 'changed-on-a-3' } })).status, 200);
+  const upload = await measured(() => call(bBase, 'POST', `/personal_docs/${ANA.user}/one-trip-1/one-trip-stale-doc`, {
+    as: ANA, raw: Buffer.from('stale bytes'), headers: { 'content-type': 'text/plain' },
+  }));
+  ANA.password = 'changed-on-a-3';
+  assert.equal([upload.status, upload.guardFailed], [401, 1]);
+  assert.equal((await a.db.pool.query(`SELECT id FROM personal_docs WHERE id = 'one-trip-stale-doc'`)).rows, [], 'the guarded upload stored nothing');
 });
 
 t('roles changed through A: B applies them on the very next listing', async () => {

@@ -62,7 +62,7 @@ csrf('a form post, a no-cors fetch and a same-origin form are 403 CROSS_SITE_REQ
     const before = await dumpRows(s.db.pool);
     const r = await req(method, path, { as: ROOT, raw: escalation, headers });
     assert.is(r.status, 403, what);
-    assert.equal(r.json, { error: 'A browser sent this write without a CORS preflight (a form or a simple cross-site request); send JSON with Content-Type: application/json', code: 'CROSS_SITE_REQUEST' }, what);
+    assert.equal(r.json, { error: 'A browser sent this write without a CORS preflight (a form or a simple cross-site request); send JSON with Content-Type: application/json, or a document with its own Content-Type', code: 'CROSS_SITE_REQUEST' }, what);
     assert.is(await dumpRows(s.db.pool), before, what);
   }
 });

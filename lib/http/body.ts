@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
-import { errors } from './errors.js';
+import { errors, type HttpError } from './errors.js';
 
 /** How deep a JSON body may nest; deeper bodies are refused before anything is stored. */
 export const MAX_DEPTH = 64;
@@ -36,15 +36,18 @@ function lingerOnClose(socket: Socket): void {
   };
 }
 
+/** The 413 for a body over `limit`, answered so the client reads it: the connection closes only once it is flushed. */
+export function refuseTooLarge(req: IncomingMessage, limit: number): HttpError {
+  lingerOnClose(req.socket);
+  const err = errors.tooLarge(limit);
+  err.headers.Connection = 'close';
+  return err;
+}
+
 /** Reads the whole body, at most `limit` bytes; a larger one throws 413 and closes the connection politely. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const refuse = () => {
-      lingerOnClose(req.socket);
-      const err = errors.tooLarge(limit);
-      err.headers.Connection = 'close';
-      reject(err);
-    };
+    const refuse = () => reject(refuseTooLarge(req, limit));
     const declared = Number(req.headers['content-length']);
     if (declared > limit) return refuse();
     const chunks: Buffer[] = [];

@@ -10,6 +10,8 @@ const ENDPOINTS: Array<[string, string]> = [
   ['GET /personal_docs/<account>', "a person's documents"],
   ['GET /domiciliary-units', 'domiciliary units'],
   ['GET /institutions', 'health institutions'],
+  ['GET /openapi.json', 'the OpenAPI 3.1 description of every endpoint (no credentials needed)'],
+  ['GET /docs', 'the same, as a page to read'],
 ];
 
 const PAGE = layout('GNU Health Federation', html`<h1>Thalamus</h1>

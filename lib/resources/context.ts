@@ -10,6 +10,7 @@ import type { ListingGate } from '../http/listings.js';
 import type { AuditEvent, AuditSource } from '../audit/entry.js';
 import { withAudit } from '../audit/entry.js';
 import type { Guard } from '../db/run.js';
+import type { Upload } from '../http/upload.js';
 import type { Reads } from '../db/reads.js';
 
 /** The URL's parameters, decoded and validated; person ids upper-cased. */
@@ -54,6 +55,8 @@ export interface ResourceContext {
   body: Record<string, unknown>;
   /** The JSON body as sent: stored through PostgreSQL's jsonb, so every number is kept exactly. */
   bodyText: string;
+  /** A document upload's bytes and metadata (routes with body 'upload'). */
+  upload?: Upload;
   /** HEAD: the reply's body is dropped; a resource may skip reading what only the body needs. */
   head: boolean;
   /** Request headers a resource acts on, already read: If-None-Match, Last-Event-ID. */

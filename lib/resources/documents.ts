@@ -1,5 +1,5 @@
 // Personal documents: metadata listings per person and per page (never the bytes),
-// and one document's bytes with its content type and an ETag.
+// and one document's bytes with its content type and an ETag. Writes: uploads.ts.
 import sql from 'sql-template-tag';
 import type { ResourceContext } from './context.js';
 import { bytes, empty, type Reply } from '../http/reply.js';
@@ -8,16 +8,11 @@ import { errors } from '../http/errors.js';
 import { noneMatch } from '../http/conditional.js';
 import { listingReply } from './listing.js';
 import { personExists } from './records.js';
+import { contentTypeOf } from './document-meta.js';
 
 /** The stored `data` fields, then the columns, then the size: the bytes stay in the database. */
 export const META_JSON = `(COALESCE(data, '{}'::jsonb) || jsonb_build_object('id', id, 'fedacct', fedacct, 'pol', pol,
   'size', COALESCE(octet_length(document), 0)))::text`;
-
-const TYPES: Record<string, string> = {
-  jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp', svg: 'image/svg+xml',
-  pdf: 'application/pdf', txt: 'text/plain; charset=utf-8', json: 'application/json', xml: 'application/xml',
-  dcm: 'application/dicom', odt: 'application/vnd.oasis.opendocument.text', mp4: 'video/mp4', ogg: 'audio/ogg',
-};
 
 export function listPersonDocs(ctx: ResourceContext, person: string): Promise<Reply> {
   const ifEmpty = async () => { if (!(await personExists(ctx, person))) throw errors.notFound('Person'); };
@@ -46,7 +41,7 @@ export async function getDocument(ctx: ResourceContext, person: string, page: st
   const row = rows[0];
   if (!row?.found) throw errors.notFound('Document');
   const etag = `"${row.etag}"`;
-  const type = TYPES[(row.extension ?? '').replace(/^\./, '')] ?? 'application/octet-stream';
+  const type = contentTypeOf(row.extension);
   const headers = {
     'Content-Type': type, ETag: etag, 'Cache-Control': 'private, no-cache',
     'Content-Disposition': `inline; filename="${doc.replace(/[^\w.-]/g, '_')}.${(row.extension ?? 'bin').replace(/[^\w]/g, '')}"`,

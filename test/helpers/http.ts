@@ -1,9 +1,11 @@
 // The test client: undici requests with Basic credentials. Every body any test
 // receives is checked here for password hashes, so the whole suite enforces that no
-// response ever carries one.
+// response ever carries one; and every response is validated against openapi.json
+// (helpers/openapi.ts), so the document describes what the server really answers.
 import type { Readable } from 'node:stream';
 import { request, Agent } from 'undici';
 import * as assert from 'uvu/assert';
+import { validateResponse } from './openapi.js';
 
 export const ANA = { user: 'ESPGNU777ORG', password: 'gnusolidario' };
 export const CAMERON = { user: 'ITAPYT999HON', password: 'gnusolidario' };
@@ -44,6 +46,8 @@ export interface CallOptions {
   /** A raw body, sent as is; a stream is sent chunked (no Content-Length). */
   raw?: string | Buffer | Readable;
   headers?: Record<string, string>;
+  /** false: the answer is not Thalamus's (a server a test made), so openapi.json does not describe it. */
+  openapi?: false;
 }
 
 export async function call(base: string, method: string, path: string, opts: CallOptions = {}): Promise<Response> {
@@ -55,6 +59,9 @@ export async function call(base: string, method: string, path: string, opts: Cal
   const text = bytes.toString('utf8');
   checked.bodies++;
   assert.not.match(text, HASH_PATTERN, `${method} ${path} returned a password hash`);
+  // The path as sent: the URL parser resolves dot segments (`/people/..` is `/`).
+  const sent = new URL(base + path);
+  if (opts.openapi !== false) validateResponse({ method, path: sent.pathname + sent.search, status: res.statusCode, headers: res.headers, text });
   let json: unknown;
   try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
   return { status: res.statusCode, headers: res.headers, text, bytes, json, listed: listedOf(json) };

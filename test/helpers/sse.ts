@@ -1,9 +1,12 @@
 // A Server-Sent Events client for the change-feed tests, on node:http so a test can
 // stop reading (a slow client) or cut the connection (a reconnect). Parses events as
-// they arrive; every event's data is checked for password hashes, as call() does.
+// they arrive; every event's data is checked for password hashes, as call() does, and
+// against openapi.json: the response when it begins (or whole, when it is no stream),
+// then each event.
 import http from 'node:http';
 import * as assert from 'uvu/assert';
 import { basic, HASH_PATTERN, type Account } from './http.js';
+import { validateResponse, validateStreamEvent } from './openapi.js';
 
 export interface SseEvent { id?: string; event?: string; data: string }
 
@@ -29,7 +32,15 @@ export interface SseClient {
   body(): string;
 }
 
-export function openSse(base: string, path: string, opts: { as?: Account; lastEventId?: string; headers?: Record<string, string> } = {}): Promise<SseClient> {
+export interface SseOptions {
+  as?: Account;
+  lastEventId?: string;
+  headers?: Record<string, string>;
+  /** false: the response is validated when it begins, its events not (a test timing a thousand clients). */
+  openapi?: false;
+}
+
+export function openSse(base: string, path: string, opts: SseOptions = {}): Promise<SseClient> {
   const headers: Record<string, string> = { accept: 'text/event-stream', ...opts.headers };
   if (opts.as) headers.authorization = basic(opts.as);
   if (opts.lastEventId !== undefined) headers['last-event-id'] = opts.lastEventId;
@@ -44,6 +55,10 @@ export function openSse(base: string, path: string, opts: { as?: Account; lastEv
       let hasData = false;
       const waiters = new Set<() => void>();
       const ended = new Promise<void>((done) => { res.once('close', done); res.once('end', done); });
+      const stream = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
+      const checked = { method: 'GET', path, status: res.statusCode ?? 0, headers: res.headers };
+      if (stream) validateResponse({ ...checked, text: '' });
+      else res.once('end', () => validateResponse({ ...checked, text }));
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
         text += chunk.length < 1e6 && text.length < 1e6 ? chunk : '';
@@ -54,7 +69,11 @@ export function openSse(base: string, path: string, opts: { as?: Account; lastEv
           buffer = buffer.slice(nl + 1);
           if (line === '') {
             if (current.id !== undefined) last = current.id;
-            if (hasData) { assert.not.match(current.data, HASH_PATTERN, 'an event carried a password hash'); events.push(current); }
+            if (hasData) {
+              assert.not.match(current.data, HASH_PATTERN, 'an event carried a password hash');
+              if (stream && opts.openapi !== false) validateStreamEvent(path, current.data);
+              events.push(current);
+            }
             current = { data: '' };
             hasData = false;
             continue;

@@ -1,0 +1,82 @@
+// A personal document's metadata, as upstream stores it in personal_docs.data:
+// `document_type`, `extension`, `context`, `description` and `hash` (sha512 hex of the
+// bytes). The server owns `id`, `fedacct` and `pol` (the URL's), `hash` and `size` (the
+// bytes'): a client may send them back unchanged, never different. The extension
+// decides the Content-Type a GET answers with.
+import { errors } from '../http/errors.js';
+import { upperAscii } from '../http/params.js';
+
+export interface DocumentIds { person: string; page: string; doc: string }
+
+/** Extension -> the Content-Type a GET sends. */
+export const TYPES: Readonly<Record<string, string>> = {
+  jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp', svg: 'image/svg+xml',
+  pdf: 'application/pdf', txt: 'text/plain; charset=utf-8', json: 'application/json', xml: 'application/xml',
+  dcm: 'application/dicom', odt: 'application/vnd.oasis.opendocument.text', mp4: 'video/mp4', ogg: 'audio/ogg',
+};
+
+const TEXT_FIELDS = ['document_type', 'extension', 'context', 'description'] as const;
+/** Fields never stored from a client's metadata: they come from the URL or the bytes. */
+export const SERVER_FIELDS = ['id', 'fedacct', 'pol', 'hash', 'size'] as const;
+const EXTENSION = /^\.?[A-Za-z0-9]{1,16}$/;
+const SHA512_HEX = /^[0-9a-fA-F]{128}$/;
+
+const essence = (type: string) => type.split(';')[0]!.trim().toLowerCase();
+
+export function contentTypeOf(extension: string | null | undefined): string {
+  return TYPES[(extension ?? '').replace(/^\./, '').toLowerCase()] ?? 'application/octet-stream';
+}
+
+/** The extension a media type is stored under when the client named none (the first in TYPES). */
+function extensionOf(type: string): string | undefined {
+  return Object.entries(TYPES).find(([, t]) => essence(t) === type)?.[0];
+}
+
+export interface CheckedMeta {
+  /** What to merge into `data`: the client's fields less SERVER_FIELDS. */
+  fields: Record<string, unknown>;
+  /** `hash` and `size` as the client sent them, to compare with the bytes'. */
+  hash?: string;
+  size?: number;
+}
+
+/** Checks metadata from an upload or a PATCH body against the URL and the field rules. */
+export function checkMeta(meta: Record<string, unknown>, ids: DocumentIds): CheckedMeta {
+  if (meta.id !== undefined && meta.id !== ids.doc) throw errors.idMismatch('id');
+  if (meta.pol !== undefined && meta.pol !== ids.page) throw errors.idMismatch('pol');
+  if (meta.fedacct !== undefined && (typeof meta.fedacct !== 'string' || upperAscii(meta.fedacct) !== ids.person)) throw errors.idMismatch('fedacct');
+  for (const field of TEXT_FIELDS) {
+    const v = meta[field];
+    if (v !== undefined && v !== null && typeof v !== 'string') throw errors.badValue(`"${field}" must be a string`);
+  }
+  if (typeof meta.extension === 'string' && !EXTENSION.test(meta.extension)) throw errors.badValue('"extension" must be 1 to 16 letters or digits, such as pdf or jpg');
+  if (meta.hash !== undefined && (typeof meta.hash !== 'string' || !SHA512_HEX.test(meta.hash))) throw errors.badValue('"hash" must be the sha512 of the bytes in hex (128 characters)');
+  if (meta.size !== undefined && !Number.isSafeInteger(meta.size)) throw errors.badValue('"size" must be a whole number');
+  const fields = { ...meta };
+  for (const f of SERVER_FIELDS) delete fields[f];
+  return { fields, hash: (meta.hash as string | undefined)?.toLowerCase(), size: meta.size as number | undefined };
+}
+
+/**
+ * The `data` of an uploaded document: the checked metadata, its extension (given, else
+ * the file name's, else the Content-Type's), and the hash of the bytes. A given hash or
+ * size that differs, or an extension served as another type than the body's, is a 400.
+ */
+export function uploadData(meta: CheckedMeta, bytes: { length: number; sha512: string; contentType: string; filename?: string }): Record<string, unknown> {
+  if (meta.hash !== undefined && meta.hash !== bytes.sha512) throw errors.hashMismatch();
+  if (meta.size !== undefined && meta.size !== bytes.length) throw errors.badUpload(`"size" is ${meta.size} but ${bytes.length} bytes were received`);
+  const data = { ...meta.fields };
+  const fromName = /\.([A-Za-z0-9]{1,16})$/.exec(bytes.filename ?? '')?.[1];
+  if (data.extension === undefined || data.extension === null) {
+    const derived = fromName?.toLowerCase() ?? extensionOf(bytes.contentType);
+    if (derived !== undefined) data.extension = derived;
+  }
+  if (typeof data.extension === 'string' && bytes.contentType !== 'application/octet-stream') {
+    const served = contentTypeOf(data.extension);
+    if (served !== 'application/octet-stream' && essence(served) !== bytes.contentType) {
+      throw errors.badUpload(`The extension "${data.extension}" is served as ${essence(served)}, but the document was sent as ${bytes.contentType}`);
+    }
+  }
+  data.hash = bytes.sha512;
+  return data;
+}
