@@ -32,7 +32,7 @@ interface Run { seconds: number; peakRssMb: number }
 function cli(args: string[], databaseUrl: string, files: { stdin?: string; stdout?: string }): Promise<Run> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const child = spawn(process.execPath, [join(ROOT, 'dist-bench/cli/main.js'), ...args], {
+    const child = spawn(process.execPath, [join(ROOT, 'dist-bench/server/cli/main.js'), ...args], {
       cwd: ROOT,
       env: { ...process.env, DATABASE_URL: databaseUrl },
       stdio: ['pipe', 'pipe', 'inherit'],

@@ -1,4 +1,4 @@
-// The `thalamus` command, run for real (bin/thalamus.js) against a real PostgreSQL:
+// The `thalamus` command, run for real (server/thalamus.js) against a real PostgreSQL:
 // --help everywhere, exit codes (0, 1, 2, 78), migrate and demo, and account
 // administration proven by logging in to a real worker on the same database, each
 // change with its audit row naming the operator's OS account. `serve` starts the
@@ -49,10 +49,10 @@ help('`npx thalamus --help` runs the bin of package.json in the checkout', async
 help('on a fresh clone (no dist/), the launcher runs the sources through tsx: no build step needed', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'thalamus-clone-'));
   try {
-    for (const f of ['bin', 'cli', 'lib', 'server', 'sql', 'etc', 'package.json']) cpSync(join(ROOT, f), join(dir, f), { recursive: true });
+    for (const f of ['lib', 'server', 'sql', 'etc', 'package.json']) cpSync(join(ROOT, f), join(dir, f), { recursive: true });
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
     const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(dir, 'bin', 'thalamus.js'), 'user', '--help'], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [join(dir, 'server', 'thalamus.js'), 'user', '--help'], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       child.stdout.on('data', (c: Buffer) => { out += c; });
       child.once('close', (code) => resolve({ code, out }));

@@ -8,7 +8,7 @@ import { lagSeconds, lsn, type StandbyPosition } from '../lib/db/lag.js';
 import { NoHostError, poolTarget } from '../lib/db/target.js';
 import { createRequestMetrics, mergeSnapshots, countersOnly, renderPrometheus, readCounts } from '../lib/metrics.js';
 import { fromPgError } from '../lib/http/errors.js';
-import { maskUrl } from '../cli/commands/config.js';
+import { maskUrl } from '../server/cli/commands/config.js';
 import { loadConfig, ConfigError } from '../lib/config.js';
 
 const t = suite('cluster units');

@@ -11,7 +11,7 @@ import { createCsrf, CSRF_TTL_MS } from '../lib/pages/csrf.js';
 import { escapeHtml } from '../lib/pages/html.js';
 import { PAGE_CSP } from '../lib/http/headers.js';
 import { PUBLIC_DIR } from '../lib/pages/static.js';
-import { staleCopies } from '../scripts/compress-assets.js';
+import { staleCopies } from '../server/compress-assets.js';
 
 const SECRET = 'pages-test-secret';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };

@@ -1,4 +1,4 @@
-// Runs the real `thalamus` command, through its bin launcher (bin/thalamus.js) as an
+// Runs the real `thalamus` command, through its bin launcher (server/thalamus.js) as an
 // operator would, with a chosen environment and standard input.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
-export const BIN = join(ROOT, 'bin', 'thalamus.js');
+export const BIN = join(ROOT, 'server', 'thalamus.js');
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {

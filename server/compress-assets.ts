@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync, constants } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
-export const PUBLIC_DIR = fileURLToPath(new URL('../server/public/', import.meta.url));
+export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 
 const COMPRESSED = /\.(gz|br)$/;
 

@@ -3,9 +3,9 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { KindError, KIND_ORDER, countOf, parseKinds } from '../../lib/bulk/kinds.js';
-import { auditExport, exportNdjson, ExportAborted } from '../../lib/bulk/export.js';
-import { importNdjson, ImportRaced, ImportStopped, type ImportSummary } from '../../lib/bulk/import.js';
+import { KindError, KIND_ORDER, countOf, parseKinds } from '../../../lib/bulk/kinds.js';
+import { auditExport, exportNdjson, ExportAborted } from '../../../lib/bulk/export.js';
+import { importNdjson, ImportRaced, ImportStopped, type ImportSummary } from '../../../lib/bulk/import.js';
 import { CliError, usage } from '../errors.js';
 import { readConfig, withDatabase, operator } from '../runtime.js';
 import { createProgress, rate } from '../progress.js';

@@ -10,8 +10,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const compiled = join(root, 'dist', 'cli', 'main.js');
-const SOURCE_DIRS = ['cli', 'lib', 'server'];
+const compiled = join(root, 'dist', 'server', 'cli', 'main.js');
+const SOURCE_DIRS = ['lib', 'server'];
 
 /** Modification time of the newest .ts file under the source folders (0 when there are none). */
 function newestSource() {
@@ -41,7 +41,7 @@ const built = existsSync(compiled);
 if (built && statSync(compiled).mtimeMs >= newestSource()) {
   await import(pathToFileURL(compiled).href);
 } else if (await tsxAvailable()) {
-  await import(pathToFileURL(join(root, 'cli', 'main.ts')).href);
+  await import(pathToFileURL(join(root, 'server', 'cli', 'main.ts')).href);
 } else if (built) {
   process.stderr.write('thalamus: dist/ is older than the sources and tsx is not installed; running dist/ (npm run build updates it)\n');
   await import(pathToFileURL(compiled).href);

@@ -3,8 +3,8 @@
 // environment variable, or default). Secrets are never printed: SECRET_KEY shows its
 // length, a database URL its password as ***.
 import type { Command } from 'commander';
-import { ConfigError, configKeys, defaultConfigFile, loadConfigWithSources, type Config } from '../../lib/config.js';
-import { loadTls, TlsError } from '../../server/tls.js';
+import { ConfigError, configKeys, defaultConfigFile, loadConfigWithSources, type Config } from '../../../lib/config.js';
+import { loadTls, TlsError } from '../../tls.js';
 import { CliError, EXIT } from '../errors.js';
 import { readAcl } from '../runtime.js';
 

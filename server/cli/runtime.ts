@@ -4,15 +4,15 @@
 import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import type pg from 'pg';
-import { ConfigError, loadConfig, type Config } from '../lib/config.js';
-import { AclError, loadAcl, type Acl } from '../lib/auth/acl.js';
-import { createPool, closePool } from '../lib/db/pool.js';
-import { migrate } from '../lib/db/migrate.js';
-import { setArgon2Params, setHashAlgorithm, setHashBounds } from '../lib/auth/passwords.js';
-import { setPasswordMinLength } from '../lib/auth/policy.js';
-import type { AuditSource } from '../lib/audit/entry.js';
-import type { Logger } from '../lib/log.js';
-import { openDatabase } from '../server/database.js';
+import { ConfigError, loadConfig, type Config } from '../../lib/config.js';
+import { AclError, loadAcl, type Acl } from '../../lib/auth/acl.js';
+import { createPool, closePool } from '../../lib/db/pool.js';
+import { migrate } from '../../lib/db/migrate.js';
+import { setArgon2Params, setHashAlgorithm, setHashBounds } from '../../lib/auth/passwords.js';
+import { setPasswordMinLength } from '../../lib/auth/policy.js';
+import type { AuditSource } from '../../lib/audit/entry.js';
+import type { Logger } from '../../lib/log.js';
+import { openDatabase } from '../database.js';
 import { CliError, EXIT } from './errors.js';
 
 /** The configuration, with the hashing and password rules it sets; a bad one is exit 78. */

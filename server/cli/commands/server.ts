@@ -1,7 +1,7 @@
 // `thalamus serve`, `thalamus migrate`, `thalamus demo`: the server and its database.
 import type { Command } from 'commander';
-import { runPrimary } from '../../server/primary.js';
-import { loadDemo, migrate, pendingMigrations } from '../../lib/db/migrate.js';
+import { runPrimary } from '../../primary.js';
+import { loadDemo, migrate, pendingMigrations } from '../../../lib/db/migrate.js';
 import { readConfig, withDatabase } from '../runtime.js';
 import type { Globals } from '../main.js';
 

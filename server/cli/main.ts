@@ -1,16 +1,16 @@
-// The `thalamus` command (bin/thalamus.js starts it). commander parses the arguments:
+// The `thalamus` command (server/thalamus.js starts it). commander parses the arguments:
 // it is small, has no dependencies, is maintained, types itself, and gives every
 // command and subcommand its --help, which citty and node:util parseArgs do not
 // match as well for nested commands (`user add`). Exit codes: 0 ok, 1 failed, 2 usage,
-// 78 configuration (cli/errors.ts).
-import '../server/threadpool.js';
+// 78 configuration (server/cli/errors.ts).
+import '../threadpool.js';
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../lib/config.js';
+import { ROOT } from '../../lib/config.js';
 import { Command, CommanderError } from 'commander';
-import type { Logger } from '../lib/log.js';
-import { runClusterWorker } from '../server/cluster-worker.js';
+import type { Logger } from '../../lib/log.js';
+import { runClusterWorker } from '../cluster-worker.js';
 import { CliError, EXIT } from './errors.js';
 import { createCliLogger } from './log.js';
 import { registerServer } from './commands/server.js';

@@ -3,12 +3,12 @@
 // roles.cfg defines, passwords the API's policy, and every change is audited with the
 // operator's OS account as the actor (lib/admin/accounts.ts).
 import type { Command } from 'commander';
-import type { Config } from '../../lib/config.js';
-import { personId } from '../../lib/http/params.js';
-import { HttpError } from '../../lib/http/errors.js';
-import { checkNewPassword } from '../../lib/auth/policy.js';
-import { hashPassword } from '../../lib/auth/passwords.js';
-import { addAccount, deactivate, setPasswordHash, setRoles, unlockAccount } from '../../lib/admin/accounts.js';
+import type { Config } from '../../../lib/config.js';
+import { personId } from '../../../lib/http/params.js';
+import { HttpError } from '../../../lib/http/errors.js';
+import { checkNewPassword } from '../../../lib/auth/policy.js';
+import { hashPassword } from '../../../lib/auth/passwords.js';
+import { addAccount, deactivate, setPasswordHash, setRoles, unlockAccount } from '../../../lib/admin/accounts.js';
 import { CliError, usage } from '../errors.js';
 import { readConfig, readAcl, withDatabase, operator } from '../runtime.js';
 import { readNewPassword } from '../password.js';
