@@ -136,6 +136,10 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
       release(id);
       return 'done';
     }
+    // The owner's rights were read before the page: a change committed in between (the
+    // owner's own deactivation, say) goes out only if they still hold after it.
+    const after = await loadSubscription(pool, id);
+    if (!after || !sameRights(after, sub)) return 'more';
     if (!page.rows.length) {
       if (page.lastSeq > sub.lastSeq) await writer((db) => acknowledge(db, id, sub.lastSeq, page.lastSeq, false));
       return 'done';
@@ -154,6 +158,11 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     if (state === 'paused') { log.warn({ subscription: id, error: outcome.error }, 'subscription paused after failing too long'); release(id); }
     else later(id, delay);
     return 'done';
+  }
+
+  /** Same owner rights, cursor and state: what was read may be sent. */
+  function sameRights(a: Subscription, b: Subscription): boolean {
+    return a.state === b.state && a.lastSeq === b.lastSeq && JSON.stringify(a.ownerRoles) === JSON.stringify(b.ownerRoles);
   }
 
   function audit(sub: Subscription, status: number): void {

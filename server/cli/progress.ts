@@ -10,7 +10,7 @@ export interface Progress {
 
 export function createProgress(verb: string, stream: NodeJS.WriteStream = process.stderr): Progress {
   const start = performance.now();
-  let last = 0;
+  let last = -Infinity; // the first update draws at once
   let shown = false;
   return {
     update(rows) {
