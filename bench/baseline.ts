@@ -15,6 +15,8 @@ function send(res: http.ServerResponse, status: number, body: string): void {
 
 export function startBaseline(databaseUrl: string, port: number, poolSize: number): Promise<http.Server> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
+  // The run's final DROP DATABASE ... WITH (FORCE) may reach a worker still stopping.
+  pool.on('error', () => undefined);
   const server = http.createServer(async (req, res) => {
     try {
       const parts = (req.url ?? '/').split('?')[0]!.split('/');

@@ -36,10 +36,18 @@ export async function launch(mode: 'thalamus' | 'baseline', databaseUrl: string,
   const pids = await new Promise<number[]>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${mode} did not start within 30 s`)), 30_000);
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${mode} exited with ${code}`)); });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
       try {
         const m = JSON.parse(line) as { ready?: boolean; pids?: number[] };
-        if (m.ready) { clearTimeout(timer); resolve(m.pids ?? []); }
+        if (m.ready) {
+          clearTimeout(timer);
+          // The request log is still written (the server's cost) but no longer parsed
+          // here: this process also runs autocannon, and the baseline logs nothing.
+          lines.close();
+          child.stdout!.resume();
+          resolve(m.pids ?? []);
+        }
       } catch { /* not ours */ }
     });
   });
