@@ -21,13 +21,13 @@ import { lockoutAddress } from './auth/lockout.js';
 import { createCors } from './http/cors.js';
 import { errors, fromPgError, HttpError } from './http/errors.js';
 import { sendError, sendReply } from './http/reply.js';
-import { readJsonObject } from './http/body.js';
+import { readJsonObject, refuseUnread } from './http/body.js';
 import { readForm } from './http/form.js';
 import { createClientAddress } from './http/client.js';
 import { setSecurityHeaders } from './http/headers.js';
 import { isUnpreflightedBrowserWrite } from './http/cross-site.js';
 import { requestedShape } from './http/shape.js';
-import { readUpload, type Upload } from './http/upload.js';
+import { createUploadGate, readUpload, type Upload, type UploadGate } from './http/upload.js';
 import type { ListingGate } from './http/listings.js';
 import { GuardFailed, UNGUARDED, type Guard } from './db/run.js';
 import { DatabaseUnavailableError } from './db/errors.js';
@@ -82,6 +82,7 @@ export function createApp(deps: AppDeps): App {
   const clientAddress = createClientAddress(config.trustedProxies);
   const principals = createPrincipalCache();
   const stats: PathStats = { oneRoundTrip: 0, guardFailed: 0 };
+  const uploads = createUploadGate(config.uploadConcurrency, config.listingQueueTimeout);
 
   const fail = (err: unknown, req: Req, res: ServerResponse) => {
     const known = err instanceof HttpError ? err : fromPgError(err);
@@ -181,7 +182,7 @@ export function createApp(deps: AppDeps): App {
       if (route.query && !validQueryEncoding(req.url)) throw errors.badQuery('The query string is not valid percent-encoded UTF-8');
       req.validParams = route.params(req.params);
       let body: Body | undefined;
-      const readBody = async () => (body ??= await bodyOf(req, route, config));
+      const readBody = async () => (body ??= await bodyOf(req, res, route, config, uploads));
       if (route.acl === null) {
         if (route.person && !config.personIdPattern.test(req.params[route.person] ?? '')) throw errors.badPersonId(config.personIdPattern.source);
         return answer(req, res, route, undefined, NO_AUTHORITY, UNGUARDED, await readBody());
@@ -204,12 +205,27 @@ export function createApp(deps: AppDeps): App {
 
 interface Body { value: Record<string, unknown>; text: string; upload?: Upload }
 
-async function bodyOf(req: IncomingMessage, route: Route, config: Config): Promise<Body> {
+async function bodyOf(req: Req, res: ServerResponse, route: Route, config: Config, uploads: UploadGate): Promise<Body> {
   if (req.method !== 'POST' && req.method !== 'PATCH') return { value: {}, text: '{}' };
   const limit = config.bodyLimit;
   if (route.body === 'form') return { value: await readForm(req, limit), text: '{}' };
-  if (route.body === 'upload') return { value: {}, text: '{}', upload: await readUpload(req, config.documentLimit) };
+  if (route.body === 'upload') return { value: {}, text: '{}', upload: await readAdmittedUpload(req, res, config.documentLimit, uploads) };
   return readJsonObject(req, limit);
+}
+
+/** An upload read once the worker has room for it; its slot is held until the response is done. */
+async function readAdmittedUpload(req: Req, res: ServerResponse, limit: number, uploads: UploadGate): Promise<Upload> {
+  const left = new AbortController();
+  const onClose = () => left.abort();
+  res.once('close', onClose);
+  const release = await uploads.admit(req.principal!.id, left.signal).catch((err: unknown) => {
+    res.off('close', onClose);
+    // The upload was not read: answer, then close once the client has read the answer.
+    throw err instanceof HttpError ? refuseUnread(req, err) : err;
+  });
+  res.off('close', onClose);
+  res.once('close', release);
+  return readUpload(req, limit);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

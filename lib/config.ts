@@ -27,6 +27,8 @@ export interface Config {
   bodyLimit: number;
   /** Largest uploaded document in bytes (POST /personal_docs/:id/:page/:doc); the metadata is bounded by bodyLimit. */
   documentLimit: number;
+  /** Uploads a worker reads and stores at once (one account at most half of them); more wait up to LISTING_QUEUE_TIMEOUT, then 503 UPLOADS_BUSY. */
+  uploadConcurrency: number;
   /** Default shape of listings: `rows` (`[[{...}], ...]`, upstream 0.9.16's, which the Federation portal reads) or `objects` (`[{...}, ...]`). */
   listingShape: 'rows' | 'objects';
   /** Answer a principal verified before in one round trip, its statement guarded (False: always read the login first). */
@@ -154,6 +156,7 @@ const KEYS: Record<string, KeySpec> = {
   PROCESSES: { kind: 'int', field: 'processes', default: '0' },
   BODY_LIMIT: { kind: 'size', field: 'bodyLimit', default: '1MiB' },
   DOCUMENT_LIMIT: { kind: 'size', field: 'documentLimit', default: '10MiB' },
+  UPLOAD_CONCURRENCY: { kind: 'int', field: 'uploadConcurrency', default: '4' },
   LISTING_SHAPE: { kind: 'string', field: 'listingShape', default: 'rows' },
   SINGLE_ROUND_TRIP: { kind: 'bool', field: 'singleRoundTrip', default: 'True' },
   LEGACY_ROW_ARRAYS: { kind: 'bool', field: 'legacyRowArrays', default: 'False' },
@@ -359,6 +362,7 @@ export function loadConfigWithSources(file = defaultConfigFile(), env: NodeJS.Pr
   if (c.processes === 0) c.processes = availableParallelism();
   if (c.bodyLimit < 1024) throw range('BODY_LIMIT', 'must be at least 1 KiB');
   if (c.documentLimit < 1024) throw range('DOCUMENT_LIMIT', 'must be at least 1 KiB');
+  if (c.uploadConcurrency < 1) throw range('UPLOAD_CONCURRENCY', 'must be at least 1');
   if (c.pageLimitMax < 1) throw range('PAGE_LIMIT_MAX', 'must be at least 1');
   for (const key of ['LISTINGS_PER_WORKER', 'LISTINGS_PER_ACCOUNT', 'LISTINGS_PER_ADDRESS', 'LISTING_QUEUE_TIMEOUT', 'LISTING_BATCH_BYTES'] as const) {
     if ((c[KEYS[key]!.field] as number) < 1) throw range(key, 'must be at least 1');

@@ -298,4 +298,40 @@ t('DELETE (root): 204, then 404; the audit row names it', async () => {
   assert.equal(rows, [{ actor: 'ARGBUE111FAV', person: ANA_ID }]);
 });
 
+t('parallel uploads wait for a slot (UPLOAD_CONCURRENCY, an account half of them), then 503 UPLOADS_BUSY; none lost or half-stored', async () => {
+  const small = await startServer({ uploadConcurrency: 2, listingQueueTimeout: 500 });
+  const up = (as: CallOptions['as'], doc: string, body: Buffer | Readable) => call(small.base, 'POST', docPath(ANA_ID, BIRTH, doc), { as, ...raw(body, 'application/octet-stream') });
+  try {
+    // Ana's first upload holds her slot (one of two) while its body trickles in.
+    let finish: () => void = () => undefined;
+    const rest = new Promise<void>((resolve) => { finish = resolve; });
+    const slow = up(ANA, 'up-slow', Readable.from((async function* () { yield Buffer.alloc(1000, 1); await rest; yield Buffer.alloc(1000, 2); })()));
+    await new Promise((r) => setTimeout(r, 200));
+    const began = Date.now();
+    const busy = await up(ANA, 'up-busy', Buffer.alloc(300_000, 3));
+    assert.is(busy.status, 503);
+    assert.equal(busy.json, { error: 'Too many uploads are being stored (yours, or on this server); try again shortly', code: 'UPLOADS_BUSY' });
+    assert.is(busy.headers['retry-after'], '1');
+    assert.ok(Date.now() - began >= 450, 'it waited for a slot first');
+    // Another account still finds the worker's second slot.
+    assert.is((await up(CAMERON, 'up-other', Buffer.from('other'))).status, 201);
+    finish();
+    assert.is((await slow).status, 201);
+    assert.is((await up(ANA, 'up-after', Buffer.from('after'))).status, 201);
+
+    // Forty at once from one account: each is stored whole or refused whole.
+    const many = await Promise.all(Array.from({ length: 40 }, (_, i) => up(ANA, `up-many-${i}`, Buffer.alloc(64 * 1024, i))));
+    const counts: Record<number, number> = {};
+    for (const r of many) counts[r.status] = (counts[r.status] ?? 0) + 1;
+    assert.equal(Object.keys(counts).sort(), Object.keys(counts).filter((k) => k === '201' || k === '503').sort(), JSON.stringify(counts));
+    const { rows } = await small.db.pool.query<{ n: number; whole: number }>(
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE octet_length(document) = 65536)::int AS whole FROM personal_docs WHERE id LIKE 'up-many-%'`);
+    assert.equal(rows[0], { n: counts[201] ?? 0, whole: counts[201] ?? 0 });
+    assert.is((await small.db.pool.query(`SELECT 1 FROM personal_docs WHERE id = 'up-busy'`)).rowCount, 0);
+    process.stdout.write(`  [uploads] 40 parallel uploads of one account, 2 slots: ${JSON.stringify(counts)}\n`);
+  } finally {
+    await small.close();
+  }
+});
+
 t.run();

@@ -38,8 +38,12 @@ function lingerOnClose(socket: Socket): void {
 
 /** The 413 for a body over `limit`, answered so the client reads it: the connection closes only once it is flushed. */
 export function refuseTooLarge(req: IncomingMessage, limit: number): HttpError {
+  return refuseUnread(req, errors.tooLarge(limit));
+}
+
+/** `err` for a request whose body is not read: the connection closes once the answer is flushed and read. */
+export function refuseUnread(req: IncomingMessage, err: HttpError): HttpError {
   lingerOnClose(req.socket);
-  const err = errors.tooLarge(limit);
   err.headers.Connection = 'close';
   return err;
 }
