@@ -27,7 +27,8 @@ import { createClientAddress } from './http/client.js';
 import { setSecurityHeaders } from './http/headers.js';
 import { isUnpreflightedBrowserWrite } from './http/cross-site.js';
 import { requestedShape } from './http/shape.js';
-import { createUploadGate, readUpload, type Upload, type UploadGate } from './http/upload.js';
+import { readUpload, type Upload } from './http/upload.js';
+import { createAdmission, isLargeBody, LARGE_BODIES, type Admission } from './http/admission.js';
 import type { ListingGate } from './http/listings.js';
 import { GuardFailed, UNGUARDED, type Guard } from './db/run.js';
 import { DatabaseUnavailableError } from './db/errors.js';
@@ -82,7 +83,10 @@ export function createApp(deps: AppDeps): App {
   const clientAddress = createClientAddress(config.trustedProxies);
   const principals = createPrincipalCache();
   const stats: PathStats = { oneRoundTrip: 0, guardFailed: 0 };
-  const uploads = createUploadGate(config.uploadConcurrency, config.listingQueueTimeout);
+  const admissions: Admissions = {
+    uploads: createAdmission(config.uploadConcurrency, config.listingQueueTimeout, errors.uploadsBusy),
+    large: createAdmission(LARGE_BODIES, config.listingQueueTimeout, errors.bodiesBusy),
+  };
 
   const fail = (err: unknown, req: Req, res: ServerResponse) => {
     const known = err instanceof HttpError ? err : fromPgError(err);
@@ -182,7 +186,7 @@ export function createApp(deps: AppDeps): App {
       if (route.query && !validQueryEncoding(req.url)) throw errors.badQuery('The query string is not valid percent-encoded UTF-8');
       req.validParams = route.params(req.params);
       let body: Body | undefined;
-      const readBody = async () => (body ??= await bodyOf(req, res, route, config, uploads));
+      const readBody = async () => (body ??= await bodyOf(req, res, route, config, admissions));
       if (route.acl === null) {
         if (route.person && !config.personIdPattern.test(req.params[route.person] ?? '')) throw errors.badPersonId(config.personIdPattern.source);
         return answer(req, res, route, undefined, NO_AUTHORITY, UNGUARDED, await readBody());
@@ -205,27 +209,32 @@ export function createApp(deps: AppDeps): App {
 
 interface Body { value: Record<string, unknown>; text: string; upload?: Upload }
 
-async function bodyOf(req: Req, res: ServerResponse, route: Route, config: Config, uploads: UploadGate): Promise<Body> {
+interface Admissions { uploads: Admission; large: Admission }
+
+async function bodyOf(req: Req, res: ServerResponse, route: Route, config: Config, admissions: Admissions): Promise<Body> {
   if (req.method !== 'POST' && req.method !== 'PATCH') return { value: {}, text: '{}' };
   const limit = config.bodyLimit;
+  if (route.body === 'upload') {
+    await admitted(req, res, admissions.uploads);
+    return { value: {}, text: '{}', upload: await readUpload(req, config.documentLimit) };
+  }
+  if (isLargeBody(req.headers)) await admitted(req, res, admissions.large);
   if (route.body === 'form') return { value: await readForm(req, limit), text: '{}' };
-  if (route.body === 'upload') return { value: {}, text: '{}', upload: await readAdmittedUpload(req, res, config.documentLimit, uploads) };
   return readJsonObject(req, limit);
 }
 
-/** An upload read once the worker has room for it; its slot is held until the response is done. */
-async function readAdmittedUpload(req: Req, res: ServerResponse, limit: number, uploads: UploadGate): Promise<Upload> {
+/** Waits for the request's turn to be read; the turn is held until its response is done. */
+async function admitted(req: Req, res: ServerResponse, admission: Admission): Promise<void> {
   const left = new AbortController();
   const onClose = () => left.abort();
   res.once('close', onClose);
-  const release = await uploads.admit(req.principal!.id, left.signal).catch((err: unknown) => {
+  const release = await admission.admit(req.principal?.id ?? req.client ?? '', left.signal).catch((err: unknown) => {
     res.off('close', onClose);
-    // The upload was not read: answer, then close once the client has read the answer.
+    // The body was not read: answer, then close once the client has read the answer.
     throw err instanceof HttpError ? refuseUnread(req, err) : err;
   });
   res.off('close', onClose);
   res.once('close', release);
-  return readUpload(req, limit);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -63,6 +63,7 @@ export const errors = {
   lockedOut: (seconds: number) => new HttpError(429, 'TOO_MANY_FAILED_LOGINS', 'Too many failed logins; try again later', { 'Retry-After': String(seconds) }),
   queryTimeout: () => new HttpError(503, 'QUERY_TIMEOUT', 'The query ran longer than the configured limit', { 'Retry-After': '5' }),
   unavailable: () => new HttpError(503, 'DATABASE_UNAVAILABLE', 'The database is unavailable; try again shortly', { 'Retry-After': '5' }),
+  bodiesBusy: (seconds: number) => new HttpError(503, 'BODIES_BUSY', 'Too many large request bodies are being read (yours, or on this server); try again shortly', { 'Retry-After': String(seconds) }),
   uploadsBusy: (seconds: number) => new HttpError(503, 'UPLOADS_BUSY', 'Too many uploads are being stored (yours, or on this server); try again shortly', { 'Retry-After': String(seconds) }),
   listingsBusy: (seconds: number) => new HttpError(503, 'LISTINGS_BUSY', 'Too many listings are open (yours, from your address, or on this server); try again shortly', { 'Retry-After': String(seconds) }),
   internal: () => new HttpError(500, 'INTERNAL', 'Internal server error'),

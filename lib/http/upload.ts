@@ -13,32 +13,6 @@ import busboy from 'busboy';
 import { errors, HttpError } from './errors.js';
 import { refuseTooLarge } from './body.js';
 import { BoundedBytes } from './bytes.js';
-import { Gate, type Release } from './gate.js';
-
-/**
- * How many uploads a worker holds at once. An upload is in memory from its first byte
- * to the end of its statement, about three times its size at the peak (the bytes, and
- * their copy in the protocol message that carries them to PostgreSQL), so without a
- * bound a few hundred parallel uploads of DOCUMENT_LIMIT would exhaust the worker. One
- * account holds at most half the slots, so it cannot keep the others out. A waiting
- * upload is not read (TCP holds its bytes back); after `queueMs` it is answered 503.
- */
-export interface UploadGate {
-  admit(account: string, signal?: AbortSignal): Promise<Release>;
-  stats(): { storing: number; queued: number };
-}
-
-const STORING = 'storing';
-
-export function createUploadGate(perWorker: number, queueMs: number): UploadGate {
-  const perAccount = Math.max(1, Math.floor(perWorker / 2));
-  const gate = new Gate((key) => (key === STORING ? perWorker : perAccount));
-  const busy = () => errors.uploadsBusy(Math.max(1, Math.ceil(queueMs / 1000)));
-  return {
-    admit: (account, signal) => gate.acquire([STORING, `a:${account}`], { timeoutMs: queueMs, onTimeout: busy, signal }),
-    stats: () => ({ storing: gate.count(STORING), queued: gate.queued }),
-  };
-}
 
 export interface Upload {
   bytes: Buffer;
