@@ -52,7 +52,7 @@ export async function patchPage(ctx: ResourceContext, book: string, page: string
   checkPageBody(ctx.body, book, page);
   const rows = await run<{ j: string | null }>(ctx.pool, audited(ctx, pageEvent('update', book, page, 200),
     sql`UPDATE pols SET data = COALESCE(data, '{}'::jsonb) || ${documentOf(ctx, page, { book })}
-      WHERE id = ${page}::varchar AND book = ${book}::varchar AND ${ctx.guard.ok} RETURNING ${raw(PAGE_JSON)} AS j`));
+      WHERE id = ${page}::varchar AND book = ${book}::varchar AND ${ctx.guard.ok} RETURNING ${raw(PAGE_JSON)} AS j`), { prepare: true });
   const found = rows[0]?.j;
   if (found == null) throw errors.notFound('Page');
   return json(200, found);

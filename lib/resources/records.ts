@@ -100,7 +100,7 @@ export async function createOnce(ctx: ResourceContext, spec: CreateSpec): Promis
       CASE WHEN t.data = doc.data AND ${sameBook} THEN ${doc('t')} END
     FROM ${table} t, doc WHERE t.id = ${spec.id}::varchar AND NOT EXISTS (SELECT 1 FROM ins) AND ${ok}
     UNION ALL
-    SELECT false, NULL, NULL WHERE NOT ${ok}`));
+    SELECT false, NULL, NULL WHERE NOT ${ok}`), { prepare: true });
   let row: Outcome | undefined = rows[0];
   if (!row) {
     if (spec.book !== undefined && !(await personExists(ctx, spec.book))) throw errors.notFound('Person');
@@ -130,7 +130,7 @@ export function insertRecord(ctx: ResourceContext, kind: RecordKind, id: string,
 export async function mergeRecord(ctx: ResourceContext, kind: RecordKind, id: string, changes: Sql, changed?: string[]): Promise<Reply> {
   const rows = await run<{ j: string | null }>(ctx.pool, audited(ctx, writeEvent(kind, 'update', id, 200, changed),
     sql`UPDATE ${raw(kind.table)} SET data = COALESCE(data, '{}'::jsonb) || ${changes}
-      WHERE id = ${id}::varchar AND ${ctx.guard.ok} RETURNING ${raw(PUBLIC_JSON)} AS j`));
+      WHERE id = ${id}::varchar AND ${ctx.guard.ok} RETURNING ${raw(PUBLIC_JSON)} AS j`), { prepare: true });
   const found = rows[0]?.j;
   if (found == null) throw errors.notFound(kind.noun);
   return json(200, found);

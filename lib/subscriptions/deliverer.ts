@@ -183,7 +183,12 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
       if (held.has(id)) { if (waitMs === 0) dueHeld.push(id); continue; }
       if (waitMs > 0) continue;
       if (held.size >= settings.concurrency) { waiting++; continue; }
-      if (await tryLock(id)) { held.set(id, { running: false, again: false }); run(id); }
+      if (await tryLock(id)) {
+        // The hub reads slowly while this worker holds none: from now on it is waited on.
+        if (!held.size) opts.hub.poke();
+        held.set(id, { running: false, again: false });
+        run(id);
+      }
     }
     // More due subscriptions than this worker may hold: let idle ones go (they are
     // caught up: each held one was run on every batch), so that they take turns here or
@@ -214,7 +219,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     })();
   }
 
-  const unfollow = opts.hub.follow({ batch: () => { for (const id of held.keys()) run(id); }, end: () => undefined });
+  const unfollow = opts.hub.follow({ batch: () => { for (const id of held.keys()) run(id); }, end: () => undefined, idle: () => held.size === 0 });
   const timer = setInterval(scan, opts.scanMs ?? SCAN_MS);
   timer.unref();
 
