@@ -10,31 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launch, freePort, type Launched } from './launch.js';
 import { SCENARIOS, warmUp, type Context, type Measured } from './scenarios.js';
-import { NGINX, shippedSite, startNginx, swap, type Nginx } from '../test/helpers/nginx.js';
+import { NGINX, siteFor, startNginx, type Nginx } from '../test/helpers/nginx.js';
 import { makeCert, type Cert } from '../test/helpers/tls.js';
 
 export interface ScaleOptions { workers: number; duration: number; connections: number; people: number }
 
-/** The shipped site, TLS on `port`, its upstream the given instances (the commented block for two). */
-function site(port: number, cert: Cert, upstreams: string[]): string {
-  let text = shippedSite();
-  if (upstreams.length === 2) {
-    text = swap(text, /\nupstream thalamus \{[^}]*\}\n/, '\n');
-    const block = /# upstream thalamus \{\n(?:#.*\n)*?# \}\n/.exec(text);
-    if (!block) throw new Error('nginx/thalamus.conf no longer has the commented upstream block for several instances');
-    text = text.replace(block[0], block[0].replace(/^# ?/gm, ''));
-    text = swap(text, 'server 10.0.0.11:8080', `server ${upstreams[0]}`);
-    text = swap(text, 'server 10.0.0.12:8080', `server ${upstreams[1]}`);
-  } else {
-    text = swap(text, 'server 127.0.0.1:8080', `server ${upstreams[0]}`);
-  }
-  // One client address sends everything: the per-address limit would measure itself.
-  text = swap(text, 'rate=20r/s', 'rate=1000000r/s');
-  text = swap(text, 'listen 8443 ssl http2;', `listen 127.0.0.1:${port} ssl http2;`);
-  text = swap(text, /\n\s*listen \[::\]:8443 ssl http2;/, '');
-  text = swap(text, '/etc/thalamus/tls/cert.pem', cert.cert);
-  return swap(text, '/etc/thalamus/tls/key.pem', cert.key);
-}
+// One client address sends everything: the per-address limit would measure itself.
+const site = (port: number, cert: Cert, upstreams: string[]) => siteFor(port, cert, upstreams, '1000000r/s');
 
 const cell = (m: Measured) => `${Math.round(m.rps)} req/s, p99 ${m.p99} ms${m.errors || m.non2xx ? ` (${m.errors} errors, ${m.non2xx} non-2xx)` : ''}`;
 

@@ -12,7 +12,6 @@ import type { HttpError } from './errors.js';
 export interface Admission {
   /** A turn for one request of `account`; rejects with the busy error after `queueMs`, or when `signal` aborts. */
   admit(account: string, signal?: AbortSignal): Promise<Release>;
-  stats(): { admitted: number; queued: number };
 }
 
 const ADMITTED = 'admitted';
@@ -21,10 +20,7 @@ export function createAdmission(perWorker: number, queueMs: number, busy: (retry
   const perAccount = Math.max(1, Math.floor(perWorker / 2));
   const gate = new Gate((key) => (key === ADMITTED ? perWorker : perAccount));
   const onTimeout = () => busy(Math.max(1, Math.ceil(queueMs / 1000)));
-  return {
-    admit: (account, signal) => gate.acquire([ADMITTED, `a:${account}`], { timeoutMs: queueMs, onTimeout, signal }),
-    stats: () => ({ admitted: gate.count(ADMITTED), queued: gate.queued }),
-  };
+  return { admit: (account, signal) => gate.acquire([ADMITTED, `a:${account}`], { timeoutMs: queueMs, onTimeout, signal }) };
 }
 
 /** Large JSON and form bodies a worker reads at once (an account half of them). */

@@ -21,6 +21,30 @@ export function swap(text: string, from: string | RegExp, to: string): string {
   return text.replace(from, to);
 }
 
+/**
+ * The shipped site on loopback: TLS on `port` with `cert`, its upstream the given
+ * instances (two: the commented block for several instances, in use), and the
+ * per-address rate raised to `rate` (one client address sends everything in a test).
+ */
+export function siteFor(port: number, cert: { cert: string; key: string }, upstreams: string[], rate: string): string {
+  let site = shippedSite();
+  if (upstreams.length === 2) {
+    site = swap(site, /\nupstream thalamus \{[^}]*\}\n/, '\n');
+    const block = /# upstream thalamus \{\n(?:#.*\n)*?# \}\n/.exec(site);
+    if (!block) throw new Error('nginx/thalamus.conf no longer has the commented upstream block for several instances');
+    site = site.replace(block[0], block[0].replace(/^# ?/gm, ''));
+    site = swap(site, 'server 10.0.0.11:8080', `server ${upstreams[0]}`);
+    site = swap(site, 'server 10.0.0.12:8080', `server ${upstreams[1]}`);
+  } else {
+    site = swap(site, 'server 127.0.0.1:8080', `server ${upstreams[0]}`);
+  }
+  site = swap(site, 'rate=20r/s', `rate=${rate}`);
+  site = swap(site, 'listen 8443 ssl http2;', `listen 127.0.0.1:${port} ssl http2;`);
+  site = swap(site, /\n\s*listen \[::\]:8443 ssl http2;/, '');
+  site = swap(site, '/etc/thalamus/tls/cert.pem', cert.cert);
+  return swap(site, '/etc/thalamus/tls/key.pem', cert.key);
+}
+
 export interface Nginx {
   /** Everything nginx printed, and its error log. */
   log(): string;

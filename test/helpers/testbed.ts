@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { Agent } from 'undici';
 import { freePort, startCluster, type ClusterProcess } from './cluster.js';
 import { startPgCluster, waitForStreaming, type PgCluster } from './pgcluster.js';
-import { NGINX, shippedSite, startNginx, swap, type Nginx } from './nginx.js';
+import { NGINX, siteFor, startNginx, type Nginx } from './nginx.js';
 import { makeCert, type Cert } from './tls.js';
 
 export interface Instance { name: string; proc: ClusterProcess }
@@ -32,20 +32,7 @@ export interface TestBed {
 export const BED_MAX_LAG = 2;
 
 /** The shipped config with the two-server block in use, both instances in it, and a rate limit that a test's load stays under. */
-function bedSite(port: number, cert: Cert, upstreams: [string, string]): string {
-  let site = shippedSite();
-  site = swap(site, /\nupstream thalamus \{[^}]*\}\n/, '\n');
-  const block = /# upstream thalamus \{\n(?:#.*\n)*?# \}\n/.exec(site);
-  if (!block) throw new Error('nginx/thalamus.conf no longer has the commented upstream block for several instances');
-  site = site.replace(block[0], block[0].replace(/^# ?/gm, ''));
-  site = swap(site, 'server 10.0.0.11:8080', `server ${upstreams[0]}`);
-  site = swap(site, 'server 10.0.0.12:8080', `server ${upstreams[1]}`);
-  site = swap(site, 'rate=20r/s', 'rate=5000r/s');
-  site = swap(site, 'listen 8443 ssl http2;', `listen 127.0.0.1:${port} ssl http2;`);
-  site = swap(site, /\n\s*listen \[::\]:8443 ssl http2;/, '');
-  site = swap(site, '/etc/thalamus/tls/cert.pem', cert.cert);
-  return swap(site, '/etc/thalamus/tls/key.pem', cert.key);
-}
+const bedSite = (port: number, cert: Cert, upstreams: [string, string]) => siteFor(port, cert, upstreams, '5000r/s');
 
 export async function startTestBed(log: (line: string) => void = () => undefined): Promise<TestBed> {
   if (!NGINX) throw new Error('the test bed needs nginx (apt-get install nginx; .ci/run does)');
