@@ -10,7 +10,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { startServer, type TestServer } from './helpers/server.js';
 import { call, ANA, CAMERON, ROOT, type CallOptions, type Response } from './helpers/http.js';
 import { dumpRows } from './helpers/rows.js';
-import { BoundedBytes } from '../lib/http/bytes.js';
+import pg from 'pg';
+import sql from 'sql-template-tag';
+import { BoundedBytes, SEGMENT } from '../lib/http/bytes.js';
+import { run } from '../lib/db/run.js';
 
 const ANA_ID = 'ESPGNU777ORG';
 const CAMERON_ID = 'ITAPYT999HON';
@@ -241,17 +244,48 @@ t('a 10 MiB document (DOCUMENT_LIMIT by default) round trip: same bytes, hash, E
   assert.equal([over.status, over.json], [413, E.tooLarge(10 * MIB)]);
 });
 
-t('the bytes are held in one buffer, sized from Content-Length when given', () => {
+t('the bytes are held once, in segments of at most 1 MiB (the first sized from Content-Length), never in a doubled copy', () => {
   const sink = new BoundedBytes(1000, 300);
   for (let i = 0; i < 3; i++) assert.ok(sink.push(Buffer.alloc(100, i)));
   assert.not.ok(sink.push(Buffer.alloc(701)), 'past the limit');
   const { bytes, sha512: hash } = sink.done();
   assert.is(bytes.length, 300);
-  assert.is(bytes.buffer.byteLength >= 300 && bytes.byteOffset + bytes.length <= bytes.buffer.byteLength, true);
+  assert.equal(bytes.parts.map((p) => p.buffer.byteLength >= 300 ? p.length : -1), [300], 'one segment of the announced size');
   assert.is(hash, sha512(Buffer.concat([Buffer.alloc(100, 0), Buffer.alloc(100, 1), Buffer.alloc(100, 2)])));
-  const big = new BoundedBytes(10 * MIB, 4 * MIB);
-  big.push(Buffer.alloc(4 * MIB));
-  assert.is(big.done().bytes.buffer.byteLength, 4 * MIB, 'one allocation of the announced size');
+  // A chunked body (no Content-Length) of 2.5 MiB in 64 KiB chunks: three segments, the last one cut to what came.
+  const data = randomBytes(2.5 * MIB);
+  const chunked = new BoundedBytes(10 * MIB);
+  for (let at = 0; at < data.length; at += 64 * 1024) assert.ok(chunked.push(data.subarray(at, at + 64 * 1024)));
+  const got = chunked.done();
+  assert.equal(got.bytes.parts.map((p) => p.length), [SEGMENT, SEGMENT, 0.5 * MIB]);
+  assert.ok(got.bytes.parts.every((p) => p.buffer.byteLength <= SEGMENT), 'no segment allocated beyond 1 MiB');
+  assert.ok(Buffer.concat(got.bytes.parts).equals(data));
+  assert.is(got.sha512, sha512(data));
+});
+
+t('the segments reach PostgreSQL by reference: the Bind message is written around them, nothing copies the document', async () => {
+  const pool = new pg.Pool({ connectionString: s.db.url, max: 1 });
+  try {
+    const client = await pool.connect();
+    const stream = (client as unknown as { connection: { stream: { write: (chunk: Buffer, ...rest: unknown[]) => boolean } } }).connection.stream;
+    const written: Buffer[] = [];
+    const write = stream.write.bind(stream);
+    stream.write = (chunk: Buffer, ...rest: unknown[]) => { written.push(chunk); return write(chunk, ...rest); };
+    client.release();
+    const data = randomBytes(3 * MIB + 5);
+    const sink = new BoundedBytes(10 * MIB, data.length);
+    for (let at = 0; at < data.length; at += 100_000) sink.push(data.subarray(at, at + 100_000));
+    const { bytes, sha512: hash } = sink.done();
+    assert.is(bytes.parts.length, 4);
+    // Text and null parameters around the bytes keep their places.
+    const [row] = await run<{ h: string; n: number; before: string; after: string | null }>(pool,
+      sql`SELECT ${'ä before'}::text AS before, encode(sha512(${bytes}::bytea), 'hex') AS h, octet_length(${bytes}::bytea) AS n, ${null}::text AS after`);
+    assert.equal(row, { before: 'ä before', h: hash, n: data.length, after: null });
+    for (const part of bytes.parts) assert.ok(written.some((w) => w === part), 'each segment is written as it is');
+    assert.ok(written.every((w) => bytes.parts.includes(w) || w.length < 4096), `no other write holds the document (largest: ${Math.max(...written.filter((w) => !bytes.parts.includes(w)).map((w) => w.length))})`);
+  } finally {
+    await pool.end();
+  }
 });
 
 t('a professional (global role) uploads to another person\'s page; an end user only to their own book', async () => {

@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import type pg from 'pg';
 import sql, { join, type Sql } from 'sql-template-tag';
 import { asDatabaseError } from './errors.js';
+import { hasParts, PartsQuery } from './parts.js';
 
 export interface Guard {
   /** CTEs the statement begins with (`g`, the guard's one row), or none. */
@@ -59,7 +60,9 @@ export async function run<R extends pg.QueryResultRow>(db: Queryable, s: Sql, op
   if (opts.prepare) config.name = nameOf(s.text);
   let result: pg.QueryResult<R>;
   try {
-    result = await db.query<R>(config);
+    // A statement carrying ByteParts (an upload's bytes) is sent without copying them;
+    // node-postgres' pool runs a Query object as it runs a config.
+    result = await db.query<R>(hasParts(s.values) ? new PartsQuery<R>(config) as unknown as pg.QueryConfig : config);
   } catch (err) {
     throw asDatabaseError(err);
   }

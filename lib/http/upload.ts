@@ -5,7 +5,7 @@
 // - multipart/form-data (curl -F, Python requests' files=): a `file` part, whose
 //   Content-Type and file name are the document's, and an optional `meta` part holding
 //   a JSON object of the metadata fields. Parsed by busboy, a streaming parser: the
-//   file part's bytes flow into one buffer as they arrive, like a raw body's.
+//   file part's bytes flow into segments as they arrive, like a raw body's (bytes.ts).
 // Browsers cannot send a multipart upload cross-site: lib/http/cross-site.ts refuses
 // it before this runs. Above the limit the answer is 413, read by the client.
 import type { IncomingMessage } from 'node:http';
@@ -13,9 +13,11 @@ import busboy from 'busboy';
 import { errors, HttpError } from './errors.js';
 import { refuseTooLarge } from './body.js';
 import { BoundedBytes } from './bytes.js';
+import type { ByteParts } from '../db/parts.js';
 
 export interface Upload {
-  bytes: Buffer;
+  /** Held once, sent to PostgreSQL as they are. */
+  bytes: ByteParts;
   /** sha512 of the bytes, lower-case hex. */
   sha512: string;
   /** The document's media type, lower-cased, without parameters. */
@@ -82,7 +84,7 @@ function declaredLength(req: IncomingMessage): number | undefined {
   return raw !== undefined && /^\d{1,15}$/.test(raw) ? Number(raw) : undefined;
 }
 
-function readRaw(req: IncomingMessage, limit: number): Promise<{ bytes: Buffer; sha512: string }> {
+function readRaw(req: IncomingMessage, limit: number): Promise<{ bytes: ByteParts; sha512: string }> {
   return new Promise((resolve, reject) => {
     const declared = declaredLength(req);
     if (declared !== undefined && declared > limit) { reject(refuseTooLarge(req, limit)); return; }

@@ -3,7 +3,8 @@
 // of its person's book: an unknown person, an unknown page or a page of another book
 // is a 404. An upload to an existing id answers 200 when it is the very same document
 // (bytes, metadata, person and page: a client resending after a lost answer), else 409.
-// The bytes go to PostgreSQL once, as one binary bytea parameter.
+// The bytes go to PostgreSQL once, as one binary bytea parameter written from the
+// upload's own segments (lib/db/parts.ts).
 import sql, { raw } from 'sql-template-tag';
 import { audited, type ResourceContext } from './context.js';
 import { auditInsert, type AuditEvent } from '../audit/entry.js';
