@@ -4,14 +4,16 @@
 // imported twice changes nothing. While PostgreSQL writes one batch the next is read and
 // checked. A bad line is reported with its number and skipped, or with `strict` stops
 // the import. The whole import is one transaction: it lands whole, with one audit row
-// holding its counts, or not at all (a strict stop, an error, Ctrl-C).
+// holding its counts, or not at all (a strict stop, an error, Ctrl-C). Its change rows
+// (the relay's log) are written set-based at its commit, not by a trigger per row
+// (sql/022_bulk_changes.sql).
 import type pg from 'pg';
 import { auditInsert, type AuditSource } from '../audit/entry.js';
 import sql from 'sql-template-tag';
 import { KIND_ORDER, type BulkKind } from './kinds.js';
 import { readLines, MAX_LINE_BYTES } from './lines.js';
 import { checkLine, type Rules } from './validate.js';
-import { freshLines, insertBatch, differingLines, type Batch } from './insert.js';
+import { freshLines, insertBatch, differingLines, BULK_CHANGES, type Batch } from './insert.js';
 
 export interface ImportOptions {
   rules: Rules;
@@ -111,6 +113,8 @@ export async function importNdjson(pool: pg.Pool, input: AsyncIterable<Buffer | 
   let done = false;
   try {
     await client.query('BEGIN');
+    await client.query(`SET LOCAL thalamus.bulk_import = 'on'`);
+    await client.query(BULK_CHANGES);
     for await (const line of readLines(input, opts.maxLineBytes ?? MAX_LINE_BYTES)) {
       summary.lines = line.n;
       if (line.n % 1000 === 0) opts.onProgress?.(line.n);
@@ -138,6 +142,8 @@ export async function importNdjson(pool: pg.Pool, input: AsyncIterable<Buffer | 
     }
     const audit = auditInsert({ ...opts.audit, action: 'import', recordId: null, person: null, status: 200, detail }, sql`true`);
     await client.query(audit.text, audit.values);
+    // Last before COMMIT: it takes the change log's writer lock, held until the commit ends.
+    await client.query('SELECT changes_log_bulk()');
     await client.query('COMMIT');
     done = true;
     return summary;

@@ -53,6 +53,18 @@ const INSERT: Record<BulkKind, { table: string; columns: string }> = {
   document: { table: 'personal_docs', columns: 'id, fedacct, pol, document, data' },
 };
 
+/** What the change log records of an inserted row (sql/022_bulk_changes.sql): kind, id, person, page. */
+const CHANGE: Record<BulkKind, string> = {
+  person: `'people', id, id, NULL`,
+  unit: `'units', id, NULL, NULL`,
+  institution: `'institutions', id, NULL, NULL`,
+  page: `'pols', id, book, NULL`,
+  document: `'documents', id, fedacct, pol`,
+};
+
+/** The import's own change log, appended to `changes` by changes_log_bulk() at its commit. */
+export const BULK_CHANGES = `CREATE TEMPORARY TABLE bulk_changes (ord bigserial, kind text, id varchar, person varchar, page varchar) ON COMMIT DROP`;
+
 /** An existing row differs from the input row `i`. */
 const DIFFERS: Record<BulkKind, { table: string; condition: string }> = {
   person: { table: 'people', condition: 't.data IS DISTINCT FROM i.data' },
@@ -91,13 +103,14 @@ export async function freshLines(client: pg.PoolClient, batch: Batch): Promise<S
 
 /**
  * Inserts the batch's records (whose ids freshLines found free) whose person or page is
- * there, and returns the others. A record written by someone else since then fails the
+ * there, noting each in bulk_changes in the same statement, and returns the others. A record written by someone else since then fails the
  * import (unique violation): nothing is written, and it can simply be run again.
  */
 export async function insertBatch(client: pg.PoolClient, batch: Batch): Promise<BatchResult> {
   const k = batch.kind;
   const { table, columns } = INSERT[k];
-  const { rowCount } = await client.query(`INSERT INTO ${table} (${columns}) SELECT ${columns} FROM (${INPUT[k]}) x WHERE ${PRESENT[k]}`, params(batch));
+  const { rowCount } = await client.query(`WITH ins AS (INSERT INTO ${table} (${columns}) SELECT ${columns} FROM (${INPUT[k]}) x WHERE ${PRESENT[k]} RETURNING *)
+    INSERT INTO bulk_changes (kind, id, person, page) SELECT ${CHANGE[k]} FROM ins`, params(batch));
   const inserted = rowCount ?? 0;
   const keys = KEYS[k];
   if (inserted === batch.records.length || !keys) return { inserted, orphans: [] };
