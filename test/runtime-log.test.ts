@@ -3,6 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Writable } from 'node:stream';
+import { spawn } from 'node:child_process';
 import pino from 'pino';
 import { request } from 'undici';
 import { loadConfig } from '../lib/config.js';
@@ -64,6 +65,33 @@ t('without one (or with an unusable one) an id is made', async () => {
   assert.is(line.status, 401);
   assert.is(line.route, '/login');
   assert.is(line.account, undefined);
+});
+
+t('the shipped logger writes the lines of one turn together, a lone line at once (not when more come), and what is left at exit', async () => {
+  // A child process with stdout a pipe (JSON lines): 200 lines in one turn, one more a
+  // turn later, and, a second after that, two written just before process.exit().
+  const script = `
+    import { createLogger } from '${new URL('../lib/log.ts', import.meta.url).href}';
+    const log = createLogger('info');
+    for (let i = 0; i < 200; i++) log.info({ i }, 'burst');
+    setTimeout(() => {
+      log.info('later');
+      setTimeout(() => { log.info('last 1'); log.error('last 2'); process.exit(3); }, 1000);
+    }, 50);`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, THALAMUS_LOG_JSON: '1' } });
+  const arrived: { msg: string; i?: number; at: number }[] = [];
+  let rest = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    const parts = (rest + chunk.toString('utf8')).split('\n');
+    rest = parts.pop()!;
+    for (const line of parts) arrived.push({ ...JSON.parse(line), at: Date.now() });
+  });
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  assert.is(code, 3);
+  assert.is(arrived.length, 203);
+  assert.equal(arrived.slice(0, 200).map((m) => m.i), [...Array(200).keys()], 'in order');
+  assert.equal(arrived.slice(200).map((m) => m.msg), ['later', 'last 1', 'last 2']);
+  assert.ok(arrived[201]!.at - arrived[200]!.at > 500, 'the lone line was written at once, not with the next ones');
 });
 
 t.run();

@@ -25,15 +25,27 @@ function plain(address: string): string {
 
 export type ClientAddress = (req: IncomingMessage) => string;
 
+/** Addresses whose answer is remembered (then forgotten all at once). */
+const KNOWN_ADDRESSES = 4096;
+
 export function createClientAddress(trustedProxies: string[]): ClientAddress {
   const trusted = new BlockList();
   for (const text of trustedProxies) {
     const n = parseNetwork(text)!;
     trusted.addSubnet(n.address, n.prefix, n.family);
   }
+  // BlockList.check builds a SocketAddress each time; the same few addresses (the proxy's,
+  // keep-alive clients') come again and again.
+  const known = new Map<string, boolean>();
   const isTrusted = (address: string) => {
-    const v = isIP(address);
-    return v !== 0 && trusted.check(address, v === 4 ? 'ipv4' : 'ipv6');
+    let answer = known.get(address);
+    if (answer === undefined) {
+      const v = isIP(address);
+      answer = v !== 0 && trusted.check(address, v === 4 ? 'ipv4' : 'ipv6');
+      if (known.size >= KNOWN_ADDRESSES) known.clear();
+      known.set(address, answer);
+    }
+    return answer;
   };
   return (req) => {
     let address = plain(req.socket.remoteAddress ?? '');
