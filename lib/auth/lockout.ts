@@ -38,7 +38,8 @@ export interface Lockout {
 
 /** The address a lockout counts: an IPv6 client by its /64, which one subscriber holds whole. */
 export function lockoutAddress(address: string): string {
-  if (!isIPv6(address)) return address;
+  // An IPv6 address has a colon; isIPv6's long expression need not run on every IPv4 one.
+  if (!address.includes(':') || !isIPv6(address)) return address;
   const [head = '', tail = ''] = address.split('::');
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
