@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type pg from 'pg';
 import { startServer, type TestServer } from './helpers/server.js';
-import { call, ANA as DEMO_ANA, CAMERON, ROOT, type Account } from './helpers/http.js';
+import { call, listedOf, ANA as DEMO_ANA, CAMERON, ROOT, type Account } from './helpers/http.js';
 import { startHttpServer, type HttpServer } from '../server/http-server.js';
 import { createLogger } from '../lib/log.js';
 
@@ -20,6 +20,8 @@ let b: HttpServer;
 let bBase = '';
 /** Statements B's pool ran (its pool.query calls), counted by the test. */
 let statements = 0;
+/** Clients B's listings checked out of its pool for their cursors (pool.query's own checkout passes a callback). */
+let checkouts = 0;
 
 t.before(async () => {
   a = await startServer();
@@ -35,6 +37,8 @@ t.before(async () => {
     if (!background.test(text.trim())) statements++;
     return query(...args);
   };
+  const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as unknown as { connect: (...args: unknown[]) => unknown }).connect = (...args: unknown[]) => { if (!args.length) checkouts++; return connect(...args); };
   // The demo's bcrypt hashes are upgraded by the first login; settle that first.
   for (const who of [ANA, CAMERON, ROOT]) assert.is((await call(a.base, 'GET', '/login', { as: who })).status, 200);
 });
@@ -74,6 +78,38 @@ t('a read, a listing, a page write and a merge each take one statement once the 
   const described = await measured(() => call(bBase, 'PATCH', docPath, { as: ANA, body: { description: 'scan' } }));
   assert.equal(described, { status: 200, statements: 1, oneRoundTrip: 1, guardFailed: 0 });
   console.log(`  [one round trip] read, listing, create, merge, documents, upload, metadata: 1 statement each`);
+});
+
+t('a listing\'s first statement sends no row over its share of LISTING_BATCH_BYTES: a large page ends it, the cursor sends the rest, whole and in order', async () => {
+  const idsOf = async () => (await a.db.pool.query<{ id: string }>(`SELECT id FROM pols WHERE book = $1 ORDER BY id`, [ANA.user])).rows.map((r) => r.id);
+  const listed = async () => {
+    const r = await call(bBase, 'GET', `/pols/${ANA.user}`, { as: ANA });
+    return { ...r, ids: (listedOf(r.json) ?? r.json).map((p: { id: string }) => p.id) };
+  };
+  try {
+    checkouts = 0;
+    assert.equal((await listed()).ids, await idsOf());
+    assert.is(checkouts, 0, 'a book of small pages: the first statement is all of it');
+    // A page of 100,000 bytes between small ones, then one that sorts first.
+    await a.db.pool.query(`INSERT INTO pols (id, book, data) VALUES ('size-1', $1, '{"id": "size-1"}'), ('size-2', $1, jsonb_build_object('id', 'size-2', 'note', repeat('x', 100000))), ('size-3', $1, '{"id": "size-3"}')`, [ANA.user]);
+    await warm(ANA, `/people/${ANA.user}`);
+    let r: Awaited<ReturnType<typeof listed>> | undefined;
+    checkouts = 0;
+    const middle = await measured(async () => (r = await listed()));
+    assert.equal(r!.ids, await idsOf());
+    assert.equal([middle.status, middle.oneRoundTrip, middle.statements], [200, 1, 1]);
+    assert.ok(checkouts >= 1, 'then a cursor');
+    await a.db.pool.query(`INSERT INTO pols (id, book, data) VALUES ('0-size-first', $1, jsonb_build_object('id', '0-size-first', 'note', repeat('y', 100000)))`, [ANA.user]);
+    checkouts = 0;
+    const first = await measured(async () => (r = await listed()));
+    assert.equal(r!.ids, await idsOf());
+    assert.is(r!.ids[0], '0-size-first');
+    assert.equal([first.status, first.oneRoundTrip], [200, 1]);
+    assert.ok(checkouts >= 1, 'the cursor reads from the start');
+    assert.ok(r!.text.includes('y'.repeat(100000)), 'the large first page is sent whole');
+  } finally {
+    await a.db.pool.query(`DELETE FROM pols WHERE id IN ('size-1', 'size-2', 'size-3', '0-size-first')`);
+  }
 });
 
 t('a password changed through A: B refuses the old password on the very next read and write, which change nothing', async () => {

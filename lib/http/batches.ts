@@ -18,8 +18,11 @@ import type { Release } from './gate.js';
 /** One element of a listing: its id (the order and the resume point) and its JSON text. */
 export interface Row { id: unknown; j: string }
 
-/** The first rows of a listing, read in one statement; `complete` when they are all of it. */
-export interface FirstRows { rows: Row[]; complete: boolean }
+/**
+ * The first rows of a listing, read in one statement; `complete` when they are all of
+ * it. `largest`: the size of a row the statement left out for its size, when it did.
+ */
+export interface FirstRows { rows: Row[]; complete: boolean; largest?: number }
 
 /** Where a listing's rows come from. */
 export interface BatchSource {

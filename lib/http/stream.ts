@@ -126,7 +126,13 @@ export async function streamRows(res: ServerResponse, source: BatchSource, opts:
       complete = first.complete;
       if (!complete) {
         const last = rows[rows.length - 1];
-        reader = readerAfter(last?.id, Math.max(1, ...rows.map((r) => r.j.length)));
+        reader = readerAfter(last?.id, Math.max(1, first.largest ?? 0, ...rows.map((r) => r.j.length)));
+        if (rows.length === 0) {
+          // The first row was too large for the first statement: the cursor reads it.
+          const read = await unlessClosed(res, reader.next());
+          if (read === GONE) return;
+          rows = read;
+        }
       }
     } else {
       reader = readerAfter();
