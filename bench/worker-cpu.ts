@@ -6,6 +6,7 @@
 //   npx tsx bench/worker-cpu.ts                        # GET /people/ESPGNU777ORG, request log on
 //   npx tsx bench/worker-cpu.ts /pols/ESPGNU777ORG     # another path
 //   LOG_LEVEL=silent npx tsx bench/worker-cpu.ts       # without the request log
+//   PAGES=50 npx tsx bench/worker-cpu.ts /pols/ESPGNU777ORG   # Ana's book with 50 more pages
 // The request log goes to this process's standard output: pipe it (| grep us/request)
 // as a service's goes to journald.
 import { spawn } from 'node:child_process';
@@ -16,6 +17,11 @@ import { startServer } from '../test/helpers/server.js';
 const REQUESTS = 20_000;
 const path = process.argv[2] ?? '/people/ESPGNU777ORG';
 const s = await startServer({ logLevel: process.env.LOG_LEVEL ?? 'info' });
+const pages = Number(process.env.PAGES ?? 0);
+if (pages) {
+  await s.db.pool.query(`INSERT INTO pols (id, book, data) SELECT 'bench-' || i, 'ESPGNU777ORG', jsonb_build_object('id', 'bench-' || i, 'book', 'ESPGNU777ORG',
+    'page_date', '2024-01-01T10:00:00', 'summary', repeat('health event summary ', 8), 'info', 'notes of the encounter') FROM generate_series(1, $1::int) i`, [pages]);
+}
 const auth = `Basic ${Buffer.from('ESPGNU777ORG:gnusolidario').toString('base64')}`;
 
 function load(requests: number): Promise<string> {
