@@ -20,32 +20,16 @@ BEGIN
   RETURN logged;
 END $$;
 
-DROP TRIGGER IF EXISTS changes_log ON people;
-CREATE CONSTRAINT TRIGGER changes_log AFTER INSERT OR DELETE ON people
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-    WHEN (current_setting('thalamus.bulk_import', true) IS DISTINCT FROM 'on')
-    EXECUTE FUNCTION changes_record('people');
-
-DROP TRIGGER IF EXISTS changes_log ON pols;
-CREATE CONSTRAINT TRIGGER changes_log AFTER INSERT OR DELETE ON pols
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-    WHEN (current_setting('thalamus.bulk_import', true) IS DISTINCT FROM 'on')
-    EXECUTE FUNCTION changes_record('pols');
-
-DROP TRIGGER IF EXISTS changes_log ON personal_docs;
-CREATE CONSTRAINT TRIGGER changes_log AFTER INSERT OR DELETE ON personal_docs
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-    WHEN (current_setting('thalamus.bulk_import', true) IS DISTINCT FROM 'on')
-    EXECUTE FUNCTION changes_record('documents');
-
-DROP TRIGGER IF EXISTS changes_log ON dus;
-CREATE CONSTRAINT TRIGGER changes_log AFTER INSERT OR DELETE ON dus
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-    WHEN (current_setting('thalamus.bulk_import', true) IS DISTINCT FROM 'on')
-    EXECUTE FUNCTION changes_record('units');
-
-DROP TRIGGER IF EXISTS changes_log ON institutions;
-CREATE CONSTRAINT TRIGGER changes_log AFTER INSERT OR DELETE ON institutions
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-    WHEN (current_setting('thalamus.bulk_import', true) IS DISTINCT FROM 'on')
-    EXECUTE FUNCTION changes_record('institutions');
+-- The insert (and delete) trigger of each table of 020_changes.sql, again, with the WHEN.
+DO $$
+DECLARE
+  t record;
+BEGIN
+  FOR t IN SELECT * FROM (VALUES ('people', 'people'), ('pols', 'pols'), ('personal_docs', 'documents'), ('dus', 'units'), ('institutions', 'institutions')) AS v(tab, kind) LOOP
+    EXECUTE format('DROP TRIGGER IF EXISTS changes_log ON %I', t.tab);
+    EXECUTE format($t$CREATE CONSTRAINT TRIGGER changes_log AFTER INSERT OR DELETE ON %I
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+        WHEN (current_setting('thalamus.bulk_import', true) IS DISTINCT FROM 'on')
+        EXECUTE FUNCTION changes_record(%L)$t$, t.tab, t.kind);
+  END LOOP;
+END $$;
