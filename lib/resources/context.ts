@@ -40,7 +40,6 @@ export interface ListingOptions {
 
 export interface ResourceContext {
   pool: pg.Pool;
-  /** What every statement checks on the way: the principal still stands (lib/auth/guard.ts), or nothing. */
   /** Where listings and exports read: a hot standby while it keeps up (READ_DATABASE_URL), else `pool`. */
   reads: Reads;
   /** What every statement checks on the way: the principal still stands (lib/auth/guard.ts), or nothing. */
