@@ -11,9 +11,9 @@
 // The request log goes to this process's standard output: pipe it (| grep us/request)
 // as a service's goes to journald.
 import { spawn } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ROOT } from '../lib/config.js';
-import type { AddressInfo } from 'node:net';
 import { startServer } from '../test/helpers/server.js';
 import { startBaseline } from './baseline.js';
 
