@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type net from 'node:net';
 import { createDatabase, startServer, type TestDatabase, type TestServer } from './helpers/server.js';
-import { spawnServer, rssOf, type ServerProcess } from './helpers/process.js';
+import { spawnServer, highestRss, type ServerProcess } from './helpers/process.js';
 import { basic, call, ROOT } from './helpers/http.js';
 import { addPages, addReaders, readerAccounts } from './helpers/books.js';
 import { stalledReader } from './helpers/stall.js';
@@ -106,25 +106,20 @@ rss('the worker\'s peak RSS stays within the bound of docs/speed.md', async () =
   // heap back to the system while the worker idles (CI runs measured 213 and 222 MiB after
   // the listing against 254-262 in others, and the same peak after), which is no growth.
   for (const a of readers) assert.is((await call(proc!.base, 'GET', '/login', { as: a })).status, 200);
-  let before = rssOf(proc!.pid);
-  const warm = setInterval(() => { before = Math.max(before, rssOf(proc!.pid)); }, 10);
-  try {
+  const before = (await highestRss(proc!.pid, async () => {
     assert.is((await call(proc!.base, 'GET', `/pols/${BOOK}?limit=600`, { as: ROOT })).status, 200);
     await sleep(500);
-  } finally {
-    clearInterval(warm);
-  }
-  let peak = before;
-  const sampler = setInterval(() => { peak = Math.max(peak, rssOf(proc!.pid)); }, 10);
+  })).peak;
   const sockets: net.Socket[] = [];
+  let peak: number;
   try {
-    for (const a of readers) sockets.push(await stalledReader(proc!.base, `/pols/${BOOK}`, { Authorization: basic(a) }));
-    await sleep(4000);
+    peak = Math.max(before, (await highestRss(proc!.pid, async () => {
+      for (const a of readers) sockets.push(await stalledReader(proc!.base, `/pols/${BOOK}`, { Authorization: basic(a) }));
+      await sleep(4000);
+    })).peak);
   } finally {
-    clearInterval(sampler);
     for (const socket of sockets) socket.destroy();
   }
-  peak = Math.max(peak, rssOf(proc!.pid));
   // docs/speed.md: each listing holds at most two batches (one read, one written), each
   // at most 2 x LISTING_BATCH_BYTES + the largest row, three times over (the rows, the
   // joined text, the socket's copy).

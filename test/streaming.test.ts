@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startServer, createDatabase, type TestServer, type TestDatabase } from './helpers/server.js';
-import { spawnServer, rssOf, type ServerProcess } from './helpers/process.js';
+import { spawnServer, rssOf, highestRss, type ServerProcess } from './helpers/process.js';
 import { agent, basic, call, HASH_PATTERN, ROOT } from './helpers/http.js';
 import { migrate, loadDemo } from '../lib/db/migrate.js';
 import sql, { raw } from 'sql-template-tag';
@@ -59,11 +59,9 @@ big('the worker streams every row while its RSS grows by less than 64 MB', async
   const warm = await call(proc!.base, 'GET', '/people?limit=1000', { as: ROOT });
   assert.is(warm.status, 200);
   const before = rssOf(proc!.pid);
-  let peak = before;
-  const sampler = setInterval(() => { peak = Math.max(peak, rssOf(proc!.pid)); }, 20);
   const chunks: Buffer[] = [];
   let received = 0;
-  try {
+  const { peak } = await highestRss(proc!.pid, async () => {
     const res = await request(`${proc!.base}/people`, { headers: { authorization: basic(ROOT) }, dispatcher: agent });
     assert.is(res.statusCode, 200);
     assert.is(res.headers['content-type'], 'application/json; charset=utf-8');
@@ -73,10 +71,7 @@ big('the worker streams every row while its RSS grows by less than 64 MB', async
       // A slow reader now and then, so the worker has to wait for 'drain'.
       if (chunks.length % 200 === 0) await sleep(20);
     }
-  } finally {
-    clearInterval(sampler);
-  }
-  peak = Math.max(peak, rssOf(proc!.pid));
+  }, 20);
   const text = Buffer.concat(chunks).toString('utf8');
   assert.not.match(text, HASH_PATTERN);
   const people = (JSON.parse(text) as Array<[{ id: string }]>).map(([p]) => p);

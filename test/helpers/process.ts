@@ -9,6 +9,18 @@ import { freePort, rssOf } from '../../bench/launch.js';
 
 export { rssOf };
 
+/** Runs `work` while sampling `pid`'s RSS every `everyMs` ms: its result and the highest RSS seen from its start to its end. */
+export async function highestRss<T>(pid: number, work: () => Promise<T>, everyMs = 10): Promise<{ result: T; peak: number }> {
+  let peak = rssOf(pid);
+  const sampler = setInterval(() => { peak = Math.max(peak, rssOf(pid)); }, everyMs);
+  try {
+    const result = await work();
+    return { result, peak: Math.max(peak, rssOf(pid)) };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
 export interface ServerProcess {
   base: string;
   /** The one worker process (the primary forks it), whose memory a test can watch. */
