@@ -29,6 +29,7 @@ import { isUnpreflightedBrowserWrite } from './http/cross-site.js';
 import { requestedShape } from './http/shape.js';
 import { readUpload, type Upload } from './http/upload.js';
 import { createAdmission, isLargeBody, LARGE_BODIES, type Admission } from './http/admission.js';
+import { ClientLeft, departureOf, unlessLeft, whenAborted } from './http/departure.js';
 import type { ListingGate } from './http/listings.js';
 import { GuardFailed, UNGUARDED, type Guard } from './db/run.js';
 import { DatabaseUnavailableError } from './db/errors.js';
@@ -65,7 +66,11 @@ export interface RequestInfo { method: string; route: string; status: number; se
 /** How requests were answered: in one round trip, or by the full path after a failed guard. */
 export interface PathStats { oneRoundTrip: number; guardFailed: number }
 
-type Req = PolkaRequest & { id?: string; route?: Route; label?: string; principal?: Principal; client?: string; validParams?: Params };
+type Req = PolkaRequest & {
+  id?: string; route?: Route; label?: string; principal?: Principal; client?: string; validParams?: Params;
+  /** Aborts when the client leaves (lib/http/departure.ts): made before anything is awaited. */
+  left?: AbortSignal;
+};
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** The order methods are listed in an Allow header. */
@@ -89,6 +94,7 @@ export function createApp(deps: AppDeps): App {
   };
 
   const fail = (err: unknown, req: Req, res: ServerResponse) => {
+    if (err instanceof ClientLeft) { res.destroy(); return; }
     const known = err instanceof HttpError ? err : fromPgError(err);
     if (!known) log.error({ err, reqId: req.id, route: req.route?.path }, 'request failed');
     else if (err instanceof DatabaseUnavailableError) log.warn({ err: err.cause, reqId: req.id }, 'database unavailable');
@@ -110,6 +116,7 @@ export function createApp(deps: AppDeps): App {
     const start = process.hrtime.bigint();
     const given = req.headers['x-request-id'];
     req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    req.left = departureOf(res);
     req.client = clientAddress(req);
     res.setHeader('X-Request-Id', req.id);
     setSecurityHeaders(res);
@@ -131,7 +138,7 @@ export function createApp(deps: AppDeps): App {
   async function answer(req: Req, res: ServerResponse, route: Route, principal: Principal | undefined, authority: Authority, guard: Guard, body: Body): Promise<void> {
     const ctx: ResourceContext = {
       pool, reads: deps.reads, guard, principal, authority, params: req.validParams!, query: req.query, body: body.value, bodyText: body.text, upload: body.upload,
-      head: req.method === 'HEAD', audit: sourceOf(req),
+      head: req.method === 'HEAD', audit: sourceOf(req), signal: req.left!,
       conditions: { ifNoneMatch: header(req, 'if-none-match'), lastEventId: header(req, 'last-event-id') },
       listing: { shape: requestedShape(req.headers.accept, config.listingShape), pageLimitMax: config.pageLimitMax, timeout: config.listingTimeout, gate: deps.listings },
     };
@@ -186,7 +193,7 @@ export function createApp(deps: AppDeps): App {
       if (route.query && !validQueryEncoding(req.url)) throw errors.badQuery('The query string is not valid percent-encoded UTF-8');
       req.validParams = route.params(req.params);
       let body: Body | undefined;
-      const readBody = async () => (body ??= await bodyOf(req, res, route, config, admissions));
+      const readBody = async () => (body ??= await bodyOf(req, route, config, admissions));
       if (route.acl === null) {
         if (route.person && !config.personIdPattern.test(req.params[route.person] ?? '')) throw errors.badPersonId(config.personIdPattern.source);
         return answer(req, res, route, undefined, NO_AUTHORITY, UNGUARDED, await readBody());
@@ -194,6 +201,8 @@ export function createApp(deps: AppDeps): App {
       const creds = parseBasic(req.headers.authorization);
       const fast = route.guarded && config.singleRoundTrip && !(route.standby && deps.reads.stats().inUse);
       if (creds && fast && await oneRoundTrip(req, res, route, creds, readBody)) return;
+      // Nobody is left to answer: no password is checked for them.
+      if (req.left!.aborted) throw new ClientLeft();
       const verified = await auth.authenticate(req.headers.authorization, { address: req.client!, route: route.path, requestId: req.id! });
       req.principal = verified.principal;
       principals.set(creds!, verified);
@@ -211,30 +220,32 @@ interface Body { value: Record<string, unknown>; text: string; upload?: Upload }
 
 interface Admissions { uploads: Admission; large: Admission }
 
-async function bodyOf(req: Req, res: ServerResponse, route: Route, config: Config, admissions: Admissions): Promise<Body> {
+async function bodyOf(req: Req, route: Route, config: Config, admissions: Admissions): Promise<Body> {
   if (req.method !== 'POST' && req.method !== 'PATCH') return { value: {}, text: '{}' };
   const limit = config.bodyLimit;
+  const left = req.left!;
   if (route.body === 'upload') {
-    await admitted(req, res, admissions.uploads);
-    return { value: {}, text: '{}', upload: await readUpload(req, config.documentLimit) };
+    await admitted(req, admissions.uploads);
+    return { value: {}, text: '{}', upload: await unlessLeft(left, readUpload(req, config.documentLimit)) };
   }
-  if (isLargeBody(req.headers)) await admitted(req, res, admissions.large);
-  if (route.body === 'form') return { value: await readForm(req, limit), text: '{}' };
-  return readJsonObject(req, limit);
+  if (isLargeBody(req.headers)) await admitted(req, admissions.large);
+  if (route.body === 'form') return { value: await unlessLeft(left, readForm(req, limit)), text: '{}' };
+  return unlessLeft(left, readJsonObject(req, limit));
 }
 
-/** Waits for the request's turn to be read; the turn is held until its response is done. */
-async function admitted(req: Req, res: ServerResponse, admission: Admission): Promise<void> {
-  const left = new AbortController();
-  const onClose = () => left.abort();
-  res.once('close', onClose);
-  const release = await admission.admit(req.principal?.id ?? req.client ?? '', left.signal).catch((err: unknown) => {
-    res.off('close', onClose);
+/**
+ * Waits for the request's turn to be read; the turn is held until its response closes
+ * (done, or the client gone), and is never taken for a client that has already left.
+ */
+async function admitted(req: Req, admission: Admission): Promise<void> {
+  const left = req.left!;
+  if (left.aborted) throw new ClientLeft();
+  const release = await admission.admit(req.principal?.id ?? req.client ?? '', left).catch((err: unknown) => {
+    if (left.aborted) throw new ClientLeft();
     // The body was not read: answer, then close once the client has read the answer.
     throw err instanceof HttpError ? refuseUnread(req, err) : err;
   });
-  res.off('close', onClose);
-  res.once('close', release);
+  whenAborted(left, release);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

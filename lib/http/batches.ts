@@ -9,11 +9,21 @@
 // the target (rows grew) is cut there by dropping its connection: PostgreSQL would send
 // the rest of the read whatever we do, and they would all be held. So a batch never
 // holds more than twice the target plus one row.
+//
+// A client that leaves (`signal`) frees the connection at once, whatever the reader is
+// doing: opening (each step checks), reading (the connection is dropped), or between
+// reads (the cursor is closed). A connection held longer than `timeout` (and a grace
+// second, so that a statement running that long ends with PostgreSQL's own timeout
+// first) is taken back by the reader itself: dropped, a read in flight failing with
+// QUERY_TIMEOUT, a later read continuing on a new connection. A suspended cursor runs no
+// statement, so statement_timeout alone would never end it.
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
 import type { Sql } from 'sql-template-tag';
 import { checkout, connectionLost, type Checkout } from '../db/pool.js';
 import type { Release } from './gate.js';
+import { ClientLeft } from './departure.js';
+import { errors } from './errors.js';
 
 /** One element of a listing: its id (the order and the resume point) and its JSON text. */
 export interface Row { id: unknown; j: string }
@@ -41,7 +51,7 @@ export interface BatchOptions {
   rows: number;
   /** Target size of a batch, in characters of JSON text. */
   chars: number;
-  /** Statement timeout of the listing's statements in ms (0: the connection's own). */
+  /** Statement timeout of the listing's statements, and the longest a connection is held, in ms (0: no bound of its own). */
   timeout: number;
   /**
    * Let PostgreSQL sort when it thinks that cheaper. Off by default: the order then comes
@@ -65,7 +75,14 @@ export interface BatchOptions {
   fallback?: () => pg.Pool;
 }
 
-interface Session { out: Checkout; cursor: Cursor<Row>; turn: Release | undefined }
+interface Session {
+  out: Checkout;
+  cursor: Cursor<Row>;
+  turn: Release | undefined;
+  /** Reads waiting now, failed when the session has been held past `timeout` (it is dropped then). */
+  expiring: Set<(err: Error) => void>;
+  timer: NodeJS.Timeout | undefined;
+}
 
 /**
  * Rows of the first read. One: its size sets the second read's count. More would save
@@ -74,6 +91,9 @@ interface Session { out: Checkout; cursor: Cursor<Row>; turn: Release | undefine
  * would vary more (measured: 22-45 MB instead of 28-30 MB in test/streaming-memory).
  */
 const FIRST_READ = 1;
+
+/** How long after `timeout` a held connection is taken back (see the top of this file). */
+const EXPIRY_GRACE_MS = 1000;
 
 export class BatchReader {
   /** True once every row has been delivered. */
@@ -125,7 +145,7 @@ export class BatchReader {
     await this.close();
   }
 
-  /** The client left: the connection goes back clean, or is dropped if a read is in flight. */
+  /** The client left: the connection goes back clean, or is dropped if a read is in flight (one being opened checks the signal). */
   abort(): void {
     if (!this.session) return;
     if (this.reading) this.drop(true);
@@ -149,6 +169,7 @@ export class BatchReader {
       if (this.connectFailed && this.moveOn()) return this.read();
       throw err;
     }
+    if (this.opts.signal?.aborted) { this.drop(true); throw new ClientLeft(); }
     const want = this.count;
     const rows: Row[] = [];
     let chars = 0;
@@ -166,12 +187,18 @@ export class BatchReader {
         onCut();
       }
     };
+    // Fails this read if the session expires meanwhile. A promise per read, dropped after
+    // it: racing one that lives as long as the session would keep every batch reachable.
+    let expire: (err: Error) => void = () => undefined;
+    const expired = new Promise<never>((_, reject) => { expire = reject; });
+    expired.catch(() => undefined);
+    s.expiring.add(expire);
     s.cursor.on('row', onRow);
     const read = s.cursor.read(want);
     read.catch(() => undefined); // once cut, its outcome no longer matters
     try {
       // The connection's failure too: a read pending when it went may never settle.
-      await Promise.race([s.out.orFailure(read), cutDone]);
+      await Promise.race([s.out.orFailure(read), cutDone, expired]);
     } catch (err) {
       if (!cut) {
         // The connection went (not the query failed): go on elsewhere, if we may.
@@ -182,6 +209,7 @@ export class BatchReader {
       }
     } finally {
       s.cursor.off('row', onRow);
+      s.expiring.delete(expire);
     }
     if (cut) this.drop(true);
     // The last rows go to the client without waiting for the COMMIT.
@@ -196,7 +224,7 @@ export class BatchReader {
   }
 
   private async open(): Promise<Session> {
-    const gone = () => { if (this.opts.signal?.aborted) throw new Error('the client left'); };
+    const gone = () => { if (this.opts.signal?.aborted) throw new ClientLeft(); };
     gone();
     const turn = await this.opts.turn?.(this.sessions++ > 0);
     let out: Checkout | undefined;
@@ -213,7 +241,14 @@ export class BatchReader {
       let resume = '';
       if (this.after) { args.push(this.after.id); resume = ` WHERE id > $${args.length}`; }
       const cursor = out.client.query(new Cursor<Row>(`SELECT id, j FROM (${this.sql}) s${resume} ORDER BY id`, args));
-      return { out, cursor, turn };
+      const session: Session = { out, cursor, turn, expiring: new Set(), timer: undefined };
+      if (this.opts.timeout > 0) {
+        session.timer = setTimeout(() => {
+          for (const expire of session.expiring) expire(errors.queryTimeout());
+          if (this.session === session) this.drop(true);
+        }, this.opts.timeout + EXPIRY_GRACE_MS);
+      }
+      return session;
     } catch (err) {
       out?.release(true);
       turn?.();
@@ -226,6 +261,7 @@ export class BatchReader {
     const s = this.session;
     if (!s) return;
     this.session = undefined;
+    clearTimeout(s.timer);
     try {
       // A cursor closed on a connection that went waits for a ReadyForQuery that never comes.
       await s.out.orFailure(s.cursor.close());
@@ -242,6 +278,7 @@ export class BatchReader {
     const s = this.session;
     if (!s) return;
     this.session = undefined;
+    clearTimeout(s.timer);
     s.out.release(discard);
     s.turn?.();
   }

@@ -10,12 +10,18 @@
 // query) rather than waited for. The listing keeps its place at the gate (one of the
 // open listings of its account and address) until its response has been handed to the
 // kernel, so the memory of unread responses is bounded too.
+//
+// The client may leave at any moment, before this is called too (during authentication,
+// say): the request's departure signal (lib/http/departure.ts) is already aborted then.
+// Every wait here races it, and every promise left behind is observed, so a client that
+// leaves gives back its connection and its turns at once, whatever it was waiting for.
 import type { ServerResponse } from 'node:http';
 import type { Pool } from 'pg';
 import { BatchReader, type BatchSource, type Row } from './batches.js';
 import type { Release } from './gate.js';
 import type { ListingGate, ListingSettings, Requester } from './listings.js';
 import { formatOf, type ListingFormat } from './shape.js';
+import { ClientLeft, departureOf, unlessLeft } from './departure.js';
 
 export interface StreamOptions {
   /** Most rows per read. */
@@ -37,6 +43,8 @@ export interface StreamOptions {
   head?: boolean;
   /** Where the listing goes on when its connection fails (see BatchOptions.fallback). */
   fallback?: () => Pool;
+  /** Aborts when the client leaves (the request's, made before its first await); default: the response's close from now on. */
+  signal?: AbortSignal;
 }
 
 /** The bounds of a listing without a gate. */
@@ -66,20 +74,6 @@ function drained(res: ServerResponse, ms: number): Promise<true | typeof GONE | 
   });
 }
 
-/**
- * Settles with `work`'s result, or with GONE as soon as the response closes. A fresh
- * 'close' listener per wait, removed after: racing one long-lived promise instead would
- * keep every settled batch reachable until the stream ends.
- */
-function unlessClosed<T>(res: ServerResponse, work: Promise<T>): Promise<T | typeof GONE> {
-  if (res.destroyed) return Promise.resolve(GONE);
-  return new Promise((resolve, reject) => {
-    const onClose = () => resolve(GONE);
-    res.once('close', onClose);
-    work.then((value) => { res.off('close', onClose); resolve(value); }, (err) => { res.off('close', onClose); reject(err); });
-  });
-}
-
 /** Releases `release` once the response is in the kernel's hands, destroying it if that takes over `ms`. */
 function releaseWhenSent(res: ServerResponse, release: Release, ms: number): void {
   if (res.writableFinished || res.destroyed) { release(); return; }
@@ -98,49 +92,39 @@ function releaseWhenSent(res: ServerResponse, release: Release, ms: number): voi
  */
 export async function streamRows(res: ServerResponse, source: BatchSource, opts: StreamOptions = {}): Promise<void> {
   const bounds = opts.gate?.settings ?? UNGATED;
-  const gone = new AbortController();
-  const onClose = () => gone.abort();
-  res.once('close', onClose);
+  const gone = opts.signal ?? departureOf(res);
   const gate = opts.gate;
   const rowsPerRead = opts.batch ?? 500;
   let reader: BatchReader | undefined;
   const readerAfter = (after?: unknown, largest?: number) => new BatchReader(source.pool, source.sql, {
     rows: rowsPerRead, chars: bounds.batchChars, timeout: opts.timeout ?? 0, sortable: opts.sortable, after, largest, fallback: opts.fallback,
-    signal: gone.signal, turn: gate && ((resume) => gate.connection(resume, gone.signal)),
+    signal: gone, turn: gate && ((resume) => gate.connection(resume, gone)),
   });
   let admitted: Release | undefined;
   try {
-    if (gate) admitted = await gate.admit(opts.who ?? {}, gone.signal);
+    if (gate) admitted = await gate.admit(opts.who ?? {}, gone);
     let rows: Row[];
     let complete = false;
     if (source.first) {
       // A turn like any cursor's: listings never take more of the pool than their share.
-      const turn = gate ? await gate.connection(false, gone.signal) : undefined;
-      let first;
-      try {
-        first = await source.first(source.pool);
-      } finally {
-        turn?.();
-      }
+      // It goes back with the connection, when the statement ends, even if the client left first.
+      const turn = gate ? await gate.connection(false, gone) : undefined;
+      const reading = source.first(source.pool);
+      if (turn) reading.then(turn, turn);
+      const first = await unlessLeft(gone, reading);
       rows = first.rows;
       complete = first.complete;
       if (!complete) {
         const last = rows[rows.length - 1];
         reader = readerAfter(last?.id, Math.max(1, first.largest ?? 0, ...rows.map((r) => r.j.length)));
-        if (rows.length === 0) {
-          // The first row was too large for the first statement: the cursor reads it.
-          const read = await unlessClosed(res, reader.next());
-          if (read === GONE) return;
-          rows = read;
-        }
+        // The first row was too large for the first statement: the cursor reads it.
+        if (rows.length === 0) rows = await unlessLeft(gone, reader.next());
       }
     } else {
       reader = readerAfter();
-      const read = await unlessClosed(res, reader.next());
-      if (read === GONE) return;
-      rows = read;
+      rows = await unlessLeft(gone, reader.next());
     }
-    if (rows.length === 0 && opts.ifEmpty) await opts.ifEmpty();
+    if (rows.length === 0 && opts.ifEmpty) await unlessLeft(gone, opts.ifEmpty());
     if (opts.head) {
       res.statusCode = 200;
       for (const [k, v] of Object.entries(opts.headers ?? {})) res.setHeader(k, v);
@@ -183,25 +167,23 @@ export async function streamRows(res: ServerResponse, source: BatchSource, opts:
         let waited = await drained(res, bounds.stallMs);
         if (waited === LATE) {
           // The client is slow: give the connection back (dropping the batch being read).
-          await reader.pause(last);
+          await unlessLeft(gone, reader.pause(last));
           more = undefined;
           waited = await drained(res, bounds.idleMs - bounds.stallMs);
           if (waited === LATE) { res.destroy(); return; }
         }
         if (waited === GONE) return;
       }
-      const next = await unlessClosed(res, more ?? reader.next());
-      if (next === GONE || res.destroyed) return;
-      rows = next;
+      rows = await unlessLeft(gone, more ?? reader.next());
+      if (res.destroyed) return;
       ok = add(rows);
     }
   } catch (err) {
-    // A client that left while its listing waited has nobody to answer.
-    if (gone.signal.aborted) return;
+    // A client that left has nobody to answer.
+    if (gone.aborted || err instanceof ClientLeft) return;
     if (res.headersSent) { res.destroy(); return; }
     throw err;
   } finally {
-    res.off('close', onClose);
     reader?.abort();
     if (admitted) releaseWhenSent(res, admitted, bounds.idleMs);
   }

@@ -63,6 +63,8 @@ export interface ResourceContext {
   listing: ListingOptions;
   /** Who is asking and from where, for the audit rows of writes. */
   audit: AuditSource;
+  /** Aborts when the client leaves (lib/http/departure.ts): what a handler holds is given back on it. */
+  signal: AbortSignal;
 }
 
 /** A write statement (with RETURNING) that appends its audit row in the same statement. */

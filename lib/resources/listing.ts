@@ -77,7 +77,7 @@ export async function listingReply(ctx: ResourceContext, l: Listing): Promise<Re
   const gate = ctx.listing.gate;
   const options = {
     format, timeout: ctx.listing.timeout, ifEmpty: l.ifEmpty, gate, sortable: l.sortable,
-    who: { account: ctx.principal?.id, address: ctx.audit.client ?? undefined },
+    who: { account: ctx.principal?.id, address: ctx.audit.client ?? undefined }, signal: ctx.signal,
   };
   const reads = ctx.guard === UNGUARDED && ctx.reads.stats().configured ? ctx.reads : undefined;
   if (rawLimit === undefined && after === undefined) {

@@ -1,0 +1,48 @@
+// A client may leave at any moment: while its password is checked, while it waits for a
+// turn, while a statement or a cursor runs, between two batches. Each request gets one
+// signal, made before anything is awaited, that aborts when its response closes (the
+// client left, or the response ended); everything a request holds (a turn, a connection,
+// a body slot) is given back on it, and every wait races it. A 'close' listener added
+// after the fact would never fire: the event has passed.
+import type { ServerResponse } from 'node:http';
+
+/** The client left before its response was done: there is nobody to answer. */
+export class ClientLeft extends Error {
+  constructor() {
+    super('the client left');
+  }
+}
+
+/** A signal that aborts when `res` closes. Call it before the request's first await. */
+export function departureOf(res: ServerResponse): AbortSignal {
+  const left = new AbortController();
+  if (res.destroyed) left.abort();
+  else res.once('close', () => left.abort());
+  return left.signal;
+}
+
+/** Calls `fn` once when `signal` aborts, at once if it has. */
+export function whenAborted(signal: AbortSignal, fn: () => void): void {
+  if (signal.aborted) fn();
+  else signal.addEventListener('abort', fn, { once: true });
+}
+
+/**
+ * `work`'s outcome, or a ClientLeft rejection as soon as `signal` aborts. `work` is
+ * observed either way (its later failure is not an unhandled rejection), and the
+ * listener goes once it settles, so a long-lived signal does not keep settled results.
+ */
+export function unlessLeft<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(new ClientLeft());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => { work.catch(() => undefined); reject(new ClientLeft()); };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
+      (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(err); },
+    );
+  });
+}
