@@ -23,6 +23,8 @@ export async function highestRss<T>(pid: number, work: () => Promise<T>, everyMs
 
 export interface ServerProcess {
   base: string;
+  /** The admin listener (/healthz, /readyz, /metrics). */
+  admin: string;
   /** The one worker process (the primary forks it), whose memory a test can watch. */
   pid: number;
   child: ChildProcess;
@@ -75,5 +77,5 @@ export async function spawnServer(databaseUrl: string, env: Record<string, strin
   }
   const worker = workerOf(child.pid!);
   if (!worker) { await stop(); throw new Error('could not find the worker process of the server'); }
-  return { base, pid: worker, child, stop };
+  return { base, admin: `http://127.0.0.1:${admin}`, pid: worker, child, stop };
 }
