@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { errors, type HttpError } from '../lib/http/errors.js';
 
 export interface AdminSources {
-  /** Resolves when the cluster can serve requests; rejects with the reason otherwise. */
-  ready(): Promise<void>;
+  /** Resolves when the cluster can serve requests, with warnings for the operator; rejects with the reason otherwise. */
+  ready(): Promise<string[]>;
   metrics(): Promise<string>;
 }
 
@@ -42,7 +42,7 @@ export async function startAdmin(listen: { host: string; port: number }, sources
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       sources.ready().then(
-        () => json(res, 200, { status: 'ready' }),
+        (warnings) => json(res, 200, warnings.length ? { status: 'ready', warnings } : { status: 'ready' }),
         (err: Error) => json(res, 503, { status: 'unavailable', reason: err.message }),
       );
       return;
