@@ -31,7 +31,7 @@ export async function measureInvalidation(databaseUrl: string, account: { user: 
   // The run's final DROP DATABASE ... WITH (FORCE) may reach a connection still closing.
   pool.on('error', () => undefined);
   const header = `Basic ${Buffer.from(`${account.user}:${account.password}`).toString('base64')}`;
-  const lockout = createLockout(pool, { pairFailures: 10, accountFailures: 100, addressFailures: 200, windowSeconds: 900 });
+  const lockout = createLockout(pool, { pairFailures: 10, accountFailures: 100, addressFailures: 200, windowSeconds: 900, ipv6Prefix: 56, knownAddressDays: 30 });
   const auth = createAuthenticator({ pool, cache: createCredentialCache(), lockout, timer: createFailureTimer(), personIdPattern: /^[A-Za-z0-9._-]{1,128}$/, log: createLogger('silent') });
   const from = { address: '127.0.0.1', route: '/login', requestId: 'bench' };
   await auth.authenticate(header, from); // one verification; the rest are cache hits

@@ -168,7 +168,7 @@ export function createApp(deps: AppDeps): App {
     const authority = authorize(req, route, known.principal);
     if (!authority) return false;
     req.principal = known.principal;
-    const guard = principalGuard({ account: creds.account, hash: known.hash, rolesJson: known.rolesJson, lockoutAddress: lockoutAddress(req.client!) });
+    const guard = principalGuard({ account: creds.account, hash: known.hash, rolesJson: known.rolesJson, lockoutAddress: lockoutAddress(req.client!, config.lockoutIpv6Prefix) });
     try {
       await answer(req, res, route, known.principal, authority, guard, await body());
       stats.oneRoundTrip++;

@@ -97,6 +97,10 @@ export interface Config {
   lockoutAddressFailures: number;
   /** Length of the failed-login window, and so of a lockout, in seconds. */
   lockoutWindow: number;
+  /** Leading bits by which an IPv6 client is counted (32 to 64): 56, as one subscriber commonly holds a /56, so its 256 /64s are not 256 addresses. */
+  lockoutIpv6Prefix: number;
+  /** Days an address where an account logged in keeps working for it while the account is locked everywhere (only that pair's limit applies there); 0: never. */
+  lockoutKnownAddressDays: number;
   /** Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client. */
   trustedProxies: string[];
   /** Days an audit row is kept; 0 keeps them forever. */
@@ -189,6 +193,8 @@ const KEYS: Record<string, KeySpec> = {
   LOCKOUT_ACCOUNT_FAILURES: { kind: 'int', field: 'lockoutAccountFailures', default: '100' },
   LOCKOUT_ADDRESS_FAILURES: { kind: 'int', field: 'lockoutAddressFailures', default: '200' },
   LOCKOUT_WINDOW: { kind: 'int', field: 'lockoutWindow', default: '900' },
+  LOCKOUT_IPV6_PREFIX: { kind: 'int', field: 'lockoutIpv6Prefix', default: '56' },
+  LOCKOUT_KNOWN_ADDRESS_DAYS: { kind: 'int', field: 'lockoutKnownAddressDays', default: '30' },
   TRUSTED_PROXIES: { kind: 'list', field: 'trustedProxies', default: '127.0.0.1 ::1' },
   AUDIT_RETENTION_DAYS: { kind: 'int', field: 'auditRetentionDays', default: '2190' },
   ADMIN_LISTEN: { kind: 'listen', field: 'adminListen', default: '127.0.0.1:9191' },
@@ -374,6 +380,7 @@ export function loadConfigWithSources(file = defaultConfigFile(), env: NodeJS.Pr
   if (c.lockoutAccountFailures < 1) throw range('LOCKOUT_ACCOUNT_FAILURES', 'must be at least 1');
   if (c.lockoutAddressFailures < 1) throw range('LOCKOUT_ADDRESS_FAILURES', 'must be at least 1');
   if (c.lockoutWindow < 1) throw range('LOCKOUT_WINDOW', 'must be at least 1 second');
+  if (c.lockoutIpv6Prefix < 32 || c.lockoutIpv6Prefix > 64) throw range('LOCKOUT_IPV6_PREFIX', 'must be from 32 to 64');
   const badProxy = c.trustedProxies.find((p) => !parseNetwork(p));
   if (badProxy !== undefined) throw range('TRUSTED_PROXIES', `${JSON.stringify(badProxy)} is not an address or CIDR range`);
   if (c.passwordHash !== 'argon2id' && c.passwordHash !== 'bcrypt') throw range('PASSWORD_HASH', 'must be argon2id or bcrypt');

@@ -69,6 +69,7 @@ export function initServices(opts: ServiceOptions): Services {
   const lockout = createLockout(pool, {
     pairFailures: config.lockoutPairFailures, accountFailures: config.lockoutAccountFailures,
     addressFailures: config.lockoutAddressFailures, windowSeconds: config.lockoutWindow,
+    ipv6Prefix: config.lockoutIpv6Prefix, knownAddressDays: config.lockoutKnownAddressDays,
   });
   const timer = createFailureTimer();
   // Failed logins are padded to the dearest hash kind from the first request on.

@@ -1,5 +1,6 @@
-// Getting a database ready before any worker starts: the configured server or an
-// embedded one, migrations, and the demo data on a fresh embedded database.
+// Getting a database ready before any worker starts: the configured server or, when the
+// start mode allows it (start-mode.ts: --dev, never in production), an embedded one;
+// migrations, and the demo data on a fresh embedded database.
 import { ROOT, type Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { startEmbedded } from '../lib/db/embedded.js';
@@ -23,15 +24,17 @@ function embeddedDataDir(config: Config, log: Logger): string {
   return dir;
 }
 
-/** The configured database, or the embedded one started; nothing is migrated or loaded. */
-export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+/** The configured database, or the embedded one started when `embedded` (start-mode.ts); nothing is migrated or loaded. */
+export async function openDatabase(config: Config, log: Logger, embedded: boolean): Promise<Database> {
   if (config.postgresqlUri) return { url: config.postgresqlUri, embedded: false, stop: async () => undefined };
+  // startMode refuses this case first; never start an embedded database by default.
+  if (!embedded) throw new Error('no database is configured, and the embedded PostgreSQL was not asked for');
   const e = await startEmbedded(embeddedDataDir(config, log), (m) => log.info(m));
   return { url: e.url, embedded: true, stop: e.stop };
 }
 
-export async function prepareDatabase(config: Config, log: Logger): Promise<Database> {
-  const db = await openDatabase(config, log);
+export async function prepareDatabase(config: Config, log: Logger, embedded: boolean): Promise<Database> {
+  const db = await openDatabase(config, log, embedded);
   // createPool: a multi-host URL's primary is found as the workers find it; its pool has
   // the 'error' listener without which a backend ended while idle would end the primary.
   const pool = createPool({ url: db.url, size: 1, applicationName: 'thalamus-migrate', idleInTransactionTimeout: 0 });

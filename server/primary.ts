@@ -5,29 +5,41 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig, ConfigError, type Config } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
-import { loadAcl, AclError } from '../lib/auth/acl.js';
+import { loadAcl, AclError, type Acl } from '../lib/auth/acl.js';
 import { prepareDatabase } from './database.js';
+import { startMode, type StartMode } from './start-mode.js';
+import { adminRoles, watchDemoPasswords } from './demo-passwords.js';
 import { loadTls, TlsError } from './tls.js';
 import { startAdmin, type Admin } from './admin.js';
 import { sdNotify } from './notify.js';
-import { createProbes, ready } from './readiness.js';
+import { createProbes, ready, demoReadiness } from './readiness.js';
 import { createClusterMetrics } from './cluster-metrics.js';
 import { createSupervisor, type Supervisor } from './supervisor.js';
 
 /** Everything start-up and reload check before a worker is forked; throws a message. */
-function checkConfig(): Config {
+function checkConfig(): { config: Config; acl: Acl } {
   const config = loadConfig();
-  loadAcl(config.acl);
+  const acl = loadAcl(config.acl);
   loadTls(config);
-  return config;
+  return { config, acl };
 }
 
 const isKnown = (err: unknown) => err instanceof ConfigError || err instanceof AclError || err instanceof TlsError;
 
-export async function runPrimary(): Promise<void> {
+export interface PrimaryOptions {
+  /** --dev: without a configured database, run the embedded PostgreSQL with the demo federation (start-mode.ts). */
+  dev?: boolean;
+}
+
+export async function runPrimary(opts: PrimaryOptions = {}): Promise<void> {
   let config: Config;
+  let admins: string[];
+  let mode: StartMode;
   try {
-    config = checkConfig();
+    let acl: Acl;
+    ({ config, acl } = checkConfig());
+    admins = adminRoles(acl);
+    mode = startMode(config, { dev: opts.dev ?? false, who: 'server' });
   } catch (err) {
     if (!isKnown(err)) throw err;
     process.stderr.write(`thalamus: configuration error: ${(err as Error).message}\n`);
@@ -35,14 +47,17 @@ export async function runPrimary(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   for (const line of config.deprecations) log.warn(line);
+  for (const line of mode.warnings) log.warn(line);
+  if (mode.embedded) log.warn('development start (--dev): an embedded PostgreSQL, with the demo federation when it is empty; never for production');
   // A stop signal while the database is being prepared (initdb, migrations) is acted on
   // once it is up, so an embedded PostgreSQL started meanwhile is stopped, not left
   // behind; SIGHUP is moot then (the configuration was just read) but must not kill us.
   let early: NodeJS.Signals | undefined;
   const onEarly = (signal: NodeJS.Signals) => { if (signal !== 'SIGHUP') early ??= signal; };
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(s, onEarly);
-  const db = await prepareDatabase(config, log);
+  const db = await prepareDatabase(config, log, mode.embedded);
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.off(s, onEarly);
+  const demo = watchDemoPasswords(db.url, () => admins, log);
   // Workers must share one secret (CSRF tokens made by one are checked by another).
   const generatedSecret = randomBytes(32).toString('hex');
   const probes = createProbes();
@@ -62,7 +77,9 @@ export async function runPrimary(): Promise<void> {
   async function reload(): Promise<void> {
     let next: Config;
     try {
-      next = checkConfig();
+      let acl: Acl;
+      ({ config: next, acl } = checkConfig());
+      admins = adminRoles(acl);
     } catch (err) {
       if (!isKnown(err)) throw err;
       log.error(`reload refused, the running workers stay: ${(err as Error).message}`);
@@ -102,6 +119,7 @@ export async function runPrimary(): Promise<void> {
     log.info({ reason }, 'shutting down: draining workers');
     await supervisor.drainAll();
     await admin?.close();
+    await demo.close();
     await db.stop().catch((err: Error) => log.error(`stopping the embedded PostgreSQL failed: ${err.message}`));
     log.info('stopped');
     process.exit(code);
@@ -117,7 +135,7 @@ export async function runPrimary(): Promise<void> {
 
   try {
     admin = await startAdmin(config.adminListen, {
-      ready: () => (stopping ? Promise.reject(new Error('shutting down')) : ready(supervisor, probes)),
+      ready: () => (stopping ? Promise.reject(new Error('shutting down')) : ready(supervisor, probes).then(() => demoReadiness(demo, mode))),
       metrics: () => metrics.render(),
     });
     await supervisor.start(config.processes);

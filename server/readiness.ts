@@ -5,6 +5,8 @@
 import type { Worker } from 'node:cluster';
 import type { ProbeRequest, ProbeResult } from './ipc.js';
 import type { Supervisor } from './supervisor.js';
+import type { DemoPasswords } from './demo-passwords.js';
+import type { StartMode } from './start-mode.js';
 
 /** Each worker's pool must give a connection that answers within this bound. */
 const READY_TIMEOUT_MS = 1000;
@@ -52,4 +54,18 @@ export async function ready(supervisor: Supervisor, probes: Probes): Promise<voi
   const results = await Promise.all(up.map((e) => probes.ask(e.worker, READY_TIMEOUT_MS).then(() => undefined, (err: Error) => ({ pid: e.worker.process.pid, err }))));
   const failed = results.filter((r) => r !== undefined);
   if (failed.length) throw new Error(`${failed[0]!.err.message} (${failed.length} of ${up.length} workers: ${failed.map((f) => f.pid).join(', ')})`);
+}
+
+/**
+ * Administrators with a demo password (demo-passwords.ts): in production each makes the
+ * cluster unready, so it is not put in service; in development (the quick start, whose
+ * root has one by design) they are warnings beside a ready answer. Not ready until the
+ * first look is done, so no answer says ready before it was checked.
+ */
+export function demoReadiness(demo: DemoPasswords, mode: StartMode): string[] {
+  demo.refresh();
+  const warnings = demo.warnings();
+  if (warnings === undefined) throw new Error('checking whether an administrator still has a password of the demo federation');
+  if (warnings.length && mode.production.length) throw new Error(warnings.join('; '));
+  return warnings;
 }

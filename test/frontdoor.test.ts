@@ -80,6 +80,8 @@ t('npm start serves GET /login for the demo account; SIGTERM stops it, exit 0, a
   // The outer npm's variables (npm_*) would describe this checkout, not the copy.
   for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k)) env[k] = v;
   for (const k of ['DATABASE_URL', 'POSTGRESQL_URI', 'THALAMUS_POSTGRESQL_URI', 'THALAMUS_DATA_DIR', 'THALAMUS_CONFIG']) delete env[k];
+  // A fresh machine: no sign of production (server/start-mode.ts), which would refuse the embedded database.
+  for (const k of ['NODE_ENV', 'INVOCATION_ID', 'NOTIFY_SOCKET']) delete env[k];
   Object.assign(env, { THALAMUS_LISTEN: `127.0.0.1:${port}`, THALAMUS_ADMIN_LISTEN: `127.0.0.1:${admin}`, THALAMUS_PROCESSES: '1', THALAMUS_LOG_LEVEL: 'info', THALAMUS_LOG_JSON: '1', npm_config_update_notifier: 'false' });
   const started = Date.now();
   npm = spawn('npm', ['start'], { cwd: clone, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });

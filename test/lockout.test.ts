@@ -10,6 +10,7 @@ import { call, ANA, CAMERON, ROOT, type Account } from './helpers/http.js';
 import { startHttpServer } from '../server/http-server.js';
 import { createLogger } from '../lib/log.js';
 import { lockoutAddress } from '../lib/auth/lockout.js';
+import { loadConfig } from '../lib/config.js';
 
 const wrong = (user: string, n = 0): Account => ({ user, password: `wrong-password-${n}` });
 const from = (address: string) => ({ 'x-forwarded-for': address });
@@ -82,13 +83,19 @@ pair('every worker and instance on the database sees the same count', async () =
   }
 });
 
-pair('IPv6 clients are counted by their /64', async () => {
-  assert.is(lockoutAddress('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
-  assert.is(lockoutAddress('2001:db8::1'), '2001:db8:0:0::/64');
-  assert.is(lockoutAddress('192.0.2.1'), '192.0.2.1');
+pair('IPv6 clients are counted by their /56 (LOCKOUT_IPV6_PREFIX), or /64', async () => {
+  assert.is(lockoutAddress('2001:db8:1:2:aaaa::1', 64), '2001:db8:1:2::/64');
+  assert.is(lockoutAddress('2001:db8::1', 64), '2001:db8:0:0::/64');
+  assert.is(lockoutAddress('2001:db8:aa:bb07::1', 56), '2001:db8:aa:bb00::/56');
+  assert.is(lockoutAddress('2001:db8:aa:bbff:1:2:3:4', 56), '2001:db8:aa:bb00::/56');
+  assert.is(lockoutAddress('2001:db8:aa:bbff::1', 48), '2001:db8:aa::/48');
+  assert.is(lockoutAddress('192.0.2.1', 56), '192.0.2.1');
+  assert.is(s.config.lockoutIpv6Prefix, 56, 'the default');
+  assert.throws(() => loadConfig(undefined, { THALAMUS_LOCKOUT_IPV6_PREFIX: '72' }), /LOCKOUT_IPV6_PREFIX: must be from 32 to 64/);
   for (let i = 0; i < 10; i++) assert.is((await login(s, wrong(CAMERON.user, i), from(`2001:db8:1:2::${i + 1}`))).status, 401);
   assertLocked(await login(s, CAMERON, from('2001:db8:1:2:ffff::9')), 900);
-  assert.is((await login(s, CAMERON, from('2001:db8:1:3::1'))).status, 200, 'another /64');
+  assertLocked(await login(s, CAMERON, from('2001:db8:1:3::1')), 900);
+  assert.is((await login(s, CAMERON, from('2001:db8:1:300::1'))).status, 200, 'another /56');
 });
 
 pair.run();
@@ -130,12 +137,78 @@ distributed('30 failures from several addresses lock the account everywhere; few
   for (let a = 0; a < 3; a++) await failTimes(d, ANA, a < 2 ? 10 : 9, from(`198.51.100.${a + 30}`));
   assert.is((await login(d, ANA, from('198.51.100.99'))).status, 200, '29 failures: a fresh address still logs in');
   await failTimes(d, ANA, 1, from('198.51.100.33'));
-  assertLocked(await login(d, ANA, from('198.51.100.99')), 900);
+  assertLocked(await login(d, ANA, from('198.51.100.98')), 900);
   assertLocked(await login(d, ANA), 900);
+  assert.is((await login(d, ANA, from('198.51.100.99'))).status, 200, 'an address where it logged in before (LOCKOUT_KNOWN_ADDRESS_DAYS)');
   assert.is((await login(d, CAMERON, from('198.51.100.99'))).status, 200, 'other accounts are unaffected');
 });
 
+distributed('with LOCKOUT_KNOWN_ADDRESS_DAYS = 0 no address is known: the account is locked everywhere', async () => {
+  const z = await startServer({ lockoutPairFailures: 10, lockoutAccountFailures: 30, lockoutAddressFailures: 200, lockoutKnownAddressDays: 0 });
+  try {
+    assert.is((await login(z, ANA, from('198.51.100.99'))).status, 200);
+    for (let a = 0; a < 3; a++) await failTimes(z, ANA, 10, from(`198.51.100.${a + 30}`));
+    assertLocked(await login(z, ANA, from('198.51.100.99')), 900);
+    assert.is((await z.db.pool.query('SELECT count(*)::int AS n FROM login_known')).rows[0].n, 0);
+  } finally {
+    await z.close();
+  }
+});
+
 distributed.run();
+
+// Finding 13 of issue 20: any process that reaches Thalamus through a trusted proxy
+// (loopback is trusted by default: any local process) names the client address it likes
+// in X-Forwarded-For, and an IPv6 subscriber holds a whole /56 (256 /64s). Forged
+// addresses must not lock the account for a node that logs in from its own address, and
+// the /64s of one /56 count as one address.
+const forged = suite('lockout through forged X-Forwarded-For from a trusted proxy');
+let f: TestServer;
+forged.before(async () => { f = await startServer(); });
+forged.after(async () => { await f.close(); });
+
+/** Ten wrong passwords for `user` from each of `addresses` (through the trusted proxy): the statuses seen, counted. */
+async function attack(user: string, addresses: string[]): Promise<Record<number, number>> {
+  const seen: Record<number, number> = {};
+  for (const address of addresses) {
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => login(f, wrong(user, i), from(address))));
+    for (const r of results) seen[r.status] = (seen[r.status] ?? 0) + 1;
+  }
+  return seen;
+}
+
+forged('eleven /64s of one /56 are one address: they lock their own pair, not the account', async () => {
+  const node = '2001:db8:77::10';
+  assert.is((await login(f, ANA, from(node))).status, 200, 'the node, before');
+  const sixtyFours = Array.from({ length: 11 }, (_, i) => `2001:db8:aa:bb${i.toString(16).padStart(2, '0')}::1`);
+  const seen = await attack(ANA.user, sixtyFours);
+  const nodeAfter = (await login(f, ANA, from(node))).status;
+  const freshAfter = (await login(f, ANA, from('2001:db8:99::1'))).status;
+  const { rows } = await f.db.pool.query(`SELECT count(*)::int AS n FROM login_failures WHERE scope = 'account' AND key = $1`, [ANA.user]);
+  console.log(`  lockout, 110 wrong passwords from 11 /64s of one /56: ${JSON.stringify(seen)}; ${rows[0].n} counted against the account; then the node ${nodeAfter}, a fresh address ${freshAfter}`);
+  assert.equal(seen, { 401: 10, 429: 100 });
+  assert.is(rows[0].n, 10);
+  assert.is(nodeAfter, 200);
+  assert.is(freshAfter, 200);
+  assertLocked(await login(f, ANA, from('2001:db8:aa:bbff::2')), 900);
+});
+
+forged('forged IPv4 addresses lock the account everywhere, except for the node\'s address where it logged in before', async () => {
+  const node = '198.51.100.71';
+  assert.is((await login(f, CAMERON, from(node))).status, 200, 'the node, before');
+  const seen = await attack(CAMERON.user, Array.from({ length: 11 }, (_, i) => `203.0.113.${100 + i}`));
+  const nodeAfter = await login(f, CAMERON, from(node));
+  const freshAfter = await login(f, CAMERON, from('198.51.100.72'));
+  console.log(`  lockout, 110 wrong passwords from 11 forged IPv4 addresses: ${JSON.stringify(seen)}; then the node ${nodeAfter.status}, a fresh address ${freshAfter.status}`);
+  assert.equal(seen, { 401: 100, 429: 10 });
+  assertLocked(freshAfter, 900);
+  assert.is(nodeAfter.status, 200, 'the node keeps working');
+  // A node's address, forged, still has its own pair limit: ten more guesses, then 429.
+  await failTimes(f, CAMERON, 10, from(node));
+  assertLocked(await login(f, CAMERON, from(node)), 900);
+});
+
+forged.run();
 
 const expiry = suite('lockout expiry');
 let e: TestServer;

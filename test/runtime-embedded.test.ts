@@ -38,7 +38,7 @@ async function exitWithin(c: ClusterProcess, ms = 30_000): Promise<{ code: numbe
 const postmaster = () => readPidFile(join(dir, 'postgres'))?.pid;
 
 async function start(opts: { detached?: boolean; ready?: boolean } = {}): Promise<ClusterProcess> {
-  const c = await startCluster(env, opts);
+  const c = await startCluster(env, { ...opts, args: ['--dev'] });
   running.push(c);
   return c;
 }
@@ -48,6 +48,8 @@ t.before(() => {
   chmodSync(dir, 0o755); // as root, PostgreSQL runs as user postgres
   // No database configured, whatever the environment running the tests says.
   env = { DATABASE_URL: undefined, POSTGRESQL_URI: undefined, THALAMUS_POSTGRESQL_URI: undefined, THALAMUS_DATA_DIR: dir, THALAMUS_LOG_LEVEL: 'info' };
+  // A development start (--dev), whatever the environment running the tests says.
+  Object.assign(env, { NODE_ENV: undefined, INVOCATION_ID: undefined, NOTIFY_SOCKET: undefined, THALAMUS_CONFIG: undefined });
 });
 
 t.after(async () => {
@@ -131,7 +133,7 @@ t('a second start on a DATA_DIR in use is refused and leaves the running server 
 
 t('a stop signal during start-up (while initdb runs) is acted on once the database is up: exit 0, no PostgreSQL left', async () => {
   const early = join(dir, 'early');
-  const c = await startCluster({ ...env, THALAMUS_DATA_DIR: early }, { ready: false });
+  const c = await startCluster({ ...env, THALAMUS_DATA_DIR: early }, { ready: false, args: ['--dev'] });
   running.push(c);
   await waitFor('initdb to start', () => c.output().includes('initialising embedded PostgreSQL'));
   c.child.kill('SIGTERM');

@@ -38,7 +38,9 @@ t('readiness, reload, restart and stop settings', () => {
   assert.is(one('ExecReload'), '/bin/kill -HUP $MAINPID');
   assert.is(one('Restart'), 'on-failure');
   assert.is(one('KillMode'), 'mixed');
-  assert.ok(one('EnvironmentFile'));
+  // Required (no leading "-"): a missing environment file stops the start (issue 20).
+  assert.is(one('EnvironmentFile'), '/etc/thalamus/thalamus.env');
+  assert.ok(settings.get('Environment')!.includes('NODE_ENV=production'), 'a production start: never the embedded database');
   assert.match(one('ExecStart')!, /dist\/server\/main\.js$/);
   const drainSeconds = loadConfig(undefined, {}).shutdownTimeout / 1000;
   assert.ok(Number(one('TimeoutStopSec')) > drainSeconds + 5, 'TimeoutStopSec leaves room for the drain');

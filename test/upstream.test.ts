@@ -118,7 +118,7 @@ t('migrate() succeeds twice on the upstream database and changes no row', async 
 t('start-up on a configured (not embedded) database migrates and loads no demo data', async () => {
   const before = await dumpRows(db.pool);
   const config = { ...loadConfig(undefined, {}), postgresqlUri: db.url };
-  const prepared = await prepareDatabase(config, createLogger('silent'));
+  const prepared = await prepareDatabase(config, createLogger('silent'), false);
   assert.equal([prepared.url, prepared.embedded], [db.url, false]);
   await prepared.stop();
   assert.is(await dumpRows(db.pool), before);

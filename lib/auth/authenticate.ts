@@ -82,7 +82,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     stats.verifications++;
     const ok = await verifyPassword(creds.password, hash, (ms) => timer.record(hashKind(hash), ms));
     if (!ok) return { ok: false, attempt: r.attempt };
-    await lockout.release(r.attempt);
+    await lockout.release(r.attempt, creds.account, key);
     if (!needsRehash(hash)) return { ok: true, hash };
     const upgraded = await hashPassword(creds.password);
     const changed = await run(pool, rehash(creds.account, hash, upgraded));
@@ -94,7 +94,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     async authenticate(header, from) {
       const creds = parseBasic(header);
       if (!creds) throw errors.unauthenticated();
-      const key = lockoutAddress(from.address);
+      const key = lockoutAddress(from.address, lockout.policy.ipv6Prefix);
       // Prepared: planned once per connection.
       const row = (await run<LoginRow>(pool, lookup(creds.account, key), { prepare: true }))[0]!;
       // Locked out: no verification at all, the same answer whether the password is right or not.

@@ -18,20 +18,21 @@ import { registerConfig } from './commands/config.js';
 import { registerUser } from './commands/user.js';
 import { registerBulk } from './commands/bulk.js';
 
-export interface Globals { log: Logger; verbose: boolean }
+export interface Globals { log: Logger; verbose: boolean; dev: boolean }
 
 function buildProgram(): { program: Command; globals: () => Globals } {
   const program = new Command('thalamus')
     .description('GNU Health Federation message and authentication hub')
     .version((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version, '-V, --version')
     .option('-v, --verbose', 'log what happens (the embedded PostgreSQL starting, migrations) on stderr')
+    .option('--dev', 'development: without a configured database, use the embedded PostgreSQL (never in production)')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   let globals: Globals | undefined;
   const get = () => {
     if (!globals) {
-      const verbose = Boolean(program.opts<{ verbose?: boolean }>().verbose);
-      globals = { verbose, log: createCliLogger(verbose) };
+      const { verbose, dev } = program.opts<{ verbose?: boolean; dev?: boolean }>();
+      globals = { verbose: Boolean(verbose), dev: Boolean(dev), log: createCliLogger(Boolean(verbose)) };
     }
     return globals;
   };

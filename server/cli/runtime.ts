@@ -13,6 +13,7 @@ import { setPasswordMinLength } from '../../lib/auth/policy.js';
 import type { AuditSource } from '../../lib/audit/entry.js';
 import type { Logger } from '../../lib/log.js';
 import { openDatabase } from '../database.js';
+import { startMode } from '../start-mode.js';
 import { CliError, EXIT } from './errors.js';
 
 /** The configuration, with the hashing and password rules it sets; a bad one is exit 78. */
@@ -55,13 +56,26 @@ export interface DatabaseOptions {
   migrate?: boolean;
 }
 
+/** What the global options say: where to log, and whether --dev allows the embedded PostgreSQL. */
+export interface CommandContext { log: Logger; dev: boolean }
+
 /**
- * Runs `fn` with a pool on the configured database (or the embedded one, started for
- * the command and stopped after), closing both whatever happens. Ctrl-C or SIGTERM ends
- * the command with the embedded PostgreSQL stopped and any open transaction rolled back
- * (its connection closes).
+ * Runs `fn` with a pool on the configured database (or, with --dev outside production,
+ * the embedded one, started for the command and stopped after), closing both whatever
+ * happens. Without either it is exit 78 before anything starts: a command must not
+ * write into an embedded database nobody asked for. Ctrl-C or SIGTERM ends the command
+ * with the embedded PostgreSQL stopped and any open transaction rolled back (its
+ * connection closes).
  */
-export async function withDatabase<T>(config: Config, log: Logger, fn: (pool: pg.Pool) => Promise<T>, opts: DatabaseOptions = {}): Promise<T> {
+export async function withDatabase<T>(config: Config, context: CommandContext, fn: (pool: pg.Pool) => Promise<T>, opts: DatabaseOptions = {}): Promise<T> {
+  const { log } = context;
+  let embedded: boolean;
+  try {
+    embedded = startMode(config, { dev: context.dev, who: 'cli' }).embedded;
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(`configuration error: ${err.message}`, EXIT.config);
+    throw err;
+  }
   const onSignal = (signal: NodeJS.Signals) => {
     process.stderr.write(`thalamus: stopped by ${signal}; nothing more was written\n`);
     // process.exit runs the embedded PostgreSQL's exit hook (lib/db/embedded.ts).
@@ -69,7 +83,7 @@ export async function withDatabase<T>(config: Config, log: Logger, fn: (pool: pg
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const db = await openDatabase(config, log);
+  const db = await openDatabase(config, log, embedded);
   // An import is one transaction fed as fast as its input comes: no idle timeout.
   const pool = createPool({ url: db.url, size: 2, applicationName: 'thalamus-cli', idleInTransactionTimeout: 0 });
   try {

@@ -30,11 +30,11 @@ export interface ClusterProcess {
  * removes the variable; `detached` gives it a process group of its own, as a shell
  * gives a job (so a test can signal the whole group, like Ctrl-C).
  */
-export async function startCluster(env: Record<string, string | undefined>, opts: { scheme?: 'http' | 'https'; ready?: boolean; detached?: boolean; host?: string } = {}): Promise<ClusterProcess> {
+export async function startCluster(env: Record<string, string | undefined>, opts: { scheme?: 'http' | 'https'; ready?: boolean; detached?: boolean; host?: string; args?: string[] } = {}): Promise<ClusterProcess> {
   const host = opts.host ?? '127.0.0.1';
   const port = await freePort();
   const adminPort = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', ...(opts.args ?? [])], {
     cwd: ROOT,
     env: {
       ...process.env,

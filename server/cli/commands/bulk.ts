@@ -46,7 +46,7 @@ export function registerBulk(program: Command, globals: () => Globals): void {
       // lib/bulk/export.ts reports a failing destination while it writes; a late EPIPE is moot.
       out.on('error', () => undefined);
       const progress = createProgress('exported');
-      const counts = await withDatabase(config, globals().log, async (pool) => {
+      const counts = await withDatabase(config, globals(), async (pool) => {
         await auditExport(pool, operator('cli export'), kinds);
         return exportNdjson(pool, out, { kinds, onProgress: progress.update });
       }).catch((err) => {
@@ -72,7 +72,7 @@ export function registerBulk(program: Command, globals: () => Globals): void {
       const note = (message: string) => { progress.done(); process.stderr.write(`${message}\n`); };
       let summary: ImportSummary;
       try {
-        summary = await withDatabase(config, globals().log, (pool) => importNdjson(pool, input, {
+        summary = await withDatabase(config, globals(), (pool) => importNdjson(pool, input, {
           rules: { personIdPattern: config.personIdPattern },
           strict: opts.strict,
           audit: operator('cli import'),

@@ -9,14 +9,14 @@ export function registerServer(program: Command, globals: () => Globals): void {
   program.command('serve')
     .description('run the server: the primary and its workers (what `npm start` runs)')
     // The primary reads the configuration itself (exit 78 on an error) and exits on its own.
-    .action(() => runPrimary());
+    .action(() => runPrimary({ dev: globals().dev }));
 
   program.command('migrate')
     .description('apply the migrations of sql/ that are not yet applied, and exit')
     .option('--dry-run', 'list the migrations that would be applied; change nothing')
     .action(async (opts: { dryRun?: boolean }) => {
       const config = readConfig();
-      const names = await withDatabase(config, globals().log, (pool) => (opts.dryRun ? pendingMigrations(pool) : migrate(pool)), { migrate: false });
+      const names = await withDatabase(config, globals(), (pool) => (opts.dryRun ? pendingMigrations(pool) : migrate(pool)), { migrate: false });
       const verb = opts.dryRun ? 'would apply' : 'applied';
       process.stdout.write(names.length ? `${verb}: ${names.join(', ')}\n` : 'the database is up to date: nothing to apply\n');
     });
@@ -25,7 +25,7 @@ export function registerServer(program: Command, globals: () => Globals): void {
     .description("load upstream's demo federation (records that exist are left as they are)")
     .action(async () => {
       const config = readConfig();
-      await withDatabase(config, globals().log, (pool) => loadDemo(pool));
+      await withDatabase(config, globals(), (pool) => loadDemo(pool));
       process.stdout.write('demo federation loaded\n');
     });
 }

@@ -61,7 +61,7 @@ export function registerUser(program: Command, globals: () => Globals): void {
       const id = accountId(raw, config);
       const roles = checkRoles(opts.role, config);
       const hash = opts.password ? await newHash(id, Boolean(opts.passwordStdin)) : null;
-      const created = await withDatabase(config, globals().log, (pool) => addAccount(pool, operator('cli user add'), id, roles, hash));
+      const created = await withDatabase(config, globals(), (pool) => addAccount(pool, operator('cli user add'), id, roles, hash));
       if (!created) throw new CliError(`${id} exists already; nothing was changed (see \`thalamus user --help\`)`);
       process.stdout.write(`created ${id} with roles ${roles.join(', ')}${hash ? '' : ', without a password'}\n`);
     });
@@ -73,7 +73,7 @@ export function registerUser(program: Command, globals: () => Globals): void {
       const config = readConfig();
       const id = accountId(raw, config);
       const hash = await newHash(id, Boolean(opts.passwordStdin));
-      if (!(await withDatabase(config, globals().log, (pool) => setPasswordHash(pool, operator('cli user passwd'), id, hash)))) throw missing(id);
+      if (!(await withDatabase(config, globals(), (pool) => setPasswordHash(pool, operator('cli user passwd'), id, hash)))) throw missing(id);
       process.stdout.write(`password of ${id} changed\n`);
     });
 
@@ -83,7 +83,7 @@ export function registerUser(program: Command, globals: () => Globals): void {
       const config = readConfig();
       const id = accountId(raw, config);
       const roles = checkRoles(list, config);
-      if (!(await withDatabase(config, globals().log, (pool) => setRoles(pool, operator('cli user roles'), id, roles)))) throw missing(id);
+      if (!(await withDatabase(config, globals(), (pool) => setRoles(pool, operator('cli user roles'), id, roles)))) throw missing(id);
       process.stdout.write(`roles of ${id}: ${roles.join(', ')}\n`);
     });
 
@@ -92,7 +92,7 @@ export function registerUser(program: Command, globals: () => Globals): void {
     .action(async (raw: string) => {
       const config = readConfig();
       const id = accountId(raw, config);
-      if (!(await withDatabase(config, globals().log, (pool) => deactivate(pool, operator('cli user deactivate'), id)))) throw missing(id);
+      if (!(await withDatabase(config, globals(), (pool) => deactivate(pool, operator('cli user deactivate'), id)))) throw missing(id);
       process.stdout.write(`${id} deactivated\n`);
     });
 
@@ -101,7 +101,7 @@ export function registerUser(program: Command, globals: () => Globals): void {
     .action(async (raw: string) => {
       const config = readConfig();
       const id = accountId(raw, config);
-      const removed = await withDatabase(config, globals().log, (pool) => unlockAccount(pool, operator('cli user unlock'), id));
+      const removed = await withDatabase(config, globals(), (pool) => unlockAccount(pool, operator('cli user unlock'), id));
       process.stdout.write(`${id} unlocked (${removed} failed-login ${removed === 1 ? 'row' : 'rows'} removed)\n`);
     });
 }
