@@ -15,7 +15,7 @@ import { run, statement } from '../db/run.js';
 import { classifyDbError } from '../db/errors.js';
 import { META_JSON } from './documents.js';
 import { personExists } from './records.js';
-import { checkMeta, SERVER_FIELDS, uploadData, type DocumentIds } from './document-meta.js';
+import { checkMeta, contentTypeOf, extensionFits, extensionsServedAs, SERVER_FIELDS, TYPES, uploadData, type DocumentIds } from './document-meta.js';
 
 const META = raw(META_JSON);
 
@@ -83,18 +83,31 @@ export async function patchDocument(ctx: ResourceContext, ids: DocumentIds): Pro
   const { person, page, doc } = ids;
   // The body as sent (jsonb keeps its numbers exactly), less the fields the server owns.
   const changes = SERVER_FIELDS.reduce((acc, key) => sql`(${acc} - ${key}::text)`, sql`${ctx.bodyText}::jsonb`);
+  // A new extension must fit the type the stored one is served as, as an upload's must fit its Content-Type.
+  const extension = typeof meta.fields.extension === 'string' ? meta.fields.extension : null;
+  const fits = extension === null || contentTypeOf(extension) === OCTET ? null : extensionsServedAs(extension);
   const rows = await run<{ j: string | null }>(ctx.pool, audited(ctx, docEvent('update', ids, 200),
     sql`UPDATE personal_docs SET data = COALESCE(data, '{}'::jsonb) || ${changes}
       WHERE id = ${doc}::varchar AND fedacct = ${person}::varchar AND pol = ${page}::varchar AND ${ctx.guard.ok}
         AND (${meta.hash ?? null}::text IS NULL OR lower(data->>'hash') = ${meta.hash ?? null}::text)
         AND (${meta.size ?? null}::bigint IS NULL OR COALESCE(octet_length(document), 0) = ${meta.size ?? null}::bigint)
+        AND (${fits}::text[] IS NULL OR ${STORED_EXTENSION} = ANY(${fits}::text[]) OR ${STORED_EXTENSION} <> ALL(${Object.keys(TYPES)}::text[]))
       RETURNING ${META} AS j`));
   const found = rows[0]?.j;
   if (found != null) return json(200, found);
-  const stored = await run(ctx.pool, sql`SELECT 1 FROM personal_docs WHERE id = ${doc}::varchar AND fedacct = ${person}::varchar AND pol = ${page}::varchar`);
-  if (!stored.length) throw errors.notFound('Document');
+  const stored = (await run<{ extension: string }>(ctx.pool, sql`SELECT ${STORED_EXTENSION} AS extension FROM personal_docs
+    WHERE id = ${doc}::varchar AND fedacct = ${person}::varchar AND pol = ${page}::varchar`))[0];
+  if (!stored) throw errors.notFound('Document');
+  const type = contentTypeOf(stored.extension);
+  if (extension !== null && !extensionFits(extension, type)) {
+    throw errors.badValue(`The extension "${extension}" is served as ${contentTypeOf(extension).split(';')[0]}, but the document is ${type.split(';')[0]}; upload it again under a new id`);
+  }
   throw errors.badValue('"hash" and "size" describe the stored bytes and cannot be changed; upload the document again under a new id');
 }
+
+const OCTET = 'application/octet-stream';
+/** The stored extension as contentTypeOf reads it. */
+const STORED_EXTENSION = sql`lower(regexp_replace(COALESCE(data->>'extension', ''), '^[.]', ''))`;
 
 export async function deleteDocument(ctx: ResourceContext, ids: DocumentIds): Promise<Reply> {
   const rows = await run<{ id: string | null }>(ctx.pool, audited(ctx, docEvent('delete', ids, 204),
