@@ -175,7 +175,7 @@ export function createApp(deps: AppDeps): App {
     }
   }
 
-  const routes = [...apiRoutes(passwordPages(createCsrf(config.secretKey))), ...(deps.routes ?? [])];
+  const routes = [...apiRoutes(passwordPages(createCsrf(config.secretKey)), config), ...(deps.routes ?? [])];
   for (const route of routes) {
     const verbs = route.method === 'GET' ? ['GET', 'HEAD'] : [route.method];
     allowed.set(route.path, new Set([...(allowed.get(route.path) ?? []), ...verbs, 'OPTIONS']));

@@ -29,6 +29,10 @@ export interface Config {
   documentLimit: number;
   /** Uploads a worker reads and stores at once (one account at most half of them); more wait up to LISTING_QUEUE_TIMEOUT, then 503 UPLOADS_BUSY. */
   uploadConcurrency: number;
+  /** Bytes of documents one person's book may hold (uploads through the API, whoever sends them); beyond, 413 DOCUMENT_QUOTA_EXCEEDED. 0: no bound. */
+  documentQuotaBytes: number;
+  /** Documents one person's book may hold; beyond, 413 DOCUMENT_QUOTA_EXCEEDED. 0: no bound. */
+  documentQuotaCount: number;
   /** Default shape of listings: `rows` (`[[{...}], ...]`, upstream 0.9.16's, which the Federation portal reads) or `objects` (`[{...}, ...]`). */
   listingShape: 'rows' | 'objects';
   /** Answer a principal verified before in one round trip, its statement guarded (False: always read the login first). */
@@ -157,6 +161,8 @@ const KEYS: Record<string, KeySpec> = {
   BODY_LIMIT: { kind: 'size', field: 'bodyLimit', default: '1MiB' },
   DOCUMENT_LIMIT: { kind: 'size', field: 'documentLimit', default: '10MiB' },
   UPLOAD_CONCURRENCY: { kind: 'int', field: 'uploadConcurrency', default: '4' },
+  DOCUMENT_QUOTA_BYTES: { kind: 'size', field: 'documentQuotaBytes', default: '1GiB' },
+  DOCUMENT_QUOTA_COUNT: { kind: 'int', field: 'documentQuotaCount', default: '10000' },
   LISTING_SHAPE: { kind: 'string', field: 'listingShape', default: 'rows' },
   SINGLE_ROUND_TRIP: { kind: 'bool', field: 'singleRoundTrip', default: 'True' },
   LEGACY_ROW_ARRAYS: { kind: 'bool', field: 'legacyRowArrays', default: 'False' },

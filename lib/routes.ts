@@ -2,6 +2,7 @@
 // the person, how the parameters are checked, what the audit trail records when the
 // request ends, and the handler. `acl: null` is public. HEAD is served by a GET row.
 import type { Method } from './auth/acl.js';
+import type { Config } from './config.js';
 import type { AuditEvent } from './audit/entry.js';
 import type { ResourceContext, Params } from './resources/context.js';
 import type { Reply } from './http/reply.js';
@@ -77,7 +78,8 @@ function recordRoutes(kind: RecordKind, what: string): Route[] {
   ];
 }
 
-export function apiRoutes(pages: PasswordPages): Route[] {
+export function apiRoutes(pages: PasswordPages, config: Config): Route[] {
+  const quota = { bytes: config.documentQuotaBytes, count: config.documentQuotaCount };
   const id = (ctx: ResourceContext) => ctx.params.id!;
   const pg = (ctx: ResourceContext) => ctx.params.page!;
   const docIds = (ctx: ResourceContext) => ({ person: ctx.params.id!, page: ctx.params.page!, doc: ctx.params.doc! });
@@ -102,7 +104,7 @@ export function apiRoutes(pages: PasswordPages): Route[] {
     { method: 'GET', path: '/personal_docs/:id', acl: 'personaldocs', person: 'id', query: true, guarded: true, standby: true, audit: { action: 'list', record: 'id', person: 'id' }, params: person, handle: (ctx) => listPersonDocs(ctx, id(ctx)) },
     { method: 'GET', path: '/personal_docs/:id/:page', acl: 'poldocs', person: 'id', query: true, guarded: true, standby: true, audit: read('page'), params: page, handle: (ctx) => listPageDocs(ctx, id(ctx), pg(ctx)) },
     { method: 'GET', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', guarded: true, audit: read('doc'), params: doc, handle: (ctx) => getDocument(ctx, id(ctx), pg(ctx), ctx.params.doc!) },
-    { method: 'POST', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', body: 'upload', guarded: true, audit: write('create', 'doc', 'id'), params: doc, handle: (ctx) => createDocument(ctx, docIds(ctx), ctx.upload!) },
+    { method: 'POST', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', body: 'upload', guarded: true, audit: write('create', 'doc', 'id'), params: doc, handle: (ctx) => createDocument(ctx, docIds(ctx), ctx.upload!, quota) },
     { method: 'PATCH', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', guarded: true, audit: write('update', 'doc', 'id'), params: doc, handle: (ctx) => patchDocument(ctx, docIds(ctx)) },
     { method: 'DELETE', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', guarded: true, audit: write('delete', 'doc', 'id'), params: doc, handle: (ctx) => deleteDocument(ctx, docIds(ctx)) },
 

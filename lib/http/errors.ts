@@ -59,6 +59,8 @@ export const errors = {
   pageInUse: () => new HttpError(409, 'PAGE_IN_USE', 'The page still has personal documents'),
   changedMeanwhile: () => new HttpError(409, 'CONFLICT', 'The record changed while this request was applied; try again'),
   tooLarge: (limit: number) => new HttpError(413, 'BODY_TOO_LARGE', `The request body exceeds ${limit} bytes`),
+  documentQuotaExceeded: (person: string, bytes: number, count: number) => new HttpError(413, 'DOCUMENT_QUOTA_EXCEEDED',
+    `Storing this document would take the documents of ${person}'s book past its quota (DOCUMENT_QUOTA_BYTES ${bytes} bytes, DOCUMENT_QUOTA_COUNT ${count} documents); remove some first`),
   unsupportedType: (expected: string) => new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `The request body must be ${expected}`),
   lockedOut: (seconds: number) => new HttpError(429, 'TOO_MANY_FAILED_LOGINS', 'Too many failed logins; try again later', { 'Retry-After': String(seconds) }),
   queryTimeout: () => new HttpError(503, 'QUERY_TIMEOUT', 'The query ran longer than the configured limit', { 'Retry-After': '5' }),
