@@ -33,7 +33,7 @@ async function usage(person: string): Promise<{ bytes: number; docs: number }> {
 
 t.before(async () => {
   // Enough upload slots that every upload of the attack is stored at the same moment.
-  s = await startServer({ documentQuotaBytes: QUOTA_BYTES, documentQuotaCount: QUOTA_COUNT, uploadConcurrency: 64 } as never);
+  s = await startServer({ documentQuotaBytes: QUOTA_BYTES, documentQuotaCount: QUOTA_COUNT, uploadConcurrency: 64 });
   for (const as of [ANA, CAMERON, ROOT]) assert.is((await req('GET', '/login', { as })).status, 200);
 });
 t.after(async () => { await s.close(); });
@@ -84,7 +84,7 @@ t.run();
 
 // ---------------------------------------------------------------------------
 const off = suite('document quota off');
-off.before(async () => { s = await startServer({ documentQuotaBytes: 0, documentQuotaCount: 0 } as never); });
+off.before(async () => { s = await startServer({ documentQuotaBytes: 0, documentQuotaCount: 0 }); });
 off.after(async () => { await s.close(); });
 
 off('0 means no quota', async () => {
