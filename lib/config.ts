@@ -93,6 +93,8 @@ export interface Config {
   passwordMinLength: number;
   /** Pattern every person id in a URL or a login must match (checked before upper-casing). */
   personIdPattern: RegExp;
+  /** Pattern a new page or document id must match (POST, upload, import); ids stored before it stay reachable. */
+  recordIdPattern: RegExp;
   /** Failed logins of one account from one client address within LOCKOUT_WINDOW before that pair answers 429. */
   lockoutPairFailures: number;
   /** Failed logins of one account from all addresses within LOCKOUT_WINDOW before it answers 429 everywhere (a distributed attack). */
@@ -191,6 +193,7 @@ const KEYS: Record<string, KeySpec> = {
   ARGON2_MAX_PARALLELISM: { kind: 'int', field: 'argon2MaxParallelism', default: '4' },
   PASSWORD_MIN_LENGTH: { kind: 'int', field: 'passwordMinLength', default: '8' },
   PERSON_ID_PATTERN: { kind: 'regex', field: 'personIdPattern', default: '^[A-Za-z0-9._-]{1,128}$' },
+  RECORD_ID_PATTERN: { kind: 'regex', field: 'recordIdPattern', default: '^[A-Za-z0-9._-]{1,128}$' },
   LOCKOUT_PAIR_FAILURES: { kind: 'int', field: 'lockoutPairFailures', default: '10' },
   LOCKOUT_ACCOUNT_FAILURES: { kind: 'int', field: 'lockoutAccountFailures', default: '100' },
   LOCKOUT_ADDRESS_FAILURES: { kind: 'int', field: 'lockoutAddressFailures', default: '200' },
