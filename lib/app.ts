@@ -149,13 +149,17 @@ export function createApp(deps: AppDeps): App {
   function authorize(req: Req, route: Route, principal: Principal): Authority | undefined {
     const acl = deps.acl();
     const method = (req.method === 'HEAD' ? 'GET' : req.method) as Method;
-    const person = route.person ? req.validParams![route.person] : undefined;
+    // Rows made before PERSON_ID_PATTERN stay readable, changeable (to deactivate them
+    // before removal) and removable by administrators, under the id as stored: such ids
+    // were never upper-cased. No one creates rows under one.
+    const legacy = route.person !== undefined && !config.personIdPattern.test(req.params[route.person] ?? '');
+    const person = route.person ? (legacy ? req.params[route.person] : req.validParams![route.person]) : undefined;
     const grant = aclGrant(acl, principal.roles, method, route.acl!, person, principal.id);
     if (!grant) return undefined;
-    // Rows made before PERSON_ID_PATTERN stay readable (and removable) by administrators.
-    if (route.person && !config.personIdPattern.test(req.params[route.person] ?? '')) {
+    if (legacy) {
       const admin = aclAllows(acl, principal.roles, 'PATCH', ADMINISTER, person, principal.id) || aclAllows(acl, principal.roles, 'POST', ADMINISTER, person, principal.id);
-      if (!admin || !(method === 'GET' || method === 'DELETE')) throw errors.badPersonId(config.personIdPattern.source);
+      if (!admin || method === 'POST') throw errors.badPersonId(config.personIdPattern.source);
+      req.validParams = { ...req.validParams, [route.person!]: person };
     }
     return authorityOf(acl, principal.roles, method, grant, person, principal.id);
   }
@@ -182,7 +186,7 @@ export function createApp(deps: AppDeps): App {
     }
   }
 
-  const routes = [...apiRoutes(passwordPages(createCsrf(config.secretKey))), ...(deps.routes ?? [])];
+  const routes = [...apiRoutes(passwordPages(createCsrf(config.secretKey)), config), ...(deps.routes ?? [])];
   for (const route of routes) {
     const verbs = route.method === 'GET' ? ['GET', 'HEAD'] : [route.method];
     allowed.set(route.path, new Set([...(allowed.get(route.path) ?? []), ...verbs, 'OPTIONS']));

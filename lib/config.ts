@@ -29,6 +29,10 @@ export interface Config {
   documentLimit: number;
   /** Uploads a worker reads and stores at once (one account at most half of them); more wait up to LISTING_QUEUE_TIMEOUT, then 503 UPLOADS_BUSY. */
   uploadConcurrency: number;
+  /** Bytes of documents one person's book may hold (uploads through the API, whoever sends them); beyond, 413 DOCUMENT_QUOTA_EXCEEDED. 0: no bound. */
+  documentQuotaBytes: number;
+  /** Documents one person's book may hold; beyond, 413 DOCUMENT_QUOTA_EXCEEDED. 0: no bound. */
+  documentQuotaCount: number;
   /** Default shape of listings: `rows` (`[[{...}], ...]`, upstream 0.9.16's, which the Federation portal reads) or `objects` (`[{...}, ...]`). */
   listingShape: 'rows' | 'objects';
   /** Answer a principal verified before in one round trip, its statement guarded (False: always read the login first). */
@@ -89,6 +93,8 @@ export interface Config {
   passwordMinLength: number;
   /** Pattern every person id in a URL or a login must match (checked before upper-casing). */
   personIdPattern: RegExp;
+  /** Pattern a new page or document id must match (POST, upload, import); ids stored before it stay reachable. */
+  recordIdPattern: RegExp;
   /** Failed logins of one account from one client address within LOCKOUT_WINDOW before that pair answers 429. */
   lockoutPairFailures: number;
   /** Failed logins of one account from all addresses within LOCKOUT_WINDOW before it answers 429 everywhere (a distributed attack). */
@@ -161,6 +167,8 @@ const KEYS: Record<string, KeySpec> = {
   BODY_LIMIT: { kind: 'size', field: 'bodyLimit', default: '1MiB' },
   DOCUMENT_LIMIT: { kind: 'size', field: 'documentLimit', default: '10MiB' },
   UPLOAD_CONCURRENCY: { kind: 'int', field: 'uploadConcurrency', default: '4' },
+  DOCUMENT_QUOTA_BYTES: { kind: 'size', field: 'documentQuotaBytes', default: '1GiB' },
+  DOCUMENT_QUOTA_COUNT: { kind: 'int', field: 'documentQuotaCount', default: '10000' },
   LISTING_SHAPE: { kind: 'string', field: 'listingShape', default: 'rows' },
   SINGLE_ROUND_TRIP: { kind: 'bool', field: 'singleRoundTrip', default: 'True' },
   LEGACY_ROW_ARRAYS: { kind: 'bool', field: 'legacyRowArrays', default: 'False' },
@@ -189,6 +197,7 @@ const KEYS: Record<string, KeySpec> = {
   ARGON2_MAX_PARALLELISM: { kind: 'int', field: 'argon2MaxParallelism', default: '4' },
   PASSWORD_MIN_LENGTH: { kind: 'int', field: 'passwordMinLength', default: '8' },
   PERSON_ID_PATTERN: { kind: 'regex', field: 'personIdPattern', default: '^[A-Za-z0-9._-]{1,128}$' },
+  RECORD_ID_PATTERN: { kind: 'regex', field: 'recordIdPattern', default: '^[A-Za-z0-9._-]{1,128}$' },
   LOCKOUT_PAIR_FAILURES: { kind: 'int', field: 'lockoutPairFailures', default: '10' },
   LOCKOUT_ACCOUNT_FAILURES: { kind: 'int', field: 'lockoutAccountFailures', default: '100' },
   LOCKOUT_ADDRESS_FAILURES: { kind: 'int', field: 'lockoutAddressFailures', default: '200' },

@@ -2,10 +2,11 @@
 // the person, how the parameters are checked, what the audit trail records when the
 // request ends, and the handler. `acl: null` is public. HEAD is served by a GET row.
 import type { Method } from './auth/acl.js';
+import type { Config } from './config.js';
 import type { AuditEvent } from './audit/entry.js';
 import type { ResourceContext, Params } from './resources/context.js';
 import type { Reply } from './http/reply.js';
-import { personId, validId } from './http/params.js';
+import { newRecordId, personId, validId } from './http/params.js';
 import { DUS, INSTITUTIONS, PEOPLE, createRecord, getRecord, listRecords, patchRecord, type RecordKind } from './resources/records.js';
 import { createPerson, deletePerson, patchPerson } from './resources/people.js';
 import { createPage, deletePage, getPage, listBook, patchPage } from './resources/pols.js';
@@ -61,6 +62,9 @@ const person = (raw: Record<string, string>): Params => ({ id: personId(raw.id) 
 const page = (raw: Record<string, string>): Params => ({ id: personId(raw.id), page: validId(raw.page, 'page id') });
 const doc = (raw: Record<string, string>): Params => ({ ...page(raw), doc: validId(raw.doc, 'document id') });
 const record = (what: string) => (raw: Record<string, string>): Params => ({ record: validId(raw.record, what) });
+/** The parameters of a POST that creates a page or a document: its id must be a new record id's. */
+const newPage = (pattern: RegExp) => (raw: Record<string, string>): Params => ({ ...page(raw), page: newRecordId(raw.page, 'page id', pattern) });
+const newDoc = (pattern: RegExp) => (raw: Record<string, string>): Params => ({ ...page(raw), doc: newRecordId(raw.doc, 'document id', pattern) });
 
 const read = (record?: keyof Params, who: keyof Params | undefined = 'id'): RouteAudit => ({ action: 'read', record, person: who });
 const write = (action: AuditEvent['action'], record: keyof Params, who?: keyof Params): RouteAudit => ({ action, record, person: who });
@@ -77,7 +81,8 @@ function recordRoutes(kind: RecordKind, what: string): Route[] {
   ];
 }
 
-export function apiRoutes(pages: PasswordPages): Route[] {
+export function apiRoutes(pages: PasswordPages, config: Config): Route[] {
+  const quota = { bytes: config.documentQuotaBytes, count: config.documentQuotaCount };
   const id = (ctx: ResourceContext) => ctx.params.id!;
   const pg = (ctx: ResourceContext) => ctx.params.page!;
   const docIds = (ctx: ResourceContext) => ({ person: ctx.params.id!, page: ctx.params.page!, doc: ctx.params.doc! });
@@ -95,14 +100,14 @@ export function apiRoutes(pages: PasswordPages): Route[] {
 
     { method: 'GET', path: '/pols/:id', acl: 'book', person: 'id', query: true, guarded: true, standby: true, audit: { action: 'list', record: 'id', person: 'id' }, params: person, handle: (ctx) => listBook(ctx, id(ctx)) },
     { method: 'GET', path: '/pols/:id/:page', acl: 'page', person: 'id', guarded: true, audit: read('page'), params: page, handle: (ctx) => getPage(ctx, id(ctx), pg(ctx)) },
-    { method: 'POST', path: '/pols/:id/:page', acl: 'page', person: 'id', guarded: true, audit: write('create', 'page', 'id'), params: page, handle: (ctx) => createPage(ctx, id(ctx), pg(ctx)) },
+    { method: 'POST', path: '/pols/:id/:page', acl: 'page', person: 'id', guarded: true, audit: write('create', 'page', 'id'), params: newPage(config.recordIdPattern), handle: (ctx) => createPage(ctx, id(ctx), pg(ctx)) },
     { method: 'PATCH', path: '/pols/:id/:page', acl: 'page', person: 'id', guarded: true, audit: write('update', 'page', 'id'), params: page, handle: (ctx) => patchPage(ctx, id(ctx), pg(ctx)) },
     { method: 'DELETE', path: '/pols/:id/:page', acl: 'page', person: 'id', guarded: true, audit: write('delete', 'page', 'id'), params: page, handle: (ctx) => deletePage(ctx, id(ctx), pg(ctx)) },
 
     { method: 'GET', path: '/personal_docs/:id', acl: 'personaldocs', person: 'id', query: true, guarded: true, standby: true, audit: { action: 'list', record: 'id', person: 'id' }, params: person, handle: (ctx) => listPersonDocs(ctx, id(ctx)) },
     { method: 'GET', path: '/personal_docs/:id/:page', acl: 'poldocs', person: 'id', query: true, guarded: true, standby: true, audit: read('page'), params: page, handle: (ctx) => listPageDocs(ctx, id(ctx), pg(ctx)) },
     { method: 'GET', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', guarded: true, audit: read('doc'), params: doc, handle: (ctx) => getDocument(ctx, id(ctx), pg(ctx), ctx.params.doc!) },
-    { method: 'POST', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', body: 'upload', guarded: true, audit: write('create', 'doc', 'id'), params: doc, handle: (ctx) => createDocument(ctx, docIds(ctx), ctx.upload!) },
+    { method: 'POST', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', body: 'upload', guarded: true, audit: write('create', 'doc', 'id'), params: newDoc(config.recordIdPattern), handle: (ctx) => createDocument(ctx, docIds(ctx), ctx.upload!, quota) },
     { method: 'PATCH', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', guarded: true, audit: write('update', 'doc', 'id'), params: doc, handle: (ctx) => patchDocument(ctx, docIds(ctx)) },
     { method: 'DELETE', path: '/personal_docs/:id/:page/:doc', acl: 'document', person: 'id', guarded: true, audit: write('delete', 'doc', 'id'), params: doc, handle: (ctx) => deleteDocument(ctx, docIds(ctx)) },
 

@@ -13,6 +13,7 @@ import { validateResponse, OPENAPI_PATH, type CheckedResponse } from './helpers/
 import { apiRoutes, type Route } from '../lib/routes.js';
 import { passwordPages } from '../lib/pages/password.js';
 import { createCsrf } from '../lib/pages/csrf.js';
+import { loadConfig } from '../lib/config.js';
 import { changesRoutes } from '../lib/changes/handlers.js';
 import { subscriptionRoutes } from '../lib/subscriptions/handlers.js';
 import { errors, HttpError } from '../lib/http/errors.js';
@@ -20,7 +21,7 @@ import { errors, HttpError } from '../lib/http/errors.js';
 interface Doc { paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>; components: { schemas: { ErrorCode: { enum: string[]; description: string } } } }
 const doc = JSON.parse(readFileSync(OPENAPI_PATH, 'utf8')) as Doc;
 
-const ROUTES = apiRoutes(passwordPages(createCsrf('a secret of the test, long enough')));
+const ROUTES = apiRoutes(passwordPages(createCsrf('a secret of the test, long enough')), loadConfig(undefined, {}));
 
 const t = suite('openapi');
 let s: TestServer;

@@ -4,8 +4,8 @@
 // no number beyond what can be read back) plus the shape of the NDJSON record. Parsing
 // here is for checking only: the line's text goes to PostgreSQL, whose jsonb keeps its
 // numbers exactly.
-import { MAX_DEPTH, hasHugeExponent, shapeProblem } from '../http/body.js';
-import { upperAscii, validId } from '../http/params.js';
+import { MAX_DEPTH, hasHugeExponent, hasUnderflow, shapeProblem } from '../http/body.js';
+import { isNewRecordId, upperAscii, validId } from '../http/params.js';
 import { isPasswordHash, premadeHashProblem } from '../auth/passwords.js';
 import { KIND_ORDER, type BulkKind } from './kinds.js';
 
@@ -24,7 +24,7 @@ export interface CheckedRecord {
   text: string;
 }
 
-export interface Rules { personIdPattern: RegExp }
+export interface Rules { personIdPattern: RegExp; recordIdPattern: RegExp }
 
 const FIELDS: Record<BulkKind, string[]> = {
   person: ['kind', 'id', 'data'], unit: ['kind', 'id', 'data'], institution: ['kind', 'id', 'data'],
@@ -49,6 +49,13 @@ function personId(value: unknown, what: string, rules: Rules): string {
   const v = id(value, what);
   if (!rules.personIdPattern.test(v)) throw problem(`"${what}" ${JSON.stringify(v)} does not match PERSON_ID_PATTERN ${rules.personIdPattern.source}`);
   return upperAscii(v);
+}
+
+/** A page or document id as the API takes one for a new record: RECORD_ID_PATTERN, NFKC. */
+function recordId(value: unknown, what: string, rules: Rules): string {
+  const v = id(value, what);
+  if (!isNewRecordId(v, rules.recordIdPattern)) throw problem(`"${what}" ${JSON.stringify(v)} does not match RECORD_ID_PATTERN ${rules.recordIdPattern.source} or changes under Unicode NFKC normalization`);
+  return v;
 }
 
 /** `\u0000` and lone surrogates: JSON allows them, jsonb refuses them (and would fail a whole batch). */
@@ -107,11 +114,14 @@ function check(text: string, rules: Rules): CheckedRecord {
   // The walk is needed only when the text could nest that deep or hold a number too long for a double.
   const shape = openers(text) > MAX_DEPTH || /\d{309}/.test(text) ? shapeProblem(data, MAX_DEPTH) : undefined;
   if (shape === 'deep') throw problem(`"data" nests deeper than ${MAX_DEPTH} levels`);
-  if (shape === 'number' || hasHugeExponent(text)) throw problem('a number beyond what can be stored and read back exactly (an exponent above 308)');
+  if (shape === 'number' || hasHugeExponent(text) || hasUnderflow(text)) {
+    throw problem('a number beyond what can be stored and read back exactly (an exponent beyond ±308, or a non-zero magnitude below 2.2250738585072014e-308)');
+  }
   // Only escapes can make such strings: a line without `\u` is spared the walk.
   if (text.includes('\\u') && unstorableString(rec)) throw problem('a string PostgreSQL cannot store (\\u0000, or half of a surrogate pair)');
   const d = data as Record<string, unknown>;
-  const out: CheckedRecord = { kind, id: kind === 'person' ? personId(r.id, 'id', rules) : id(r.id, 'id'), text, merge: false, n: 0 };
+  const ownId = kind === 'person' ? personId(r.id, 'id', rules) : kind === 'page' || kind === 'document' ? recordId(r.id, 'id', rules) : id(r.id, 'id');
+  const out: CheckedRecord = { kind, id: ownId, text, merge: false, n: 0 };
   // As the API compares a body's id with the URL's: person ids upper-cased.
   if (d.id !== undefined && (kind === 'person' ? (typeof d.id === 'string' ? upperAscii(d.id) : d.id) : d.id) !== out.id) throw problem('"data.id" differs from the record\'s "id"');
   out.merge = d.id !== out.id;

@@ -2,7 +2,8 @@
 // refused with 413 in a way the client can still read (lingering close). The text is
 // kept as sent: PostgreSQL's jsonb stores its numbers exactly, which JavaScript's
 // doubles would not (a 30-digit integer, say); numbers that no client could read back
-// (an exponent beyond a double's range) are refused instead.
+// (an exponent beyond a double's range, a non-zero number a double reads as 0 or as a
+// subnormal) are refused instead.
 import type { IncomingMessage } from 'node:http';
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
@@ -113,6 +114,39 @@ export function hasHugeExponent(text: string): boolean {
   return false;
 }
 
+/** The smallest positive normal double: between it and zero a double keeps fewer digits, or none. */
+const MIN_NORMAL = 2.2250738585072014e-308;
+/** A JSON number, where one begins (outside strings). */
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/**
+ * Whether valid JSON text holds a non-zero number of magnitude below MIN_NORMAL: a
+ * double reads `0.` then 400 zeros then `1` as 0, and 1e-310 with fewer digits than
+ * written, though jsonb would keep every digit. Below 1e-308 a number is written either
+ * with a three-digit exponent or with over 200 zeros (an exponent of two digits moves it
+ * by 99 places at most): texts with neither are spared the scan.
+ */
+export function hasUnderflow(text: string): boolean {
+  if (!/[eE]-\d{3}|0{200}/.test(text)) return false;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      NUMBER.lastIndex = i;
+      const token = NUMBER.exec(text)?.[0] ?? text[i]!;
+      const value = Math.abs(Number(token));
+      if (value === 0 ? /[1-9]/.test(token.split(/[eE]/)[0]!) : value < MIN_NORMAL) return true;
+      i += token.length - 1;
+    }
+  }
+  return false;
+}
+
 export interface JsonBody {
   /** The parsed object, for the checks a route makes. */
   value: Record<string, unknown>;
@@ -134,6 +168,6 @@ export async function readJsonObject(req: IncomingMessage, limit: number): Promi
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw errors.notObject();
   const problem = shapeProblem(value, MAX_DEPTH);
   if (problem === 'deep') throw errors.tooDeep(MAX_DEPTH);
-  if (problem === 'number' || hasHugeExponent(text)) throw errors.numberOutOfRange();
+  if (problem === 'number' || hasHugeExponent(text) || hasUnderflow(text)) throw errors.numberOutOfRange();
   return { value: value as Record<string, unknown>, text };
 }

@@ -1,6 +1,7 @@
 // URL parameters: decoded by the router, validated here. Person ids are upper-cased;
 // whether they match PERSON_ID_PATTERN is decided with the principal (lib/app.ts), since
-// rows made before the pattern stay readable by administrators.
+// rows made before the pattern stay readable by administrators. A new page or document
+// id must match RECORD_ID_PATTERN (newRecordId); existing ones are reached as they are.
 import { errors } from './errors.js';
 
 const MAX_ID = 255;
@@ -31,4 +32,22 @@ export function upperAscii(value: string): string {
 
 export function personId(value: string | undefined): string {
   return upperAscii(validId(value, 'person id'));
+}
+
+/**
+ * Whether `value` may name a new page or document: RECORD_ID_PATTERN, and unchanged by
+ * NFKC normalization, so that no two ids a reader cannot tell apart (`café` composed and
+ * decomposed, a non-breaking space, a full-width letter) are ever created side by side,
+ * whatever pattern a deployment sets. Refused rather than normalized: the id a client
+ * sent is the one it will ask for.
+ */
+export function isNewRecordId(value: string, pattern: RegExp): boolean {
+  return pattern.test(value) && value.normalize('NFKC') === value;
+}
+
+/** A page or document id a POST creates (validId, then isNewRecordId). */
+export function newRecordId(value: string | undefined, what: string, pattern: RegExp): string {
+  const id = validId(value, what);
+  if (!isNewRecordId(id, pattern)) throw errors.badRecordId(what, pattern.source);
+  return id;
 }

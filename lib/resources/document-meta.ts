@@ -2,7 +2,8 @@
 // `document_type`, `extension`, `context`, `description` and `hash` (sha512 hex of the
 // bytes). The server owns `id`, `fedacct` and `pol` (the URL's), `hash` and `size` (the
 // bytes'): a client may send them back unchanged, never different. The extension
-// decides the Content-Type a GET answers with.
+// decides the Content-Type a GET answers with, and whether a browser may show it
+// (PASSIVE) or must download it.
 import { errors } from '../http/errors.js';
 import { upperAscii } from '../http/params.js';
 
@@ -15,6 +16,14 @@ export const TYPES: Readonly<Record<string, string>> = {
   dcm: 'application/dicom', odt: 'application/vnd.oasis.opendocument.text', mp4: 'video/mp4', ogg: 'audio/ogg',
 };
 
+/**
+ * Types a browser shows without running anything or going anywhere: served inline.
+ * Every other type (SVG, XML that may be XHTML, HTML, video, ...) is served as an
+ * attachment in a CSP sandbox (documents.ts): an upload must not script, or steer by a
+ * meta refresh, the browser of the professional who opens it.
+ */
+const PASSIVE = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'application/pdf', 'text/plain']);
+
 const TEXT_FIELDS = ['document_type', 'extension', 'context', 'description'] as const;
 /** Fields never stored from a client's metadata: they come from the URL or the bytes. */
 export const SERVER_FIELDS = ['id', 'fedacct', 'pol', 'hash', 'size'] as const;
@@ -25,6 +34,28 @@ const essence = (type: string) => type.split(';')[0]!.trim().toLowerCase();
 
 export function contentTypeOf(extension: string | null | undefined): string {
   return TYPES[(extension ?? '').replace(/^\./, '').toLowerCase()] ?? 'application/octet-stream';
+}
+
+/** Whether a browser may show this type inline (PASSIVE). */
+export function isPassive(type: string): boolean {
+  return PASSIVE.has(essence(type));
+}
+
+/**
+ * The upload's rule: an extension must be served as the type the bytes were sent as,
+ * unless either says nothing (an extension of no known type, or bytes sent as
+ * application/octet-stream). A PATCH of the extension is held to it with the type the
+ * stored extension is served as.
+ */
+export function extensionFits(extension: string, contentType: string): boolean {
+  const served = contentTypeOf(extension);
+  return served === 'application/octet-stream' || essence(contentType) === 'application/octet-stream' || essence(served) === essence(contentType);
+}
+
+/** The extensions served as the same type as `extension` (itself included). */
+export function extensionsServedAs(extension: string): string[] {
+  const type = contentTypeOf(extension);
+  return Object.keys(TYPES).filter((e) => TYPES[e] === type);
 }
 
 /** The extension a media type is stored under when the client named none (the first in TYPES). */
@@ -71,11 +102,8 @@ export function uploadData(meta: CheckedMeta, bytes: { length: number; sha512: s
     const derived = fromName?.toLowerCase() ?? extensionOf(bytes.contentType);
     if (derived !== undefined) data.extension = derived;
   }
-  if (typeof data.extension === 'string' && bytes.contentType !== 'application/octet-stream') {
-    const served = contentTypeOf(data.extension);
-    if (served !== 'application/octet-stream' && essence(served) !== bytes.contentType) {
-      throw errors.badUpload(`The extension "${data.extension}" is served as ${essence(served)}, but the document was sent as ${bytes.contentType}`);
-    }
+  if (typeof data.extension === 'string' && !extensionFits(data.extension, bytes.contentType)) {
+    throw errors.badUpload(`The extension "${data.extension}" is served as ${essence(contentTypeOf(data.extension))}, but the document was sent as ${bytes.contentType}`);
   }
   data.hash = bytes.sha512;
   return data;

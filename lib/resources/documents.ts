@@ -8,7 +8,8 @@ import { errors } from '../http/errors.js';
 import { noneMatch } from '../http/conditional.js';
 import { listingReply } from './listing.js';
 import { personExists } from './records.js';
-import { contentTypeOf } from './document-meta.js';
+import { contentTypeOf, isPassive } from './document-meta.js';
+import { API_CSP } from '../http/headers.js';
 
 /** The stored `data` fields, then the columns, then the size: the bytes stay in the database. */
 export const META_JSON = `(COALESCE(data, '{}'::jsonb) || jsonb_build_object('id', id, 'fedacct', fedacct, 'pol', pol,
@@ -42,10 +43,14 @@ export async function getDocument(ctx: ResourceContext, person: string, page: st
   if (!row?.found) throw errors.notFound('Document');
   const etag = `"${row.etag}"`;
   const type = contentTypeOf(row.extension);
-  const headers = {
+  // Only passive types are shown inline; anything else is a download, and even opened
+  // as a page it runs in a sandbox (no script, no meta refresh, no forms).
+  const passive = isPassive(type);
+  const headers: Record<string, string> = {
     'Content-Type': type, ETag: etag, 'Cache-Control': 'private, no-cache',
-    'Content-Disposition': `inline; filename="${doc.replace(/[^\w.-]/g, '_')}.${(row.extension ?? 'bin').replace(/[^\w]/g, '')}"`,
+    'Content-Disposition': `${passive ? 'inline' : 'attachment'}; filename="${doc.replace(/[^\w.-]/g, '_')}.${(row.extension ?? 'bin').replace(/[^\w]/g, '')}"`,
   };
+  if (!passive) headers['Content-Security-Policy'] = `sandbox; ${API_CSP}`;
   if (noneMatch(ctx.conditions.ifNoneMatch, etag)) return empty(304, headers);
   // HEAD reads no bytes but announces the length GET would send.
   if (ctx.head) return empty(200, { ...headers, 'Content-Length': String(row.size) });

@@ -73,7 +73,7 @@ export function registerBulk(program: Command, globals: () => Globals): void {
       let summary: ImportSummary;
       try {
         summary = await withDatabase(config, globals(), (pool) => importNdjson(pool, input, {
-          rules: { personIdPattern: config.personIdPattern },
+          rules: { personIdPattern: config.personIdPattern, recordIdPattern: config.recordIdPattern },
           strict: opts.strict,
           audit: operator('cli import'),
           onSkip: (line, why) => note(`line ${line}: ${why}; skipped`),
