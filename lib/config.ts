@@ -135,6 +135,8 @@ export interface Config {
   subscriptionAllowHttp: boolean;
   /** Subscriptions one worker holds and delivers at once; beyond, idle ones take turns. */
   subscriptionConcurrency: number;
+  /** Subscriptions one account may hold; a POST beyond is 409 TOO_MANY_SUBSCRIPTIONS. */
+  subscriptionMaxPerOwner: number;
   /** Upstream's Flask DEBUG flag, accepted so upstream's thalamus.cfg loads as is; it changes nothing (LOG_LEVEL does). */
   debug: boolean;
   /** The file this configuration was read from (empty when none). */
@@ -209,6 +211,7 @@ const KEYS: Record<string, KeySpec> = {
   SUBSCRIPTION_PAUSE_AFTER: { kind: 'int', field: 'subscriptionPauseAfter', default: '86400' },
   SUBSCRIPTION_ALLOW_HTTP: { kind: 'bool', field: 'subscriptionAllowHttp', default: 'False' },
   SUBSCRIPTION_CONCURRENCY: { kind: 'int', field: 'subscriptionConcurrency', default: '32' },
+  SUBSCRIPTION_MAX_PER_OWNER: { kind: 'int', field: 'subscriptionMaxPerOwner', default: '20' },
 };
 
 /** Environment variables read for a key after THALAMUS_<KEY>, as other PostgreSQL tools name them. */
@@ -389,6 +392,7 @@ export function loadConfigWithSources(file = defaultConfigFile(), env: NodeJS.Pr
   if (c.subscriptionTimeoutMs < 100) throw range('SUBSCRIPTION_TIMEOUT_MS', 'must be at least 100');
   if (c.subscriptionRetryMinMs < 10 || c.subscriptionRetryMinMs > c.subscriptionRetryMaxMs) throw range('SUBSCRIPTION_RETRY_MIN_MS', 'must be at least 10 and at most SUBSCRIPTION_RETRY_MAX_MS');
   if (c.subscriptionConcurrency < 1) throw range('SUBSCRIPTION_CONCURRENCY', 'must be at least 1');
+  if (c.subscriptionMaxPerOwner < 1) throw range('SUBSCRIPTION_MAX_PER_OWNER', 'must be at least 1');
   if (!c.tlsCert !== !c.tlsKey) throw new ConfigError('TLS_CERT and TLS_KEY: set both or neither');
   if (c.readMaxLag < 1) throw range('READ_MAX_LAG', 'must be at least 1 second');
   for (const key of ['POSTGRESQL_URI', 'READ_DATABASE_URL'] as const) {

@@ -99,7 +99,7 @@ export function initServices(opts: ServiceOptions): Services {
         sseBuffer: config.changesSseBuffer, maxStreams: config.changesMaxStreams,
       },
     }),
-    ...subscriptionRoutes({ allowHttp: config.subscriptionAllowHttp, wake: () => services.deliverer.scan() }),
+    ...subscriptionRoutes({ allowHttp: config.subscriptionAllowHttp, maxPerOwner: config.subscriptionMaxPerOwner, wake: () => services.deliverer.scan() }),
   ];
   const app = createApp({ config, pool, reads, auth, acl: () => services.acl, log, audit, observe: opts.observe, listings, routes });
   services.handler = app.handler;

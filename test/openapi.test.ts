@@ -56,7 +56,7 @@ t('GET /docs renders every operation of the document as a page, with no script a
 function serverOperations(): Set<string> {
   const extra: Route[] = [
     ...changesRoutes({ pool: undefined as never, reads: undefined as never, hub: undefined as never, settings: undefined as never }),
-    ...subscriptionRoutes({ allowHttp: false, wake: () => undefined }),
+    ...subscriptionRoutes({ allowHttp: false, maxPerOwner: 20, wake: () => undefined }),
   ];
   const ops = new Set<string>();
   for (const route of [...ROUTES, ...extra]) ops.add(`${route.method} ${route.path.replace(/:(\w+)/g, '{$1}')}`);

@@ -57,6 +57,7 @@ export const errors = {
   exists: (what: string) => new HttpError(409, 'ALREADY_EXISTS', `${what} already exists`),
   personInUse: (why: string) => new HttpError(409, 'PERSON_IN_USE', why),
   pageInUse: () => new HttpError(409, 'PAGE_IN_USE', 'The page still has personal documents'),
+  tooManySubscriptions: (max: number) => new HttpError(409, 'TOO_MANY_SUBSCRIPTIONS', `This account has ${max} subscriptions, as many as SUBSCRIPTION_MAX_PER_OWNER allows; delete one it no longer needs first`),
   changedMeanwhile: () => new HttpError(409, 'CONFLICT', 'The record changed while this request was applied; try again'),
   tooLarge: (limit: number) => new HttpError(413, 'BODY_TOO_LARGE', `The request body exceeds ${limit} bytes`),
   unsupportedType: (expected: string) => new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `The request body must be ${expected}`),
