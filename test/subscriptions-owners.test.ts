@@ -42,7 +42,9 @@ async function receiver(): Promise<Receiver> {
 }
 
 async function withNodes(overrides: Record<string, unknown>, fn: (s: TestServer) => Promise<void>): Promise<void> {
-  const s = await startServer({ acl: join(dir, 'roles.cfg'), subscriptionAllowHosts: ['127.0.0.1'], ...overrides });
+  // The receivers are on loopback, the other hosts stand for nodes: the operator's list names them.
+  const allow = ['127.0.0.1', 'a.example.org', 'b.example.org', 'root.example.org', 'node.example.org', 'attacker.example.net'];
+  const s = await startServer({ acl: join(dir, 'roles.cfg'), subscriptionAllowHosts: allow, ...overrides });
   try {
     for (const a of [NODE_A, NODE_B]) {
       const r = await call(s.base, 'POST', `/people/${a.user}`, { as: ROOT, body: { password: a.password, roles: ['node'], active: true } });

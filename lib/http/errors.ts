@@ -36,6 +36,7 @@ export const errors = {
   badPassword: (why: string) => new HttpError(400, 'INVALID_PASSWORD', why),
   badUpload: (why: string) => new HttpError(400, 'INVALID_UPLOAD', why),
   hashMismatch: () => new HttpError(400, 'HASH_MISMATCH', 'The uploaded bytes do not have the sha512 hash the request names; nothing was stored'),
+  destinationNotAllowed: (why: string) => new HttpError(400, 'DESTINATION_NOT_ALLOWED', why),
   unauthenticated: () => new HttpError(401, 'UNAUTHENTICATED', 'Valid credentials are required', REALM),
   forbidden: () => new HttpError(403, 'FORBIDDEN', 'Your roles do not allow this request'),
   forbiddenField: (field: string) => new HttpError(403, 'FORBIDDEN_FIELD', `Changing "${field}" here needs the account administration right (ACL name "roles")`),

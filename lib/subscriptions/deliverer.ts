@@ -17,7 +17,8 @@ import { readPage } from '../changes/reader.js';
 import { pageJson } from '../changes/format.js';
 import { acknowledge, dueSubscriptions, loadSubscription, pause, recordFailure, type Subscription } from './progress.js';
 import { ownerFilter } from './owner.js';
-import { postBatch } from './webhook.js';
+import { createPoster } from './webhook.js';
+import type { Destinations } from './destination.js';
 import { openLockConnection } from './locks.js';
 
 export interface DeliverySettings {
@@ -38,6 +39,8 @@ export interface DelivererOptions {
   log: Logger;
   audit?: AuditLog;
   settings: DeliverySettings;
+  /** Where batches may go (SUBSCRIPTION_ALLOW_HOSTS, the resolver): checked by every connection. */
+  destinations: Destinations;
   /** How often unheld due subscriptions are looked for. */
   scanMs?: number;
 }
@@ -66,6 +69,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
   const held = new Map<number, Held>();
   const stop = new AbortController();
   const loops = new Set<Promise<void>>();
+  const poster = createPoster(opts.destinations);
   let closed = false;
   let scanning = false;
   let rescan = false;
@@ -152,7 +156,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
       return 'done';
     }
     const body = `{"subscription":${id},${pageJson(page).slice(1)}`;
-    const outcome = await postBatch(sub.url, sub.secret, id, body, settings.timeoutMs, stop.signal);
+    const outcome = await poster.post(sub.url, sub.secret, id, body, settings.timeoutMs, stop.signal);
     // Cut short by close(): not the receiver's failure; the next holder sends it again.
     if (!outcome.ok && stop.signal.aborted) return 'done';
     audit(sub, outcome.ok ? outcome.status : outcome.status ?? 0);
@@ -160,9 +164,10 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
       const moved = await writer((db) => acknowledge(db, id, sub.lastSeq, page.lastSeq, true));
       return !moved || page.rows.length === settings.batch ? 'more' : 'done';
     }
+    log.info({ subscription: id, error: outcome.detail }, 'delivery failed; retrying later');
     const delay = backoff(sub.attempts);
     const state = await writer((db) => recordFailure(db, id, sub.lastSeq, outcome.error, delay, settings.pauseAfterSeconds));
-    if (state === 'paused') { log.warn({ subscription: id, error: outcome.error }, 'subscription paused after failing too long'); release(id); }
+    if (state === 'paused') { log.warn({ subscription: id, error: outcome.detail }, 'subscription paused after failing too long'); release(id); }
     else later(id, delay);
     return 'done';
   }
@@ -262,6 +267,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
       stop.abort();
       for (const h of held.values()) clearTimeout(h.timer);
       held.clear();
+      poster.close();
       await locks.close();
     },
   };

@@ -13,12 +13,15 @@ import { headSeq } from '../changes/reader.js';
 import { refusal, scopeOf } from '../changes/scope.js';
 import { checkSecret, checkUrl } from './target.js';
 import { reachesEveryOwner, SUBSCRIPTIONS_ACL } from './owner.js';
+import type { Destinations } from './destination.js';
 import { createSubscription, deleteSubscription, getSubscription, listSubscriptions, updateSubscription, type SubscriptionPatch } from './store.js';
 
 export interface SubscriptionDeps {
   allowHttp: boolean;
   /** Subscriptions one account may hold (SUBSCRIPTION_MAX_PER_OWNER). */
   maxPerOwner: number;
+  /** Where a URL may point (SUBSCRIPTION_ALLOW_HOSTS): its host is resolved and checked. */
+  destinations: Destinations;
   /** Called after a subscription was created or resumed, so delivery starts at once. */
   wake(): void;
 }
@@ -64,6 +67,8 @@ async function create(deps: SubscriptionDeps, ctx: ResourceContext): Promise<Rep
   const kinds = kindsOf(b.kinds);
   const person = personOf(b.person);
   checkScope(ctx, kinds, person);
+  // Last: it may wait for DNS.
+  await deps.destinations.check(url);
   const head = await headSeq(ctx.pool);
   let since = head;
   if (b.since !== undefined && b.since !== 'now') {
@@ -90,6 +95,7 @@ async function update(deps: SubscriptionDeps, ctx: ResourceContext, id: string):
     patch.state = b.state;
   }
   if (patch.kinds !== undefined || patch.person !== undefined) checkScope(ctx, patch.kinds ?? null, patch.person ?? null);
+  if (patch.url !== undefined) await deps.destinations.check(patch.url);
   const reply = await updateSubscription(ctx, id, ownerScope(ctx), patch);
   deps.wake();
   return reply;
