@@ -53,7 +53,8 @@ function follow(base: string, path: string, auth: string, onChange: (id: string)
 }
 
 async function latency(url: string, account: Account, auth: string, opts: ChangesBenchOptions): Promise<string[]> {
-  const server = await launch('thalamus', url, opts.workers);
+  // The webhook receiver is this process, on loopback: the operator's list must name it.
+  const server = await launch('thalamus', url, opts.workers, undefined, { THALAMUS_SUBSCRIPTION_ALLOW_HOSTS: '127.0.0.1' });
   const pool = new pg.Pool({ connectionString: url, max: 16 });
   pool.on('error', () => undefined);
   const committed = new Map<string, { sent: number; ack: number }>();

@@ -143,8 +143,12 @@ export interface Config {
   subscriptionPauseAfter: number;
   /** Allow plain http:// subscription URLs to other hosts than loopback (health data would cross the network unencrypted). */
   subscriptionAllowHttp: boolean;
+  /** Host names, addresses and CIDR ranges subscriptions may reach though not public (loopback, private, link-local...); others are refused. */
+  subscriptionAllowHosts: string[];
   /** Subscriptions one worker holds and delivers at once; beyond, idle ones take turns. */
   subscriptionConcurrency: number;
+  /** Subscriptions one account may hold; a POST beyond is 409 TOO_MANY_SUBSCRIPTIONS. */
+  subscriptionMaxPerOwner: number;
   /** Upstream's Flask DEBUG flag, accepted so upstream's thalamus.cfg loads as is; it changes nothing (LOG_LEVEL does). */
   debug: boolean;
   /** The file this configuration was read from (empty when none). */
@@ -223,7 +227,9 @@ const KEYS: Record<string, KeySpec> = {
   SUBSCRIPTION_RETRY_MAX_MS: { kind: 'int', field: 'subscriptionRetryMaxMs', default: '300000' },
   SUBSCRIPTION_PAUSE_AFTER: { kind: 'int', field: 'subscriptionPauseAfter', default: '86400' },
   SUBSCRIPTION_ALLOW_HTTP: { kind: 'bool', field: 'subscriptionAllowHttp', default: 'False' },
+  SUBSCRIPTION_ALLOW_HOSTS: { kind: 'list', field: 'subscriptionAllowHosts', default: '' },
   SUBSCRIPTION_CONCURRENCY: { kind: 'int', field: 'subscriptionConcurrency', default: '32' },
+  SUBSCRIPTION_MAX_PER_OWNER: { kind: 'int', field: 'subscriptionMaxPerOwner', default: '20' },
 };
 
 /** Environment variables read for a key after THALAMUS_<KEY>, as other PostgreSQL tools name them. */
@@ -405,6 +411,9 @@ export function loadConfigWithSources(file = defaultConfigFile(), env: NodeJS.Pr
   if (c.subscriptionTimeoutMs < 100) throw range('SUBSCRIPTION_TIMEOUT_MS', 'must be at least 100');
   if (c.subscriptionRetryMinMs < 10 || c.subscriptionRetryMinMs > c.subscriptionRetryMaxMs) throw range('SUBSCRIPTION_RETRY_MIN_MS', 'must be at least 10 and at most SUBSCRIPTION_RETRY_MAX_MS');
   if (c.subscriptionConcurrency < 1) throw range('SUBSCRIPTION_CONCURRENCY', 'must be at least 1');
+  if (c.subscriptionMaxPerOwner < 1) throw range('SUBSCRIPTION_MAX_PER_OWNER', 'must be at least 1');
+  const badHost = c.subscriptionAllowHosts.find((h) => !parseNetwork(h) && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i.test(h));
+  if (badHost !== undefined) throw range('SUBSCRIPTION_ALLOW_HOSTS', `${JSON.stringify(badHost)} is not a host name, an address or a CIDR range`);
   if (!c.tlsCert !== !c.tlsKey) throw new ConfigError('TLS_CERT and TLS_KEY: set both or neither');
   if (c.readMaxLag < 1) throw range('READ_MAX_LAG', 'must be at least 1 second');
   for (const key of ['POSTGRESQL_URI', 'READ_DATABASE_URL'] as const) {

@@ -21,6 +21,7 @@ import { startChangesPurging } from './changes/retention.js';
 import { changesRoutes } from './changes/handlers.js';
 import { createDeliverer, type Deliverer } from './subscriptions/deliverer.js';
 import { subscriptionRoutes } from './subscriptions/handlers.js';
+import { createDestinations, systemResolver, type Resolver } from './subscriptions/destination.js';
 import { createReads, primaryReads, type Reads } from './db/reads.js';
 import { targetOf } from './db/target.js';
 
@@ -49,6 +50,8 @@ export interface ServiceOptions {
   databaseUrl: string;
   log: Logger;
   observe?: (info: RequestInfo) => void;
+  /** How subscription hosts are resolved (tests answer for their own names); the system's DNS by default. */
+  resolve?: Resolver;
 }
 
 export function initServices(opts: ServiceOptions): Services {
@@ -84,8 +87,9 @@ export function initServices(opts: ServiceOptions): Services {
   });
   const hub = createHub({ databaseUrl: opts.databaseUrl, pool, log, batch: config.changesLimitMax, pollMs: Math.max(1000, config.changesHeartbeatMs) });
   const services = { pool, reads, auth, acl, audit, stopPurging, listings, hub, unwatchHosts } as Services;
+  const destinations = createDestinations({ allowHosts: config.subscriptionAllowHosts, resolve: opts.resolve ?? systemResolver });
   services.deliverer = createDeliverer({
-    databaseUrl: opts.databaseUrl, pool, hub, acl: () => services.acl, log, audit,
+    databaseUrl: opts.databaseUrl, pool, hub, acl: () => services.acl, log, audit, destinations,
     settings: {
       batch: config.subscriptionBatch, timeoutMs: config.subscriptionTimeoutMs, retryMinMs: config.subscriptionRetryMinMs,
       retryMaxMs: config.subscriptionRetryMaxMs, pauseAfterSeconds: config.subscriptionPauseAfter, concurrency: config.subscriptionConcurrency,
@@ -100,7 +104,7 @@ export function initServices(opts: ServiceOptions): Services {
         sseBuffer: config.changesSseBuffer, maxStreams: config.changesMaxStreams,
       },
     }),
-    ...subscriptionRoutes({ allowHttp: config.subscriptionAllowHttp, wake: () => services.deliverer.scan() }),
+    ...subscriptionRoutes({ allowHttp: config.subscriptionAllowHttp, maxPerOwner: config.subscriptionMaxPerOwner, destinations, wake: () => services.deliverer.scan() }),
   ];
   const app = createApp({ config, pool, reads, auth, acl: () => services.acl, log, audit, observe: opts.observe, listings, routes });
   services.handler = app.handler;

@@ -7,6 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import type { RequestInfo } from '../lib/app.js';
+import type { Resolver } from '../lib/subscriptions/destination.js';
 import { initServices, closeServices, endStreams, type Services } from '../lib/services.js';
 import { RAW_SECURITY_HEADERS } from '../lib/http/headers.js';
 import { errors } from '../lib/http/errors.js';
@@ -31,6 +32,8 @@ export interface HttpServer {
 export interface HttpServerOptions {
   /** Called once per finished request (metrics). */
   observe?: (info: RequestInfo) => void;
+  /** How subscription hosts are resolved (tests); the system's DNS by default. */
+  resolve?: Resolver;
 }
 
 /** How long a draining worker leaves idle keep-alive connections for a last request. */
@@ -47,7 +50,7 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
 
 export async function startHttpServer(config: Config, databaseUrl: string, log: Logger, opts: HttpServerOptions = {}): Promise<HttpServer> {
   const tls = loadTls(config);
-  const services = initServices({ config, databaseUrl, log, observe: opts.observe });
+  const services = initServices({ config, databaseUrl, log, observe: opts.observe, resolve: opts.resolve });
   let draining = false;
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (draining) res.setHeader('Connection', 'close');

@@ -16,6 +16,7 @@ import { createCsrf } from '../lib/pages/csrf.js';
 import { loadConfig } from '../lib/config.js';
 import { changesRoutes } from '../lib/changes/handlers.js';
 import { subscriptionRoutes } from '../lib/subscriptions/handlers.js';
+import { createDestinations, systemResolver } from '../lib/subscriptions/destination.js';
 import { errors, HttpError } from '../lib/http/errors.js';
 
 interface Doc { paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>; components: { schemas: { ErrorCode: { enum: string[]; description: string } } } }
@@ -57,7 +58,7 @@ t('GET /docs renders every operation of the document as a page, with no script a
 function serverOperations(): Set<string> {
   const extra: Route[] = [
     ...changesRoutes({ pool: undefined as never, reads: undefined as never, hub: undefined as never, settings: undefined as never }),
-    ...subscriptionRoutes({ allowHttp: false, wake: () => undefined }),
+    ...subscriptionRoutes({ allowHttp: false, maxPerOwner: 20, destinations: createDestinations({ allowHosts: [], resolve: systemResolver }), wake: () => undefined }),
   ];
   const ops = new Set<string>();
   for (const route of [...ROUTES, ...extra]) ops.add(`${route.method} ${route.path.replace(/:(\w+)/g, '{$1}')}`);

@@ -15,6 +15,8 @@ import { startReceiver, type Delivery } from './helpers/receiver.js';
 const SECRET = 'cluster-test-shared-secret';
 const FAST = {
   THALAMUS_SUBSCRIPTION_BATCH: '5', THALAMUS_SUBSCRIPTION_RETRY_MIN_MS: '100', THALAMUS_SUBSCRIPTION_RETRY_MAX_MS: '500',
+  // The receivers are on loopback: the operator's list must name it.
+  THALAMUS_SUBSCRIPTION_ALLOW_HOSTS: '127.0.0.1',
 };
 
 /** The process among `pids` that owns the TCP socket bound to local port `port` (from /proc). */

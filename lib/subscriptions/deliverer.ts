@@ -17,7 +17,8 @@ import { readPage } from '../changes/reader.js';
 import { pageJson } from '../changes/format.js';
 import { acknowledge, dueSubscriptions, loadSubscription, pause, recordFailure, type Subscription } from './progress.js';
 import { ownerFilter } from './owner.js';
-import { postBatch } from './webhook.js';
+import { createPoster } from './webhook.js';
+import type { Destinations } from './destination.js';
 import { openLockConnection } from './locks.js';
 
 export interface DeliverySettings {
@@ -38,6 +39,8 @@ export interface DelivererOptions {
   log: Logger;
   audit?: AuditLog;
   settings: DeliverySettings;
+  /** Where batches may go (SUBSCRIPTION_ALLOW_HOSTS, the resolver): checked by every connection. */
+  destinations: Destinations;
   /** How often unheld due subscriptions are looked for. */
   scanMs?: number;
 }
@@ -55,6 +58,7 @@ export interface Deliverer {
 }
 
 const SCAN_MS = 2000;
+const SOON_MS = 50;
 
 interface Held { running: boolean; again: boolean; timer?: NodeJS.Timeout }
 
@@ -65,9 +69,15 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
   const held = new Map<number, Held>();
   const stop = new AbortController();
   const loops = new Set<Promise<void>>();
+  const poster = createPoster(opts.destinations);
   let closed = false;
   let scanning = false;
   let rescan = false;
+  /** The last scan left due subscriptions unheld for want of room: a new batch looks again. */
+  let crowded = false;
+  /** ...and some of them behind: a held one that finishes its run makes room for them. */
+  let waitingTurns = 0;
+  let soon: NodeJS.Timeout | undefined;
 
   const locks = openLockConnection({
     databaseUrl: opts.databaseUrl, fallback: pool, log,
@@ -111,6 +121,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
         }
       } while (h.again && !closed && held.get(id) === h);
       h.running = false;
+      if (waitingTurns > 0) scanSoon();
     })();
     loops.add(loop);
     void loop.finally(() => loops.delete(loop));
@@ -145,7 +156,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
       return 'done';
     }
     const body = `{"subscription":${id},${pageJson(page).slice(1)}`;
-    const outcome = await postBatch(sub.url, sub.secret, id, body, settings.timeoutMs, stop.signal);
+    const outcome = await poster.post(sub.url, sub.secret, id, body, settings.timeoutMs, stop.signal);
     // Cut short by close(): not the receiver's failure; the next holder sends it again.
     if (!outcome.ok && stop.signal.aborted) return 'done';
     audit(sub, outcome.ok ? outcome.status : outcome.status ?? 0);
@@ -153,9 +164,10 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
       const moved = await writer((db) => acknowledge(db, id, sub.lastSeq, page.lastSeq, true));
       return !moved || page.rows.length === settings.batch ? 'more' : 'done';
     }
+    log.info({ subscription: id, error: outcome.detail }, 'delivery failed; retrying later');
     const delay = backoff(sub.attempts);
     const state = await writer((db) => recordFailure(db, id, sub.lastSeq, outcome.error, delay, settings.pauseAfterSeconds));
-    if (state === 'paused') { log.warn({ subscription: id, error: outcome.error }, 'subscription paused after failing too long'); release(id); }
+    if (state === 'paused') { log.warn({ subscription: id, error: outcome.detail }, 'subscription paused after failing too long'); release(id); }
     else later(id, delay);
     return 'done';
   }
@@ -172,17 +184,20 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     });
   }
 
-  async function scanOnce(): Promise<void> {
+  /** Returns how many held subscriptions it let go for waiting ones. */
+  async function scanOnce(): Promise<number> {
     const due = await dueSubscriptions(pool, 1000);
     const listed = new Set(due.map((d) => d.id));
     for (const id of held.keys()) if (!listed.has(id) && !held.get(id)!.running) release(id);
     let waiting = 0;
+    crowded = false;
     const dueHeld: number[] = [];
-    for (const { id, waitMs } of due) {
-      if (closed) return;
-      if (held.has(id)) { if (waitMs === 0) dueHeld.push(id); continue; }
+    for (const { id, waitMs, pending } of due) {
+      if (closed) return 0;
+      if (held.has(id)) { if (waitMs === 0 && pending) dueHeld.push(id); continue; }
       if (waitMs > 0) continue;
-      if (held.size >= settings.concurrency) { waiting++; continue; }
+      // Only those behind need a turn; a caught-up one is taken when a change makes it behind.
+      if (held.size >= settings.concurrency) { crowded = true; if (pending) waiting++; continue; }
       if (await tryLock(id)) {
         // The hub reads slowly while this worker holds none: from now on it is waited on.
         if (!held.size) opts.hub.poke();
@@ -190,16 +205,25 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
         run(id);
       }
     }
-    // More due subscriptions than this worker may hold: let idle ones go (they are
-    // caught up: each held one was run on every batch), so that they take turns here or
-    // in another worker instead of some never being sent.
+    // More subscriptions behind than this worker may hold: let idle ones go (caught up,
+    // or between batches), so that they take turns here or in another worker instead of
+    // some never being sent.
+    let freed = 0;
     for (const [id, h] of [...held]) {
       if (waiting <= 0) break;
-      if (!h.running && !dueHeld.includes(id)) { release(id); waiting--; }
+      if (!h.running && !dueHeld.includes(id)) { release(id); waiting--; freed++; }
     }
     for (const id of dueHeld) {
-      if (waiting > 0 && !held.get(id)?.running) { release(id); waiting--; } else run(id);
+      if (waiting > 0 && !held.get(id)?.running) { release(id); waiting--; freed++; } else run(id);
     }
+    waitingTurns = waiting;
+    return freed;
+  }
+
+  /** One scan shortly: runs that end one after another while others wait ask for one, at most every SOON_MS. */
+  function scanSoon(): void {
+    if (soon || closed) return;
+    soon = setTimeout(() => { soon = undefined; scan(); }, SOON_MS);
   }
 
   function scan(): void {
@@ -207,10 +231,13 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     if (scanning) { rescan = true; return; }
     scanning = true;
     void (async () => {
+      let refilled = false;
       do {
         rescan = false;
         try {
-          await scanOnce();
+          // Slots let go for waiting subscriptions are given to them now (once per scan),
+          // in the scan's order, rather than at the next scan.
+          if ((await scanOnce()) > 0 && !refilled) { refilled = true; rescan = true; }
         } catch (err) {
           if (!closed) log.warn({ err }, 'looking for due subscriptions failed');
         }
@@ -219,7 +246,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     })();
   }
 
-  const unfollow = opts.hub.follow({ batch: () => { for (const id of held.keys()) run(id); }, end: () => undefined, idle: () => held.size === 0 });
+  const unfollow = opts.hub.follow({ batch: () => { for (const id of held.keys()) run(id); if (crowded) scan(); }, end: () => undefined, idle: () => held.size === 0 });
   const timer = setInterval(scan, opts.scanMs ?? SCAN_MS);
   timer.unref();
 
@@ -230,6 +257,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
       if (closed) return;
       closed = true;
       clearInterval(timer);
+      clearTimeout(soon);
       unfollow();
       // A POST in flight may finish (and be acknowledged) within its own timeout, so a
       // graceful stop hands over without sending a batch twice; then it is cut.
@@ -239,6 +267,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
       stop.abort();
       for (const h of held.values()) clearTimeout(h.timer);
       held.clear();
+      poster.close();
       await locks.close();
     },
   };

@@ -1,7 +1,8 @@
 // /subscriptions[/:sub]: HTTP in, the subscription store out. Validates the JSON body
 // (`url`, `secret`, `kinds`, `person`, `include_docs`, `since`, and `state` on PATCH),
 // checks that what is asked for lies within what the principal may follow (the rule
-// of GET /changes), and limits a non-global grant to the principal's own subscriptions.
+// of GET /changes), and limits a principal to its own subscriptions unless it holds
+// account administration (lib/subscriptions/owner.ts).
 import type { Route } from '../routes.js';
 import type { ResourceContext, Params } from '../resources/context.js';
 import type { Reply } from '../http/reply.js';
@@ -11,11 +12,16 @@ import { isKind, type Kind } from '../changes/kinds.js';
 import { headSeq } from '../changes/reader.js';
 import { refusal, scopeOf } from '../changes/scope.js';
 import { checkSecret, checkUrl } from './target.js';
-import { SUBSCRIPTIONS_ACL } from './owner.js';
+import { reachesEveryOwner, SUBSCRIPTIONS_ACL } from './owner.js';
+import type { Destinations } from './destination.js';
 import { createSubscription, deleteSubscription, getSubscription, listSubscriptions, updateSubscription, type SubscriptionPatch } from './store.js';
 
 export interface SubscriptionDeps {
   allowHttp: boolean;
+  /** Subscriptions one account may hold (SUBSCRIPTION_MAX_PER_OWNER). */
+  maxPerOwner: number;
+  /** Where a URL may point (SUBSCRIPTION_ALLOW_HOSTS): its host is resolved and checked. */
+  destinations: Destinations;
   /** Called after a subscription was created or resumed, so delivery starts at once. */
   wake(): void;
 }
@@ -51,8 +57,8 @@ function checkScope(ctx: ResourceContext, kinds: Kind[] | null, person: string |
   if (refusal({ scope, kinds: kinds ?? undefined, person: person ?? undefined })) throw errors.forbidden();
 }
 
-/** Whose subscriptions this request reaches: all with a global grant, else the principal's own. */
-const ownerScope = (ctx: ResourceContext) => (ctx.authority.global ? undefined : ctx.principal!.id);
+/** Whose subscriptions this request reaches: all for an account administrator, else the principal's own. */
+const ownerScope = (ctx: ResourceContext) => (reachesEveryOwner(ctx.authority) ? undefined : ctx.principal!.id);
 
 async function create(deps: SubscriptionDeps, ctx: ResourceContext): Promise<Reply> {
   const b = ctx.body;
@@ -61,6 +67,8 @@ async function create(deps: SubscriptionDeps, ctx: ResourceContext): Promise<Rep
   const kinds = kindsOf(b.kinds);
   const person = personOf(b.person);
   checkScope(ctx, kinds, person);
+  // Last: it may wait for DNS.
+  await deps.destinations.check(url);
   const head = await headSeq(ctx.pool);
   let since = head;
   if (b.since !== undefined && b.since !== 'now') {
@@ -69,7 +77,7 @@ async function create(deps: SubscriptionDeps, ctx: ResourceContext): Promise<Rep
     }
     since = b.since as number;
   }
-  const reply = await createSubscription(ctx, ctx.principal!.id, { url, secret, kinds, person, includeDocs: flagOf(b.include_docs, 'include_docs') ?? false, since });
+  const reply = await createSubscription(ctx, ctx.principal!.id, { url, secret, kinds, person, includeDocs: flagOf(b.include_docs, 'include_docs') ?? false, since }, deps.maxPerOwner);
   deps.wake();
   return reply;
 }
@@ -87,6 +95,7 @@ async function update(deps: SubscriptionDeps, ctx: ResourceContext, id: string):
     patch.state = b.state;
   }
   if (patch.kinds !== undefined || patch.person !== undefined) checkScope(ctx, patch.kinds ?? null, patch.person ?? null);
+  if (patch.url !== undefined) await deps.destinations.check(patch.url);
   const reply = await updateSubscription(ctx, id, ownerScope(ctx), patch);
   deps.wake();
   return reply;

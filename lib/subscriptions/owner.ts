@@ -2,11 +2,22 @@
 // (the roles file and the owner's roles as they are), with the rule of GET /changes:
 // an owner who lost `subscriptions`, `changes`, a kind asked for, or their login
 // (deleted, deactivated) gets nothing more pushed.
-import { aclGrant, type Acl } from '../auth/acl.js';
+import { aclGrant, ADMINISTER, type Acl, type Authority } from '../auth/acl.js';
 import { refusal, scopeOf, type Filter } from '../changes/scope.js';
 import type { Subscription } from './progress.js';
 
 export const SUBSCRIPTIONS_ACL = 'subscriptions';
+
+/**
+ * Whether a request reaches every account's subscriptions, not only its principal's.
+ * A global `subscriptions` grant is what a node's role needs to follow everyone's
+ * changes, so it cannot also be the right to read another node's URL or re-point its
+ * deliveries: that takes account administration (ACL name `roles` under POST or PATCH,
+ * from a global role), as changing another account does.
+ */
+export function reachesEveryOwner(authority: Authority): boolean {
+  return authority.global && (['POST', 'PATCH'] as const).some((m) => authority.grantFor(m, ADMINISTER)?.global === true);
+}
 
 export function ownerFilter(acl: Acl, sub: Pick<Subscription, 'owner' | 'ownerRoles' | 'kinds' | 'person'>): Filter | undefined {
   const roles = sub.ownerRoles;

@@ -7,14 +7,29 @@ import type { Kind } from '../changes/kinds.js';
 
 type Db = pg.Pool | pg.ClientBase;
 
-export interface Due { id: number; waitMs: number }
+export interface Due {
+  id: number;
+  waitMs: number;
+  /** Its cursor is behind the log's head: there may be changes for it. */
+  pending: boolean;
+}
 
-/** Subscriptions not paused, soonest first, with how long until each is due. */
+/**
+ * Subscriptions not paused, with how long until each is due and whether it is behind.
+ * Those due and behind come first, owners taking turns (every owner's first, then every
+ * owner's second, ...), so one owner's many subscriptions can neither push another's out
+ * of `limit` nor to the back of the queue; then the rest, soonest first.
+ */
 export async function dueSubscriptions(db: Db, limit: number): Promise<Due[]> {
-  const { rows } = await db.query<{ id: string; wait: number }>(
-    `SELECT id, GREATEST(0, extract(epoch FROM next_attempt_at - now()) * 1000)::float8 AS wait
-     FROM subscriptions WHERE state <> 'paused' ORDER BY next_attempt_at LIMIT $1`, [limit]);
-  return rows.map((r) => ({ id: Number(r.id), waitMs: r.wait }));
+  const { rows } = await db.query<{ id: string; wait: number; pending: boolean }>(
+    `SELECT id, wait, pending FROM (
+       SELECT id, owner, next_attempt_at, GREATEST(0, extract(epoch FROM next_attempt_at - now()) * 1000)::float8 AS wait,
+         last_seq < (SELECT COALESCE(max(seq), 0) FROM changes) AS pending
+       FROM subscriptions WHERE state <> 'paused') s
+     ORDER BY (wait = 0 AND pending) DESC, row_number() OVER (PARTITION BY owner, wait = 0 AND pending ORDER BY next_attempt_at, id),
+       next_attempt_at, id
+     LIMIT $1`, [limit]);
+  return rows.map((r) => ({ id: Number(r.id), waitMs: r.wait, pending: r.pending }));
 }
 
 export interface Subscription {

@@ -1,11 +1,12 @@
 // The subscriptions of the API: created, read, listed, changed (pause, resume, a new
 // URL or secret) and removed, each write with its audit row in the same statement. A
-// principal whose `subscriptions` grant is not global sees and manages only its own.
+// principal sees and manages only its own, unless it administers accounts (owner.ts).
 // The secret is written, never read back.
 import sql, { join, raw, type Sql } from 'sql-template-tag';
 import { audited, type ResourceContext } from '../resources/context.js';
 import { empty, json, type Reply } from '../http/reply.js';
 import { classifyDbError } from '../db/errors.js';
+import { inTransaction } from '../db/pool.js';
 import type { AuditEvent } from '../audit/entry.js';
 import { errors } from '../http/errors.js';
 import type { Kind } from '../changes/kinds.js';
@@ -45,27 +46,38 @@ function event(action: AuditEvent['action'], id: string, person: string | null, 
 /** `AND owner = ...` when only the principal's own subscriptions are reachable. */
 const ownedBy = (owner: string | undefined): Sql => (owner === undefined ? sql`` : sql` AND owner = ${owner}::varchar`);
 
+/** Transaction-scoped advisory lock class (key: the owner's hash) under which an owner's creations take turns. */
+const OWNER_LOCK = 1952999475;
+
 /**
- * Registers a subscription. The same owner registering the same URL again with the
- * same settings gets the stored one (200), as a node resending after a lost answer;
- * other settings for that URL are a 409.
+ * Registers a subscription, if its owner has fewer than `maxPerOwner` (409
+ * TOO_MANY_SUBSCRIPTIONS otherwise). The same owner registering the same URL again with
+ * the same settings gets the stored one (200), as a node resending after a lost answer,
+ * also at the cap; other settings for that URL are a 409.
  */
-export async function createSubscription(ctx: ResourceContext, owner: string, input: SubscriptionInput): Promise<Reply> {
+export async function createSubscription(ctx: ResourceContext, owner: string, input: SubscriptionInput, maxPerOwner: number): Promise<Reply> {
   const { rows: [next] } = await ctx.pool.query<{ id: string }>(`SELECT nextval('subscriptions_id_seq')::text AS id`);
   const id = next!.id;
   const insert = sql`INSERT INTO subscriptions (id, owner, url, secret, kinds, person, include_docs, last_seq)
-    VALUES (${id}::bigint, ${owner}::varchar, ${input.url}::text, ${input.secret}::text, ${input.kinds}::text[], ${input.person}::varchar,
-      ${input.includeDocs}::boolean, ${input.since}::bigint)
+    SELECT ${id}::bigint, ${owner}::varchar, ${input.url}::text, ${input.secret}::text, ${input.kinds}::text[], ${input.person}::varchar,
+      ${input.includeDocs}::boolean, ${input.since}::bigint
+    WHERE (SELECT count(*) FROM subscriptions WHERE owner = ${owner}::varchar) < ${maxPerOwner}::int
     ON CONFLICT (owner, url) DO NOTHING RETURNING ${JSON_TEXT} AS j`;
   const { text, values } = audited(ctx, event('create', id, input.person, 201), insert);
-  const created = (await ctx.pool.query<{ j: string | null }>(text, values)).rows[0];
+  // One owner's creations take turns, and each counts in a statement begun after the
+  // lock: it sees those committed before it, so parallel requests cannot pass the cap.
+  const created = await inTransaction(ctx.pool, async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))', [OWNER_LOCK, owner]);
+    return (await tx.query<{ j: string | null }>(text, values)).rows[0];
+  });
   if (created?.j != null) return json(201, created.j, { Location: `/subscriptions/${id}` });
   const { rows } = await ctx.pool.query<{ j: string; same: boolean }>(
     `SELECT ${JSON_TEXT.text} AS j, (secret = $3 AND kinds IS NOT DISTINCT FROM $4::text[] AND person IS NOT DISTINCT FROM $5::varchar
        AND include_docs = $6) AS same FROM subscriptions WHERE owner = $1 AND url = $2`,
     [owner, input.url, input.secret, input.kinds, input.person, input.includeDocs]);
   if (rows[0]?.same) return json(200, rows[0].j);
-  throw errors.exists(`A subscription of this account to ${input.url}`);
+  if (rows[0]) throw errors.exists(`A subscription of this account to ${input.url}`);
+  throw errors.tooManySubscriptions(maxPerOwner);
 }
 
 export async function getSubscription(ctx: ResourceContext, id: string, owner?: string): Promise<Reply> {

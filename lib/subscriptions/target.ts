@@ -1,7 +1,8 @@
 // What a subscription may be: a URL Thalamus will POST health data to, and the secret
 // that signs it. https only, except to loopback (a receiver on the same host, or a
-// test) or where SUBSCRIPTION_ALLOW_HTTP says otherwise; no credentials in the URL
-// (they would be shown back by GET /subscriptions); redirects are never followed.
+// test, which SUBSCRIPTION_ALLOW_HOSTS must name: destination.ts) or where
+// SUBSCRIPTION_ALLOW_HTTP says otherwise; no credentials in the URL (they would be
+// shown back by GET /subscriptions); redirects are never followed.
 import { errors } from '../http/errors.js';
 
 const MAX_URL = 2048;

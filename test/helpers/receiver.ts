@@ -31,7 +31,8 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(secret: string): Promise<Receiver> {
+/** `host` and `port`: where to listen (default 127.0.0.1, an ephemeral port); another loopback address stands for another host. */
+export async function startReceiver(secret: string, at: { host?: string; port?: number } = {}): Promise<Receiver> {
   const held: http.ServerResponse[] = [];
   const receiver: Receiver = {
     url: '',
@@ -66,7 +67,8 @@ export async function startReceiver(secret: string): Promise<Receiver> {
       res.end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  const host = at.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(at.port ?? 0, host, () => resolve()));
+  receiver.url = `http://${host}:${(server.address() as AddressInfo).port}/hook`;
   return receiver;
 }

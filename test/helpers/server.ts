@@ -6,6 +6,7 @@ import { loadConfig, type Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
 import { migrate, loadDemo } from '../../lib/db/migrate.js';
 import { startHttpServer, type HttpServer } from '../../server/http-server.js';
+import type { Resolver } from '../../lib/subscriptions/destination.js';
 
 export const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
@@ -66,12 +67,12 @@ export interface TestServer {
 }
 
 /** Starts a worker on a new migrated database holding the demo federation. */
-export async function startServer(overrides: Partial<Config> = {}, opts: { demo?: boolean } = {}): Promise<TestServer> {
+export async function startServer(overrides: Partial<Config> = {}, opts: { demo?: boolean; resolve?: Resolver } = {}): Promise<TestServer> {
   const db = await createDatabase();
   await migrate(db.pool);
   if (opts.demo !== false) await loadDemo(db.pool);
   const config: Config = { ...loadConfig(undefined, {}), listen: { host: '127.0.0.1', port: 0 }, logLevel: 'silent', ...overrides };
-  const worker = await startHttpServer(config, db.url, createLogger(process.env.TEST_LOG_LEVEL ?? config.logLevel));
+  const worker = await startHttpServer(config, db.url, createLogger(process.env.TEST_LOG_LEVEL ?? config.logLevel), { resolve: opts.resolve });
   return {
     base: `http://127.0.0.1:${worker.address.port}`,
     db, worker, config,
