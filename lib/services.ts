@@ -81,13 +81,14 @@ export function initServices(opts: ServiceOptions): Services {
     connections: Math.max(1, config.poolSize - config.listingReserve), queueMs: config.listingQueueTimeout,
     stallMs: config.listingStallMs, idleMs: config.listingIdleTimeout, batchChars: config.listingBatchBytes,
   });
-  const hub = createHub({ databaseUrl: opts.databaseUrl, pool, log, batch: config.changesLimitMax, pollMs: Math.max(1000, config.changesHeartbeatMs) });
+  const hub = createHub({ databaseUrl: opts.databaseUrl, log, batch: config.changesLimitMax, pollMs: Math.max(1000, config.changesHeartbeatMs) });
   const services = { pool, reads, auth, acl, audit, stopPurging, listings, hub, unwatchHosts } as Services;
   services.deliverer = createDeliverer({
     databaseUrl: opts.databaseUrl, pool, hub, acl: () => services.acl, log, audit,
     settings: {
       batch: config.subscriptionBatch, timeoutMs: config.subscriptionTimeoutMs, retryMinMs: config.subscriptionRetryMinMs,
       retryMaxMs: config.subscriptionRetryMaxMs, pauseAfterSeconds: config.subscriptionPauseAfter, concurrency: config.subscriptionConcurrency,
+      pageBytes: config.changesPageBytes,
     },
   });
   services.stopChangesPurging = startChangesPurging(pool, config.changesRetentionDays, log);
@@ -97,6 +98,8 @@ export function initServices(opts: ServiceOptions): Services {
       settings: {
         limitMax: config.changesLimitMax, longpollMaxMs: config.changesLongpollMaxMs, heartbeatMs: config.changesHeartbeatMs,
         sseBuffer: config.changesSseBuffer, maxStreams: config.changesMaxStreams,
+        streamsPerAccount: config.changesStreamsPerAccount, streamsPerAddress: config.changesStreamsPerAddress,
+        streamMaxSeconds: config.changesStreamMaxSeconds, pageBytes: config.changesPageBytes,
       },
     }),
     ...subscriptionRoutes({ allowHttp: config.subscriptionAllowHttp, wake: () => services.deliverer.scan() }),
