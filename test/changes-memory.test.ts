@@ -5,7 +5,8 @@
 // Pages of the feed are now bounded by bytes (CHANGES_PAGE_BYTES) as well as rows and
 // written as their documents are read: the attack, eight in parallel, against a worker
 // process whose RSS is sampled, stays within the bound docs/relay.md states; the pages
-// still carry every change once, in order (normal feed, SSE catch-up, longpoll).
+// still carry every change once, in order (normal feed, SSE catch-up, longpoll, a
+// subscription's batch).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'undici';
@@ -16,6 +17,9 @@ import { createDatabase, type TestDatabase } from './helpers/server.js';
 import { spawnServer, highestRss, type ServerProcess } from './helpers/process.js';
 import { agent, basic, call, type Account } from './helpers/http.js';
 import { openSse, changesOf } from './helpers/sse.js';
+import { readPage } from '../lib/changes/reader.js';
+import { pageJson } from '../lib/changes/format.js';
+import type { Filter } from '../lib/changes/scope.js';
 
 const MiB = 2 ** 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -118,6 +122,23 @@ t('SSE catch-up and longpoll with include_docs: every change once, in order, pag
   const { status, bytes, page } = await read('/changes?feed=longpoll&include_docs=true&since=0');
   assert.is(status, 200);
   assert.ok(bytes <= config.changesPageBytes + PAGE_CHARS + 1024 && page.results.length >= 1, `a longpoll page of ${bytes} bytes`);
+});
+
+t('a subscription\'s batch (the deliverer\'s readPage with documents) is bounded the same way and resumes after its last change', async () => {
+  const filter: Filter = { scope: { self: USER.user, all: [], own: ['people', 'pols', 'documents'] } };
+  const seen: number[] = [];
+  let since = 0;
+  for (;;) {
+    const page = await readPage(db.pool, filter, since, 100, true, MiB);
+    const body = pageJson(page);
+    assert.ok(Buffer.byteLength(body) <= MiB + PAGE_CHARS + 1024, `a batch of ${Buffer.byteLength(body)} bytes`);
+    assert.ok(page.rows.every((r) => page.docs!.has(r.seq)), 'each change carries its document');
+    seen.push(...page.rows.map((r) => r.seq));
+    if (page.lastSeq === since) break;
+    since = page.lastSeq;
+  }
+  const { rows } = await db.pool.query<{ seq: string }>(`SELECT seq FROM changes WHERE person = $1 ORDER BY seq`, [USER.user]);
+  assert.equal(seen, rows.map((r) => Number(r.seq)));
 });
 
 t.run();
