@@ -192,6 +192,16 @@ slots('300 SSE and longpoll requests reset at random moments leave no follower b
   assert.is(leaked, 0);
   const other = await call(t.base, 'GET', '/changes?feed=longpoll&since=now&timeout=100', { as: CAMERON });
   assert.is(other.status, 200, `another user's longpoll: ${other.text}`);
+  // The accounts' own slots came back too: two of them open their five streams each.
+  const opened: SseClient[] = [];
+  try {
+    for (const a of accounts.slice(0, 2)) {
+      for (let i = 0; i < 5; i++) opened.push(await openSse(t.base, '/changes?feed=eventsource&since=now', { as: a, headers: { 'x-forwarded-for': `198.51.100.${200 + opened.length}` } }));
+    }
+    assert.equal(opened.map((c) => c.status), Array(10).fill(200));
+  } finally {
+    for (const c of opened) c.close();
+  }
 });
 
 slots('one account holds at most CHANGES_STREAMS_PER_ACCOUNT streams; others keep theirs', async () => {

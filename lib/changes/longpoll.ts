@@ -59,7 +59,8 @@ export async function longpoll(res: ServerResponse, pool: pg.Pool, hub: Hub, str
     if (first.rows.length || opts.timeoutMs === 0 || res.destroyed) return answer(first);
     const timedOut = new Promise<void>((resolve) => { timer = setTimeout(resolve, opts.timeoutMs); });
     await Promise.race([woken, timedOut]);
-    if (ended) return answer({ rows: [], lastSeq: first.lastSeq });
+    // The worker drains: an empty page at the position already read (the database may be going too).
+    if (ended) return res.destroyed ? undefined : { rows: [], lastSeq: first.lastSeq };
     if (revoked) throw errors.rightsRevoked();
     if (res.destroyed) return undefined;
     const next = await readPage(pool, filter, since, opts.limit);

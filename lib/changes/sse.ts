@@ -133,7 +133,8 @@ export async function streamChanges(res: ServerResponse, pool: pg.Pool, hub: Hub
     } else if (page.rows.length) {
       const wrote = res.write(sseEvents(page.rows));
       seen(page.rows[page.rows.length - 1]!.seq);
-      if (!wrote) await drained(res);
+      // A client that reads nothing for LISTING_IDLE_TIMEOUT gives its slot back.
+      if (!wrote && !(await drained(res, opts.docs.idleMs))) finish('overflow', { buffered: res.writableLength });
     }
     cursor = page.lastSeq;
     visible = Math.max(visible, page.lastSeq);
