@@ -15,7 +15,7 @@ import type { Acl, Method } from './auth/acl.js';
 import { aclAllows, aclGrant, authorityOf, ADMINISTER, NO_AUTHORITY, type Authority } from './auth/acl.js';
 import type { Authenticator, Principal } from './auth/authenticate.js';
 import { parseBasic, type Credentials } from './auth/basic.js';
-import { principalGuard } from './auth/guard.js';
+import { principalGuard, type PrincipalState } from './auth/guard.js';
 import { createPrincipalCache } from './auth/principals.js';
 import { lockoutAddress } from './auth/lockout.js';
 import { createCors } from './http/cors.js';
@@ -70,6 +70,8 @@ type Req = PolkaRequest & {
   id?: string; route?: Route; label?: string; principal?: Principal; client?: string; validParams?: Params;
   /** Aborts when the client leaves (lib/http/departure.ts): made before anything is awaited. */
   left?: AbortSignal;
+  /** What the principal's verification relied on (lib/auth/standing.ts), for what outlives one statement. */
+  standing?: PrincipalState;
 };
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -137,7 +139,7 @@ export function createApp(deps: AppDeps): App {
   /** Builds the context and answers; throws GuardFailed (before writing anything) when `guard` no longer holds. */
   async function answer(req: Req, res: ServerResponse, route: Route, principal: Principal | undefined, authority: Authority, guard: Guard, body: Body): Promise<void> {
     const ctx: ResourceContext = {
-      pool, reads: deps.reads, guard, principal, authority, params: req.validParams!, query: req.query, body: body.value, bodyText: body.text, upload: body.upload,
+      pool, reads: deps.reads, guard, standing: req.standing, principal, authority, params: req.validParams!, query: req.query, body: body.value, bodyText: body.text, upload: body.upload,
       head: req.method === 'HEAD', audit: sourceOf(req), signal: req.left!,
       conditions: { ifNoneMatch: header(req, 'if-none-match'), lastEventId: header(req, 'last-event-id') },
       listing: { shape: requestedShape(req.headers.accept, config.listingShape), pageLimitMax: config.pageLimitMax, timeout: config.listingTimeout, gate: deps.listings },
@@ -172,7 +174,8 @@ export function createApp(deps: AppDeps): App {
     const authority = authorize(req, route, known.principal);
     if (!authority) return false;
     req.principal = known.principal;
-    const guard = principalGuard({ account: creds.account, hash: known.hash, rolesJson: known.rolesJson, lockoutAddress: lockoutAddress(req.client!, config.lockoutIpv6Prefix) });
+    req.standing = { account: creds.account, hash: known.hash, rolesJson: known.rolesJson, lockoutAddress: lockoutAddress(req.client!, config.lockoutIpv6Prefix) };
+    const guard = principalGuard(req.standing);
     try {
       await answer(req, res, route, known.principal, authority, guard, await body());
       stats.oneRoundTrip++;
@@ -182,6 +185,7 @@ export function createApp(deps: AppDeps): App {
       stats.guardFailed++;
       principals.delete(creds);
       req.principal = undefined;
+      req.standing = undefined;
       return false;
     }
   }
@@ -210,6 +214,7 @@ export function createApp(deps: AppDeps): App {
       const verified = await auth.authenticate(req.headers.authorization, { address: req.client!, route: route.path, requestId: req.id! });
       req.principal = verified.principal;
       principals.set(creds!, verified);
+      req.standing = { account: creds!.account, hash: verified.hash, rolesJson: verified.rolesJson, lockoutAddress: lockoutAddress(req.client!, config.lockoutIpv6Prefix) };
       const authority = authorize(req, route, verified.principal);
       if (!authority) throw errors.forbidden();
       await answer(req, res, route, verified.principal, authority, UNGUARDED, await readBody());

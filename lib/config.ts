@@ -131,6 +131,14 @@ export interface Config {
   changesSseBuffer: number;
   /** Longpoll and SSE followers one worker serves at once; beyond, 503. */
   changesMaxStreams: number;
+  /** Of those, the most one account holds (429 TOO_MANY_OWN_STREAMS beyond), so no account takes every slot. */
+  changesStreamsPerAccount: number;
+  /** The same per client address (an IPv6 client by its /64); higher, since a clinic's phones share one address behind NAT. */
+  changesStreamsPerAddress: number;
+  /** Seconds an SSE stream lasts at most: it then ends with a close event (`lifetime`) and the client reconnects, authenticating again. 0: no limit. */
+  changesStreamMaxSeconds: number;
+  /** Bytes of one page of the feed (normal, longpoll, SSE catch-up, a subscription's batch) with include_docs: it ends once its changes and documents pass this. */
+  changesPageBytes: number;
   /** Changes per POST to a subscription's URL. */
   subscriptionBatch: number;
   /** Milliseconds a receiver has to answer one POST before it counts as failed. */
@@ -221,6 +229,10 @@ const KEYS: Record<string, KeySpec> = {
   CHANGES_LONGPOLL_MAX_MS: { kind: 'int', field: 'changesLongpollMaxMs', default: '300000' },
   CHANGES_SSE_BUFFER: { kind: 'size', field: 'changesSseBuffer', default: '256KiB' },
   CHANGES_MAX_STREAMS: { kind: 'int', field: 'changesMaxStreams', default: '10000' },
+  CHANGES_STREAMS_PER_ACCOUNT: { kind: 'int', field: 'changesStreamsPerAccount', default: '100' },
+  CHANGES_STREAMS_PER_ADDRESS: { kind: 'int', field: 'changesStreamsPerAddress', default: '1000' },
+  CHANGES_STREAM_MAX_SECONDS: { kind: 'int', field: 'changesStreamMaxSeconds', default: '3600' },
+  CHANGES_PAGE_BYTES: { kind: 'size', field: 'changesPageBytes', default: '1MiB' },
   SUBSCRIPTION_BATCH: { kind: 'int', field: 'subscriptionBatch', default: '100' },
   SUBSCRIPTION_TIMEOUT_MS: { kind: 'int', field: 'subscriptionTimeoutMs', default: '10000' },
   SUBSCRIPTION_RETRY_MIN_MS: { kind: 'int', field: 'subscriptionRetryMinMs', default: '1000' },
@@ -407,6 +419,9 @@ export function loadConfigWithSources(file = defaultConfigFile(), env: NodeJS.Pr
   if (c.changesHeartbeatMs < 100) throw range('CHANGES_HEARTBEAT_MS', 'must be at least 100');
   if (c.changesLimitMax < 1) throw range('CHANGES_LIMIT_MAX', 'must be at least 1');
   if (c.changesSseBuffer < 1024) throw range('CHANGES_SSE_BUFFER', 'must be at least 1 KiB');
+  if (c.changesStreamsPerAccount < 1) throw range('CHANGES_STREAMS_PER_ACCOUNT', 'must be at least 1');
+  if (c.changesStreamsPerAddress < 1) throw range('CHANGES_STREAMS_PER_ADDRESS', 'must be at least 1');
+  if (c.changesPageBytes < 4096) throw range('CHANGES_PAGE_BYTES', 'must be at least 4 KiB');
   if (c.subscriptionBatch < 1) throw range('SUBSCRIPTION_BATCH', 'must be at least 1');
   if (c.subscriptionTimeoutMs < 100) throw range('SUBSCRIPTION_TIMEOUT_MS', 'must be at least 100');
   if (c.subscriptionRetryMinMs < 10 || c.subscriptionRetryMinMs > c.subscriptionRetryMaxMs) throw range('SUBSCRIPTION_RETRY_MIN_MS', 'must be at least 10 and at most SUBSCRIPTION_RETRY_MAX_MS');

@@ -85,7 +85,7 @@ export function initServices(opts: ServiceOptions): Services {
     connections: Math.max(1, config.poolSize - config.listingReserve), queueMs: config.listingQueueTimeout,
     stallMs: config.listingStallMs, idleMs: config.listingIdleTimeout, batchChars: config.listingBatchBytes,
   });
-  const hub = createHub({ databaseUrl: opts.databaseUrl, pool, log, batch: config.changesLimitMax, pollMs: Math.max(1000, config.changesHeartbeatMs) });
+  const hub = createHub({ databaseUrl: opts.databaseUrl, log, batch: config.changesLimitMax, pollMs: Math.max(1000, config.changesHeartbeatMs) });
   const services = { pool, reads, auth, acl, audit, stopPurging, listings, hub, unwatchHosts } as Services;
   const destinations = createDestinations({ allowHosts: config.subscriptionAllowHosts, resolve: opts.resolve ?? systemResolver });
   services.deliverer = createDeliverer({
@@ -93,6 +93,7 @@ export function initServices(opts: ServiceOptions): Services {
     settings: {
       batch: config.subscriptionBatch, timeoutMs: config.subscriptionTimeoutMs, retryMinMs: config.subscriptionRetryMinMs,
       retryMaxMs: config.subscriptionRetryMaxMs, pauseAfterSeconds: config.subscriptionPauseAfter, concurrency: config.subscriptionConcurrency,
+      pageBytes: config.changesPageBytes,
     },
   });
   services.stopChangesPurging = startChangesPurging(pool, config.changesRetentionDays, log);
@@ -102,6 +103,8 @@ export function initServices(opts: ServiceOptions): Services {
       settings: {
         limitMax: config.changesLimitMax, longpollMaxMs: config.changesLongpollMaxMs, heartbeatMs: config.changesHeartbeatMs,
         sseBuffer: config.changesSseBuffer, maxStreams: config.changesMaxStreams,
+        streamsPerAccount: config.changesStreamsPerAccount, streamsPerAddress: config.changesStreamsPerAddress, ipv6Prefix: config.lockoutIpv6Prefix,
+        streamMaxSeconds: config.changesStreamMaxSeconds, pageBytes: config.changesPageBytes,
       },
     }),
     ...subscriptionRoutes({ allowHttp: config.subscriptionAllowHttp, maxPerOwner: config.subscriptionMaxPerOwner, destinations, wake: () => services.deliverer.scan() }),

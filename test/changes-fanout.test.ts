@@ -23,7 +23,8 @@ t.before(async () => {
   db = await createDatabase();
   await migrate(db.pool);
   await loadDemo(db.pool);
-  server = await spawnServer(db.url, { THALAMUS_CHANGES_HEARTBEAT_MS: '5000' });
+  // One account from one address opens all of them: above the per-account and per-address limits' defaults.
+  server = await spawnServer(db.url, { THALAMUS_CHANGES_HEARTBEAT_MS: '5000', THALAMUS_CHANGES_STREAMS_PER_ACCOUNT: '2000', THALAMUS_CHANGES_STREAMS_PER_ADDRESS: '2000' });
 });
 t.after(async () => {
   for (const c of clients) c.close();

@@ -3,7 +3,7 @@
 // the principal still stands as it was verified: the same stored hash, the same roles,
 // not deactivated, not locked out. So a password, role, deactivation or lockout change
 // applies on the very next request, in every worker and instance, at no extra round trip.
-import sql from 'sql-template-tag';
+import sql, { type Sql } from 'sql-template-tag';
 import type { Guard } from '../db/run.js';
 import { lockedForSql } from './lockout.js';
 
@@ -20,11 +20,19 @@ export interface PrincipalState {
 
 export function principalGuard(p: PrincipalState): Guard {
   return {
-    ctes: [sql`g AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM people WHERE id = ${p.account}::varchar
-        AND data->>'password' = ${p.hash}::text AND COALESCE(data->'roles', 'null'::jsonb) = ${p.rolesJson}::jsonb
-        AND (data->'active') IS DISTINCT FROM 'false'::jsonb)
-      AND ${lockedForSql(sql`${p.account}::text`, sql`${p.lockoutAddress}::text`)} IS NULL AS ok)`],
+    ctes: [sql`g AS MATERIALIZED (SELECT ${standsSql(sql`${p.account}::text`, sql`${p.hash}::text`, sql`${p.rolesJson}::jsonb`, sql`${p.lockoutAddress}::text`)} AS ok)`],
     ok: sql`(SELECT ok FROM g)`,
   };
+}
+
+/**
+ * The guard's condition over SQL expressions (text, text, jsonb, text): parameters for one
+ * principal, or the columns of many checked in one statement (standing.ts).
+ */
+export function standsSql(account: Sql, hash: Sql, rolesJson: Sql, lockoutAddress: Sql): Sql {
+  return sql`(EXISTS (SELECT 1 FROM people WHERE id = (${account})::varchar
+        AND data->>'password' = ${hash} AND COALESCE(data->'roles', 'null'::jsonb) = ${rolesJson}
+        AND (data->'active') IS DISTINCT FROM 'false'::jsonb)
+      AND ${lockedForSql(account, lockoutAddress)} IS NULL)`;
 }
 

@@ -17,19 +17,29 @@ function head(row: ChangeRow): string {
   return text;
 }
 
-/** One change; with `docs` (include_docs), its current document as `doc` (null when gone). */
-export function changeJson(row: ChangeRow, docs?: Map<number, string | null>): string {
-  return docs ? `${head(row)},"doc":${docs.get(row.seq) ?? 'null'}}` : `${head(row)}}`;
+/** One change; with a document (include_docs; null when gone), that as `doc`. */
+export function changeJson(row: ChangeRow, doc?: string | null): string {
+  return doc !== undefined ? `${head(row)},"doc":${doc ?? 'null'}}` : `${head(row)}}`;
 }
 
+/** A page in one string: for pages without documents, or bounded by CHANGES_PAGE_BYTES (readPage's). */
 export function pageJson(page: ChangePage): string {
-  return `{"results":[${page.rows.map((r) => changeJson(r, page.docs)).join(',')}],"last_seq":${page.lastSeq}}`;
+  const docs = page.docs;
+  return `{"results":[${page.rows.map((r) => changeJson(r, docs && (docs.get(r.seq) ?? null))).join(',')}],"last_seq":${page.lastSeq}}`;
 }
 
-/** One event per change: `id:` is its seq, so a reconnecting EventSource resumes after it. */
-export function sseEvents(rows: readonly ChangeRow[], docs?: Map<number, string | null>): string {
+export const PAGE_START = '{"results":[';
+export const pageEnd = (lastSeq: number) => `],"last_seq":${lastSeq}}`;
+
+/** The event of one change: `id:` is its seq, so a reconnecting EventSource resumes after it. */
+export function sseEvent(row: ChangeRow, doc?: string | null): string {
+  return `id: ${row.seq}\ndata: ${changeJson(row, doc)}\n\n`;
+}
+
+/** The events of changes without documents. */
+export function sseEvents(rows: readonly ChangeRow[]): string {
   let out = '';
-  for (const row of rows) out += `id: ${row.seq}\ndata: ${changeJson(row, docs)}\n\n`;
+  for (const row of rows) out += sseEvent(row);
   return out;
 }
 
@@ -41,7 +51,13 @@ export function sseHeartbeat(advancedTo?: number): string {
   return advancedTo === undefined ? ': heartbeat\n\n' : `id: ${advancedTo}\n: heartbeat\n\n`;
 }
 
-export type CloseReason = 'overflow' | 'shutdown' | 'error' | 'expired';
+/**
+ * Why the server ended a stream: the client was too slow (`overflow`), the worker drains
+ * (`shutdown`), `error`, `since` expired meanwhile (`expired`), the principal's password,
+ * roles, active state or lockout changed (`revoked`), CHANGES_STREAM_MAX_SECONDS
+ * passed (`lifetime`).
+ */
+export type CloseReason = 'overflow' | 'shutdown' | 'error' | 'expired' | 'revoked' | 'lifetime';
 
 /** The last event of a stream the server ends. */
 export function sseClose(reason: CloseReason, lastSeq: number, extra: Record<string, unknown> = {}): string {

@@ -1,6 +1,8 @@
 // GET /changes: HTTP in, the change modules out. Reads the query (`feed`, `since` or
 // Last-Event-ID, `limit`, `kinds`, `person`, `include_docs`, `timeout`), decides the
 // principal's scope, and hands over to the normal page, the longpoll or the stream.
+// Longpolls and streams hold a slot of the worker's (streams.ts); pages with documents
+// are written as they are read (page.ts), under the listing gate.
 import type pg from 'pg';
 import type { Route } from '../routes.js';
 import type { ResourceContext } from '../resources/context.js';
@@ -11,11 +13,14 @@ import { single } from '../resources/listing.js';
 import type { Hub } from './hub.js';
 import type { Reads } from '../db/reads.js';
 import { isKind, type Kind } from './kinds.js';
-import { headSeq, readPage } from './reader.js';
+import { positionNow, readPage } from './reader.js';
 import { CHANGES_ACL, refusal, scopeOf, type Filter } from './scope.js';
 import { pageJson } from './format.js';
 import { longpoll } from './longpoll.js';
 import { streamChanges } from './sse.js';
+import { groupBytes, withTurn, writePage, type DocsOptions } from './page.js';
+import { createStreams, type StreamOwner, type Streams } from './streams.js';
+import { createStandingCheck, type StandingCheck } from '../auth/standing.js';
 
 export interface ChangesSettings {
   limitMax: number;
@@ -23,6 +28,15 @@ export interface ChangesSettings {
   heartbeatMs: number;
   sseBuffer: number;
   maxStreams: number;
+  /** CHANGES_STREAMS_PER_ACCOUNT, CHANGES_STREAMS_PER_ADDRESS. */
+  streamsPerAccount: number;
+  streamsPerAddress: number;
+  /** IPv6 clients are counted by this prefix (LOCKOUT_IPV6_PREFIX), as the lockout counts them. */
+  ipv6Prefix: number;
+  /** CHANGES_STREAM_MAX_SECONDS; 0: no limit. */
+  streamMaxSeconds: number;
+  /** CHANGES_PAGE_BYTES. */
+  pageBytes: number;
 }
 
 export interface ChangesDeps {
@@ -32,6 +46,9 @@ export interface ChangesDeps {
   hub: Hub;
   settings: ChangesSettings;
 }
+
+/** What the route's handlers share in a worker: its open streams and the check of their rights. */
+interface Shared { streams: Streams; check: StandingCheck }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 const SEQ = /^\d{1,15}$/;
@@ -73,7 +90,7 @@ export function requestFilter(ctx: ResourceContext, query: { kinds?: string; per
   return filter;
 }
 
-async function getChanges(deps: ChangesDeps, ctx: ResourceContext): Promise<Reply> {
+async function getChanges(deps: ChangesDeps, shared: Shared, ctx: ResourceContext): Promise<Reply> {
   const q = (name: string) => single(ctx.query[name]);
   const { settings, pool, hub } = deps;
   const feed = q('feed') ?? 'normal';
@@ -87,33 +104,54 @@ async function getChanges(deps: ChangesDeps, ctx: ResourceContext): Promise<Repl
   const given = lastEventId !== undefined && lastEventId !== '' ? lastEventId : q('since');
   if (given !== undefined && given !== 'now' && !SEQ.test(given)) throw errors.badQuery('since must be a sequence number or now');
   if (ctx.head) return empty(200, { 'Content-Type': feed === 'eventsource' ? 'text/event-stream; charset=utf-8' : 'application/json; charset=utf-8' });
-  const since = given === 'now' ? await headSeq(pool) : Number(given ?? 0);
+  const since = given === 'now' ? 'now' : Number(given ?? 0);
+  const owner: StreamOwner = { account: ctx.principal!.id, address: ctx.audit.client ?? '', standing: ctx.standing };
+  const gate = ctx.listing.gate;
+  const admit = (signal: AbortSignal) => gate.admit({ account: owner.account, address: owner.address }, signal);
+  const docs: DocsOptions = { db: pool, maxBytes: settings.pageBytes, group: groupBytes(settings.pageBytes), idleMs: gate.settings.idleMs };
   if (feed === 'normal') {
+    const from = since === 'now' ? await positionNow(pool, filter.scope) : since;
     // A lagging standby has not issued a `since` the primary gave out: that 410 is the
     // standby's, not the log's, so the primary answers instead.
-    const page = await deps.reads.run((db) => readPage(db, filter, since, limit, includeDocs),
+    const page = await deps.reads.run((db) => readPage(db, filter, from, limit),
       (err) => !(err instanceof HttpError) || err.fields.newest_seq !== undefined);
-    return json(200, pageJson(page));
+    if (!includeDocs) return json(200, pageJson(page));
+    return { kind: 'stream', write: (res) => withTurn(res, admit, () => writePage(res, page, docs)) };
   }
-  if (hub.size() >= settings.maxStreams) throw errors.tooManyStreams();
   if (feed === 'longpoll') {
     return {
       kind: 'stream',
       async write(res) {
-        const gone = new Promise<void>((resolve) => res.once('close', () => resolve()));
-        await sendReply(res, json(200, pageJson(await longpoll(pool, hub, { filter, since, limit, includeDocs, timeoutMs, gone }))), false);
+        const page = await longpoll(res, pool, hub, shared.streams, owner, { filter, since, limit, timeoutMs });
+        if (!page) return;
+        if (!includeDocs) return sendReply(res, json(200, pageJson(page)), false);
+        // The documents are read after the rights were checked: checked again before they go.
+        const allowed = () => (owner.standing ? shared.check.stands(owner.standing) : Promise.resolve(false));
+        await withTurn(res, admit, () => writePage(res, page, { ...docs, allowed }));
       },
     };
   }
   return {
     kind: 'stream',
-    write: (res) => streamChanges(res, pool, hub, {
+    write: (res) => streamChanges(res, pool, hub, shared.streams, owner, {
       filter, since, includeDocs, pageSize: settings.limitMax, heartbeatMs: settings.heartbeatMs,
-      bufferBytes: settings.sseBuffer, maxQueued: settings.limitMax * 10,
+      bufferBytes: settings.sseBuffer, maxQueued: settings.limitMax * 10, maxSeconds: settings.streamMaxSeconds,
+      docs: { ...docs, maxBytes: Infinity }, admit,
     }),
   };
 }
 
 export function changesRoutes(deps: ChangesDeps): Route[] {
-  return [{ method: 'GET', path: '/changes', acl: CHANGES_ACL, query: true, audit: { action: 'list' }, params: () => ({}), handle: (ctx) => getChanges(deps, ctx) }];
+  let shared: Shared | undefined;
+  // Made at the first request: listing the routes (openapi.test.ts) needs no database.
+  const sharedOf = (): Shared => {
+    if (shared) return shared;
+    const { settings } = deps;
+    const check = createStandingCheck(deps.pool);
+    const streams = createStreams({
+      perWorker: settings.maxStreams, perAccount: settings.streamsPerAccount, perAddress: settings.streamsPerAddress, ipv6Prefix: settings.ipv6Prefix, sweepMs: settings.heartbeatMs,
+    }, check);
+    return (shared = { streams, check });
+  };
+  return [{ method: 'GET', path: '/changes', acl: CHANGES_ACL, query: true, audit: { action: 'list' }, params: () => ({}), handle: (ctx) => getChanges(deps, sharedOf(), ctx) }];
 }

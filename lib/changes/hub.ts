@@ -7,15 +7,13 @@
 import type pg from 'pg';
 import { newClient } from '../db/target.js';
 import type { Logger } from '../log.js';
-import { headSeq, readAfter, readDocs, type ChangeRow } from './reader.js';
+import { headSeq, readAfter, type ChangeRow } from './reader.js';
 
 export interface LiveBatch {
   /** Consecutive rows of the log, in seq order. */
   rows: readonly ChangeRow[];
   /** The hub's head after this batch: every row up to it has been handed out. */
   last: number;
-  /** The rows' current documents, read once for every follower that asks. */
-  docs(): Promise<Map<number, string | null>>;
 }
 
 export interface Follower {
@@ -48,8 +46,6 @@ export interface Hub {
 
 export interface HubOptions {
   databaseUrl: string;
-  /** For documents (include_docs): short queries, never held while waiting. */
-  pool: pg.Pool;
   log: Logger;
   /** Rows per read. */
   batch: number;
@@ -89,8 +85,8 @@ export function createHub(opts: HubOptions): Hub {
   const ready = new Promise<void>((resolve) => { markReady = resolve; });
 
   const emit = (rows: ChangeRow[]) => {
-    let docs: Promise<Map<number, string | null>> | undefined;
-    const batch: LiveBatch = { rows, last: rows[rows.length - 1]!.seq, docs: () => (docs ??= readDocs(opts.pool, rows)) };
+    // Documents (include_docs) are each follower's to read, in groups bounded by bytes (page.ts).
+    const batch: LiveBatch = { rows, last: rows[rows.length - 1]!.seq };
     for (const f of followers) {
       try {
         f.batch(batch);

@@ -36,6 +36,15 @@ export function scopeOf(grantFor: GrantFor, self: string): Scope {
   return scope;
 }
 
+/**
+ * Whether the scope shows every change of every kind. Only then may the reader be told
+ * the head of the log; any other reader's positions are changes of its own scope
+ * (reader.ts), so they never move with writes it may not see.
+ */
+export function seesAll(scope: Scope): boolean {
+  return KINDS.every((k) => scope.all.includes(k));
+}
+
 /** What one follower asked for, within its scope. */
 export interface Filter {
   scope: Scope;

@@ -10,6 +10,7 @@ import type { ListingGate } from '../http/listings.js';
 import type { AuditEvent, AuditSource } from '../audit/entry.js';
 import { withAudit } from '../audit/entry.js';
 import type { Guard } from '../db/run.js';
+import type { PrincipalState } from '../auth/guard.js';
 import type { Upload } from '../http/upload.js';
 import type { Reads } from '../db/reads.js';
 
@@ -44,6 +45,8 @@ export interface ResourceContext {
   reads: Reads;
   /** What every statement checks on the way: the principal still stands (lib/auth/guard.ts), or nothing. */
   guard: Guard;
+  /** The state the principal was verified in, for what outlives one statement (a change stream re-checks it); undefined on public routes. */
+  standing?: PrincipalState;
   /** Undefined only on public routes. */
   principal: Principal | undefined;
   /** What the role that allowed the request lets the resource decide (global, account administration). */

@@ -29,6 +29,8 @@ export interface DeliverySettings {
   pauseAfterSeconds: number;
   /** Subscriptions this worker holds at most. */
   concurrency: number;
+  /** CHANGES_PAGE_BYTES: a batch with documents ends once they pass this. */
+  pageBytes: number;
 }
 
 export interface DelivererOptions {
@@ -140,7 +142,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     if (!filter) { await writer((db) => pause(db, id, 'OWNER_NOT_ALLOWED: the owner may no longer follow these changes')); release(id); return 'done'; }
     let page;
     try {
-      page = await readPage(pool, filter, sub.lastSeq, settings.batch, sub.includeDocs);
+      page = await readPage(pool, filter, sub.lastSeq, settings.batch, sub.includeDocs, settings.pageBytes);
     } catch (err) {
       if (!(err instanceof HttpError) || err.status !== 410) throw err;
       await writer((db) => pause(db, id, `CHANGES_EXPIRED: ${err.message}`));
