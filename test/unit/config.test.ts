@@ -1,0 +1,244 @@
+// lib/config.ts: upstream's `KEY = VALUE` syntax, THALAMUS_<KEY> and DATABASE_URL
+// overrides, and errors that name the key, the file and the line, also when
+// server/main.ts is started with a bad file.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, loadConfigWithSources, parseConfigText, ConfigError, ROOT, CONFIG_KEY_NAMES } from '../../lib/config.js';
+import { runCli } from '../helpers/cli.js';
+
+const t = suite('config');
+let dir = '';
+let n = 0;
+
+/** Writes a configuration file in the temporary folder and returns its path. */
+function cfg(text: string): string {
+  const file = join(dir, `thalamus-${++n}.cfg`);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** The ConfigError `fn` throws; fails when it throws nothing or something else. */
+function configError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    return (err as Error).message;
+  }
+  assert.unreachable('expected a ConfigError');
+  return '';
+}
+
+t.before(() => { dir = mkdtempSync(join(tmpdir(), 'thalamus-config-')); });
+t.after(() => { rmSync(dir, { recursive: true, force: true }); });
+
+t('the shipped etc/thalamus.cfg loads, with the documented defaults', () => {
+  const c = loadConfig(join(ROOT, 'etc', 'thalamus.cfg'), {});
+  assert.is(c.file, join(ROOT, 'etc', 'thalamus.cfg'));
+  assert.is(c.postgresqlUri, '');
+  assert.is(c.acl, join(ROOT, 'etc', 'roles.cfg'));
+  assert.equal(c.listen, { host: '127.0.0.1', port: 8080 });
+  assert.is(c.processes, availableParallelism());
+  assert.is(c.bodyLimit, 1024 * 1024);
+  assert.is(c.listingShape, 'rows');
+  assert.equal(c.deprecations, []);
+  assert.equal(c.corsOrigins, ['*']);
+  assert.is(c.logLevel, 'info');
+  assert.is(c.dataDir, join(ROOT, 'var'));
+  assert.is(c.dataDirGiven, false, 'the default, which a root start may move out of a private home folder');
+});
+
+t('DATA_DIR given in the file or the environment is marked as given', () => {
+  assert.is(loadConfig(cfg('DATA_DIR = "var"\n'), {}).dataDirGiven, true);
+  assert.is(loadConfig(join(dir, 'none.cfg'), { THALAMUS_DATA_DIR: '/srv/thalamus' }).dataDirGiven, true);
+  assert.is(loadConfig(join(dir, 'none.cfg'), {}).dataDirGiven, false);
+});
+
+t("upstream 0.9.16's etc/thalamus.cfg loads as it is", () => {
+  const file = cfg([
+    '#DB params',
+    'POSTGRESQL_URI = "postgresql://localhost/federation"',
+    '',
+    '# Debugging info',
+    'DEBUG = True',
+    '',
+    '#Flask Secret Key',
+    "SECRET_KEY = 'TheWorldNeedsMoreSocialMedicine'",
+    '',
+    '# File containing the Access Control List and roles',
+    "ACL = 'etc/roles.cfg'",
+  ].join('\n'));
+  const c = loadConfig(file, {});
+  assert.equal([c.postgresqlUri, c.secretKey, c.acl, c.debug], ['postgresql://localhost/federation', 'TheWorldNeedsMoreSocialMedicine', join(ROOT, 'etc', 'roles.cfg'), true]);
+});
+
+t('a missing file means the defaults', () => {
+  const c = loadConfig(join(dir, 'none.cfg'), {});
+  assert.is(c.file, '');
+  assert.equal(c.listen, { host: '127.0.0.1', port: 8080 });
+});
+
+t('upstream syntax: quoted strings, numbers, True/False, # comments', () => {
+  const file = cfg([
+    '# Thalamus configuration',
+    '',
+    'POSTGRESQL_URI = "postgresql://thalamus@db.example/federation"',
+    "ACL='/etc/thalamus/roles.cfg'",
+    '   LISTEN   =   "0.0.0.0:9000"   # all interfaces',
+    'PROCESSES = 3',
+    'BODY_LIMIT = "2MiB"',
+    'LEGACY_ROW_ARRAYS = True',
+    'CORS_ORIGINS = "https://a.example https://b.example"',
+    "LOG_LEVEL = 'debug' # don't be quiet",
+    'DATA_DIR = "/var/lib/thalamus" # where "state" lives',
+    'SECRET_KEY = "a#b\\"c"',
+    'POOL_SIZE = 4\t# tabs too',
+  ].join('\n'));
+  const c = loadConfig(file, {});
+  assert.is(c.postgresqlUri, 'postgresql://thalamus@db.example/federation');
+  assert.is(c.acl, '/etc/thalamus/roles.cfg');
+  assert.equal(c.listen, { host: '0.0.0.0', port: 9000 });
+  assert.is(c.processes, 3);
+  assert.is(c.bodyLimit, 2 * 1024 * 1024);
+  assert.is(c.listingShape, 'rows', 'the deprecated LEGACY_ROW_ARRAYS = True is read as LISTING_SHAPE = rows');
+  assert.match(c.deprecations[0]!, /:8: LEGACY_ROW_ARRAYS is deprecated; read as LISTING_SHAPE = rows$/);
+  assert.equal(c.corsOrigins, ['https://a.example', 'https://b.example']);
+  assert.is(c.logLevel, 'debug');
+  assert.is(c.dataDir, '/var/lib/thalamus');
+  assert.is(c.secretKey, 'a#b"c');
+  assert.is(c.poolSize, 4);
+  assert.is(loadConfig(cfg('LEGACY_ROW_ARRAYS = False\nBODY_LIMIT = 4096\n'), {}).bodyLimit, 4096);
+  assert.is(loadConfig(cfg('LEGACY_ROW_ARRAYS = False\r\n'), {}).listingShape, 'objects', 'CRLF lines');
+  const both = loadConfig(cfg('LISTING_SHAPE = "rows"\nLEGACY_ROW_ARRAYS = False\n'), {});
+  assert.equal([both.listingShape, both.deprecations.length], ['rows', 1], 'LISTING_SHAPE wins');
+  assert.match(both.deprecations[0]!, /ignored: LISTING_SHAPE is set/);
+  assert.throws(() => loadConfig(cfg('LISTING_SHAPE = "arrays"\n'), {}), /LISTING_SHAPE: must be rows or objects/);
+  assert.is(loadConfig(cfg('ACL = "etc/roles.cfg"'), {}).acl, join(ROOT, 'etc', 'roles.cfg'), 'relative paths from the install folder');
+});
+
+t('parseConfigText returns each raw value with its line', () => {
+  const parsed = parseConfigText('# c\nPROCESSES = 2\n\nLOG_LEVEL = "warn"\n', 'x.cfg');
+  assert.equal([...parsed.entries()], [['PROCESSES', { value: '2', line: 2 }], ['LOG_LEVEL', { value: 'warn', line: 4 }]]);
+});
+
+t('THALAMUS_<KEY> overrides the file; DATABASE_URL and POSTGRESQL_URI name the database', () => {
+  const file = cfg('PROCESSES = 3\nLEGACY_ROW_ARRAYS = True\nPOSTGRESQL_URI = "postgresql://file/db"\n');
+  const c = loadConfig(file, { THALAMUS_PROCESSES: '5', THALAMUS_LEGACY_ROW_ARRAYS: 'False', THALAMUS_LISTEN: '8081', THALAMUS_BODY_LIMIT: '64KiB' });
+  assert.is(c.processes, 5);
+  assert.is(c.listingShape, 'objects', 'THALAMUS_LEGACY_ROW_ARRAYS = False, read as objects');
+  assert.equal(c.listen, { host: '127.0.0.1', port: 8081 });
+  assert.is(c.bodyLimit, 64 * 1024);
+  assert.is(c.postgresqlUri, 'postgresql://file/db');
+  assert.is(loadConfig(file, { DATABASE_URL: 'postgresql://env/db' }).postgresqlUri, 'postgresql://env/db');
+  assert.is(loadConfig(file, { POSTGRESQL_URI: 'postgresql://upstream/db' }).postgresqlUri, 'postgresql://upstream/db');
+  assert.is(loadConfig(file, { DATABASE_URL: 'postgresql://env/db', THALAMUS_POSTGRESQL_URI: 'postgresql://thalamus/db' }).postgresqlUri, 'postgresql://thalamus/db');
+  assert.is(loadConfig(join(dir, 'none.cfg'), { DATABASE_URL: 'postgresql://env/db' }).postgresqlUri, 'postgresql://env/db');
+});
+
+t('an unknown key or a bad value in the file is a ConfigError naming the key, the file and the line', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['# ok\nPROCESSES = 2\nSERVER_NAME = "x"\n', /:3: unknown key SERVER_NAME$/],
+    ['PROCESSES = "many"\n', /:1: PROCESSES: expected a whole number, got "many"$/],
+    ['\n\nPROCESSES = 2.5\n', /:3: PROCESSES: expected a whole number/],
+    ['LEGACY_ROW_ARRAYS = "maybe"\n', /:1: LEGACY_ROW_ARRAYS: expected True or False/],
+    ['LISTEN = "localhost:99999"\n', /:1: LISTEN: expected HOST:PORT/],
+    ['LOG_LEVEL = "loud"\n', /:1: LOG_LEVEL: expected one of fatal, error/],
+    ['BODY_LIMIT = "lots"\n', /:1: BODY_LIMIT: expected a size/],
+    ['ACL = etc/roles.cfg\n', /:1: ACL: expected a quoted string, a number, True or False/],
+    ['LOG_LEVEL = "info\n', /:1: LOG_LEVEL: expected a quoted string/],
+    ['PROCESSES = 2\nBODY_LIMIT = 100\n', /:2: BODY_LIMIT: must be at least 1 KiB$/],
+    ['\nPAGE_LIMIT_MAX = 0\n', /:2: PAGE_LIMIT_MAX: must be at least 1$/],
+  ];
+  for (const [text, pattern] of cases) {
+    const file = cfg(text);
+    const message = configError(() => loadConfig(file, {}));
+    assert.ok(message.startsWith(`${file}:`), `names the file: ${message}`);
+    assert.match(message, pattern);
+  }
+  const noEquals = cfg('PROCESSES 2\n');
+  assert.is(configError(() => loadConfig(noEquals, {})), `${noEquals}:1: expected KEY = VALUE`);
+});
+
+t('a bad value in the environment names the variable and the key', () => {
+  const none = join(dir, 'none.cfg');
+  assert.is(configError(() => loadConfig(none, { THALAMUS_PROCESSES: 'x' })),
+    'environment variable THALAMUS_PROCESSES: PROCESSES: expected a whole number, got "x"');
+  assert.match(configError(() => loadConfig(none, { THALAMUS_BODY_LIMIT: '10' })), /^environment variable THALAMUS_BODY_LIMIT: BODY_LIMIT: must be at least 1 KiB$/);
+});
+
+/** Runs server/main.ts with THALAMUS_CONFIG=file; resolves with its exit code and stderr. */
+function runMain(file: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, THALAMUS_CONFIG: file },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('error', (err) => { clearTimeout(timer); reject(err); });
+    child.once('close', (code) => { clearTimeout(timer); resolve({ code, stderr }); });
+  });
+}
+
+t('server/main.ts with a bad configuration file exits non-zero, naming key, file and line', async () => {
+  const unknown = cfg('# bad\nLISTEN = "127.0.0.1:0"\nNO_SUCH_KEY = 1\n');
+  const bad = cfg('LOG_LEVEL = "info"\nPROCESSES = "two"\n');
+  const [a, b] = await Promise.all([runMain(unknown), runMain(bad)]);
+  assert.is.not(a.code, 0);
+  assert.is(a.code, 78);
+  assert.is(a.stderr, `thalamus: configuration error: ${unknown}:3: unknown key NO_SUCH_KEY\n`);
+  assert.is(b.code, 78);
+  assert.is(b.stderr, `thalamus: configuration error: ${bad}:2: PROCESSES: expected a whole number, got "two"\n`);
+});
+
+t('loadConfigWithSources tells where each value came from; loadConfig gives the same configuration', () => {
+  const file = cfg('# c\nPROCESSES = 3\n\nLOG_LEVEL = "warn"\n');
+  const env = { THALAMUS_LOG_LEVEL: 'debug', DATABASE_URL: 'postgresql://env/db' };
+  const { config, sources } = loadConfigWithSources(file, env);
+  assert.equal(config, loadConfig(file, env));
+  assert.is(sources.get('PROCESSES'), `${file}:2`);
+  assert.is(sources.get('LOG_LEVEL'), 'environment variable THALAMUS_LOG_LEVEL');
+  assert.is(sources.get('POSTGRESQL_URI'), 'environment variable DATABASE_URL');
+  assert.is(sources.get('BODY_LIMIT'), 'default of BODY_LIMIT');
+});
+
+t('thalamus config check prints every value with its source, and never a secret', async () => {
+  const file = cfg('# site\nLISTEN = "0.0.0.0:9000"\nSECRET_KEY = "correct-horse-battery-staple"\n');
+  const r = await runCli(['config', 'check'], {
+    env: { THALAMUS_CONFIG: file, DATABASE_URL: 'postgresql://thalamus:hunter2@db.example:5432/federation?sslmode=require', THALAMUS_POOL_SIZE: '4' },
+  });
+  assert.is(r.code, 0, r.stderr);
+  const out = r.stdout;
+  assert.ok(out.startsWith(`configuration file: ${file}\n`));
+  const line = (key: string) => out.split('\n').find((l) => l.startsWith(`${key} `)) ?? '';
+  assert.match(line('LISTEN'), new RegExp(`^LISTEN +0\\.0\\.0\\.0:9000 +${file.replace(/[.]/g, '\\.')}:2$`));
+  assert.match(line('SECRET_KEY'), /^SECRET_KEY +\(set, 28 characters\) +.*:3$/);
+  assert.match(line('POSTGRESQL_URI'), /^POSTGRESQL_URI +postgresql:\/\/thalamus:\*\*\*@db\.example:5432\/federation\?sslmode=require +environment variable DATABASE_URL$/);
+  assert.match(line('POOL_SIZE'), /^POOL_SIZE +4 +environment variable THALAMUS_POOL_SIZE$/);
+  assert.match(line('BODY_LIMIT'), /^BODY_LIMIT +1048576 +default$/);
+  assert.match(line('PERSON_ID_PATTERN'), /^PERSON_ID_PATTERN +\^\[A-Za-z0-9\._-\]\{1,128\}\$ +default$/);
+  assert.is(out.split('\n').filter((l) => /^[A-Z0-9_]+ {2,}/.test(l)).length, CONFIG_KEY_NAMES.length, 'every key');
+  assert.match(out, /\nroles: .*roles\.cfg: end_user, health_professional, root\nconfiguration OK\n$/);
+  assert.not.match(out + r.stderr, /hunter2|correct-horse/);
+});
+
+t('thalamus config check: exit 78 naming the file and line of a bad thalamus.cfg or roles.cfg', async () => {
+  const bad = cfg('LOG_LEVEL = "info"\nPROCESSES = "two"\n');
+  const r = await runCli(['config', 'check'], { env: { THALAMUS_CONFIG: bad } });
+  assert.is(r.code, 78);
+  assert.is(r.stderr, `thalamus: configuration error: ${bad}:2: PROCESSES: expected a whole number, got "two"\n`);
+  assert.is(r.stdout, '');
+  const roles = join(dir, 'roles.cfg');
+  writeFileSync(roles, '[\n  {"role": "root",\n   "permissions": {"GET": ["login"],}}\n]\n');
+  const a = await runCli(['config', 'check'], { env: { THALAMUS_CONFIG: cfg(`ACL = "${roles}"\n`) } });
+  assert.is(a.code, 78);
+  assert.match(a.stderr, new RegExp(`^thalamus: configuration error: ${roles.replace(/[.]/g, '\\.')}: not valid JSON \\(line 3, column \\d+\\): `));
+});
+
+t.run();

@@ -1,0 +1,52 @@
+// The layers of lib/ (DESIGN §1, issue 11): no module imports from a layer above it.
+// lib/http knows nothing of authentication, resources or pages; resources nothing of
+// pages; the audit nothing of authentication; lib/db nothing above the database.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../../lib/config.js';
+
+const t = suite('layers');
+
+const ABOVE: Record<string, string[]> = {
+  http: ['auth', 'resources', 'pages', 'audit', 'changes', 'subscriptions', 'bulk', 'admin'],
+  db: ['http', 'auth', 'resources', 'pages', 'audit', 'changes', 'subscriptions', 'bulk', 'admin'],
+  resources: ['pages'],
+  audit: ['auth', 'resources', 'pages'],
+};
+
+/** The lib/ folders the module `text`, in lib/`dir`, imports from (its relative imports, `import type` included). */
+function importedLayers(text: string, dir: string): string[] {
+  const layers = new Set<string>();
+  for (const m of text.matchAll(/\bfrom\s+'(\.\.?\/[^']+)'|\bimport\(\s*'(\.\.?\/[^']+)'\s*\)/g)) {
+    const spec = m[1] ?? m[2]!;
+    const parts = join('lib', dir, spec).split('/');
+    if (parts[0] === 'lib' && parts.length > 2) layers.add(parts[1]!);
+  }
+  return [...layers];
+}
+
+t('no module of lib/ imports from a layer above its own', () => {
+  const wrong: string[] = [];
+  let checked = 0;
+  for (const [layer, above] of Object.entries(ABOVE)) {
+    for (const name of readdirSync(join(ROOT, 'lib', layer)).filter((f) => f.endsWith('.ts'))) {
+      checked++;
+      const used = importedLayers(readFileSync(join(ROOT, 'lib', layer, name), 'utf8'), layer);
+      for (const l of used.filter((u) => above.includes(u))) wrong.push(`lib/${layer}/${name} imports lib/${l}`);
+    }
+  }
+  assert.ok(checked > 30, `${checked} modules checked`);
+  assert.equal(wrong, []);
+});
+
+t('the reading finds each form of import', () => {
+  const text = `import type { Principal } from '../auth/authenticate.js';\nimport { x } from './bytes.js';\nexport { y } from '../pages/csrf.js';\nconst z = await import('../resources/records.js');`;
+  assert.equal(importedLayers(text, 'http').sort(), ['auth', 'http', 'pages', 'resources']);
+  // lib/app.ts composes every layer.
+  const app = importedLayers(readFileSync(join(ROOT, 'lib', 'app.ts'), 'utf8'), '.');
+  for (const l of ['auth', 'http', 'pages', 'resources', 'db']) assert.ok(app.includes(l), l);
+});
+
+t.run();
