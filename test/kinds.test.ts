@@ -19,6 +19,9 @@ import { enforce } from '../lib/resources/records.js';
 import { PERSON } from '../lib/kinds/registry.js';
 import { valueViolation } from '../lib/kinds/rules.js';
 import { HttpError } from '../lib/http/errors.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../lib/config.js';
 
 const t = suite('kinds');
 let db: TestDatabase;
@@ -43,6 +46,29 @@ t('the vocabularies clients depend on are the registry\'s, unchanged', () => {
   assert.equal(parseKinds('pols,persons,domiciliary-units,personal_docs,dus'), ['person', 'unit', 'page', 'document']);
   assert.throws(() => parseKinds('constructor'), /unknown kind "constructor"/);
   for (const k of KIND_ROWS) assert.ok(DOC_SQL.includes(`WHEN '${k.feed}' THEN (SELECT ${k.json} FROM ${k.table} WHERE id = c.id`), k.feed);
+});
+
+/** Every `enum` list of a JSON document, and every `const` as a list of one. */
+function enums(node: unknown, out: unknown[][] = []): unknown[][] {
+  if (Array.isArray(node)) node.forEach((n) => enums(n, out));
+  else if (node !== null && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'enum' && Array.isArray(value)) out.push(value);
+      else if (key === 'const' && typeof value === 'string') out.push([value]);
+      else enums(value, out);
+    }
+  }
+  return out;
+}
+
+t('openapi.json names the registry\'s kinds: the feed\'s in every list of kinds, the export\'s across its record schemas', () => {
+  const lists = enums(JSON.parse(readFileSync(join(ROOT, 'openapi.json'), 'utf8')));
+  const feed = lists.filter((l) => l.includes('pols'));
+  assert.ok(feed.length >= 2, `${feed.length} lists of the feed's kinds`);
+  for (const l of feed) assert.equal(l, KINDS);
+  const bulkNames: unknown[] = KIND_ORDER;
+  const bulk = lists.filter((l) => l.length > 0 && l.every((v) => bulkNames.includes(v)) && !l.includes('people'));
+  assert.equal([...new Set(bulk.flat())].sort(), [...KIND_ORDER].sort());
 });
 
 /** Each change_record trigger of the database: its table, name, kind argument and definition. */
