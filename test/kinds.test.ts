@@ -35,14 +35,16 @@ t.after(async () => {
   await db?.drop();
 });
 
-t('the vocabularies clients depend on are the registry\'s, unchanged', () => {
-  assert.equal(KINDS, ['people', 'pols', 'documents', 'units', 'institutions']);
-  assert.equal(KIND_ORDER, ['person', 'unit', 'institution', 'page', 'document']);
-  assert.equal(TABLE, { person: 'people', unit: 'dus', institution: 'institutions', page: 'pols', document: 'personal_docs' });
-  assert.equal(KIND_SPECS, {
-    people: { all: 'people', own: 'person' }, pols: { all: 'book', own: 'book' }, documents: { all: 'personaldocs', own: 'personaldocs' },
-    units: { all: 'domiciliaryunits', own: null }, institutions: { all: 'institutions', own: null },
-  });
+t('the vocabularies clients depend on are the registry\'s, unchanged (a new kind may follow them)', () => {
+  const feed = ['people', 'pols', 'documents', 'units', 'institutions'];
+  const bulk = ['person', 'unit', 'institution', 'page', 'document'];
+  assert.equal(KINDS.slice(0, feed.length), feed);
+  assert.equal(KIND_ORDER.filter((k) => bulk.includes(k)), bulk);
+  assert.equal(bulk.map((k) => TABLE[k as keyof typeof TABLE]), ['people', 'dus', 'institutions', 'pols', 'personal_docs']);
+  assert.equal(feed.map((k) => KIND_SPECS[k as keyof typeof KIND_SPECS]), [
+    { all: 'people', own: 'person' }, { all: 'book', own: 'book' }, { all: 'personaldocs', own: 'personaldocs' },
+    { all: 'domiciliaryunits', own: null }, { all: 'institutions', own: null },
+  ]);
   assert.equal(parseKinds('pols,persons,domiciliary-units,personal_docs,dus'), ['person', 'unit', 'page', 'document']);
   assert.throws(() => parseKinds('constructor'), /unknown kind "constructor"/);
   for (const k of KIND_ROWS) assert.ok(DOC_SQL.includes(`WHEN '${k.feed}' THEN (SELECT ${k.json} FROM ${k.table} WHERE id = c.id`), k.feed);
