@@ -36,6 +36,7 @@ function noDependents(id: string): Sql {
   return join(DEPENDENTS.map((k) => sql`NOT EXISTS (SELECT 1 FROM ${raw(k.table)} WHERE ${raw(ownerColumn(k)!)} = ${id}::varchar)`), ' AND ');
 }
 const HAS_DEPENDENTS = `The person still has ${DEPENDENTS.map((k) => k.plural).join(' or ')}`;
+
 /** Refuses granting `roles` (those the person does not hold yet) beyond the principal's authority. */
 function checkGrants(ctx: ResourceContext, roles: readonly string[]): void {
   for (const role of roles) {
