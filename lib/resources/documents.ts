@@ -11,9 +11,7 @@ import { personExists } from './records.js';
 import { contentTypeOf, isPassive } from './document-meta.js';
 import { API_CSP } from '../http/headers.js';
 
-/** The stored `data` fields, then the columns, then the size: the bytes stay in the database. */
-export const META_JSON = `(COALESCE(data, '{}'::jsonb) || jsonb_build_object('id', id, 'fedacct', fedacct, 'pol', pol,
-  'size', COALESCE(octet_length(document), 0)))::text`;
+import { META_JSON } from '../kinds/registry.js';
 
 export function listPersonDocs(ctx: ResourceContext, person: string): Promise<Reply> {
   const ifEmpty = async () => { if (!(await personExists(ctx, person))) throw errors.notFound('Person'); };

@@ -1,6 +1,7 @@
 // The layers of lib/ (DESIGN §1, issue 11): no module imports from a layer above it.
 // lib/http knows nothing of authentication, resources or pages; resources nothing of
-// pages; the audit nothing of authentication; lib/db nothing above the database.
+// pages; the audit nothing of authentication; lib/db nothing above the database; the
+// kind registry (lib/kinds) nothing of the layers that use it.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -10,8 +11,10 @@ import { ROOT } from '../../lib/config.js';
 const t = suite('layers');
 
 const ABOVE: Record<string, string[]> = {
-  http: ['auth', 'resources', 'pages', 'audit', 'changes', 'subscriptions', 'bulk', 'admin'],
-  db: ['http', 'auth', 'resources', 'pages', 'audit', 'changes', 'subscriptions', 'bulk', 'admin'],
+  http: ['auth', 'resources', 'pages', 'audit', 'changes', 'subscriptions', 'bulk', 'admin', 'kinds'],
+  db: ['http', 'auth', 'resources', 'pages', 'audit', 'changes', 'subscriptions', 'bulk', 'admin', 'kinds'],
+  // The kind registry and the record rules: a domain below every user of a kind (only http/params' id rules beneath it).
+  kinds: ['db', 'auth', 'resources', 'pages', 'audit', 'changes', 'subscriptions', 'bulk', 'admin'],
   resources: ['pages'],
   audit: ['auth', 'resources', 'pages'],
 };
