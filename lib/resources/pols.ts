@@ -9,7 +9,7 @@ import { empty, json, type Reply } from '../http/reply.js';
 import { run, statement } from '../db/run.js';
 import { classifyDbError } from '../db/errors.js';
 import { listingReply } from './listing.js';
-import { createOnce, documentOf, personExists } from './records.js';
+import { createOnce, documentOf, personRow } from './records.js';
 
 export const PAGE_JSON = `COALESCE(data, '{}'::jsonb)::text`;
 
@@ -24,7 +24,7 @@ function checkPageBody(body: Record<string, unknown>, book: string, page: string
 }
 
 export function listBook(ctx: ResourceContext, book: string): Promise<Reply> {
-  const ifEmpty = async () => { if (!(await personExists(ctx, book))) throw errors.notFound('Person'); };
+  const ifEmpty = { exists: personRow(book), missing: 'Person' };
   return listingReply(ctx, { table: 'pols', json: PAGE_JSON, where: [sql`book = ${book}::varchar`], path: `/pols/${encodeURIComponent(book)}`, ifEmpty, upstream: true });
 }
 
