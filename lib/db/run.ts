@@ -3,7 +3,8 @@
 // was verified); a guarded statement selects a `guard_ok` column, and when that is
 // false nothing of the resource was read or written: run() then throws GuardFailed and
 // the request is answered another way (lib/app.ts). Statements run on the full path use
-// UNGUARDED, a guard that is always true.
+// UNGUARDED, a guard that is always true, and the only one whose reads may go to a
+// standby (`standby`): a guard is checked against the primary's present state.
 import crypto from 'node:crypto';
 import type pg from 'pg';
 import sql, { join, type Sql } from 'sql-template-tag';
@@ -15,10 +16,15 @@ export interface Guard {
   ctes: Sql[];
   /** A boolean expression: the principal still stands. */
   ok: Sql;
+  /**
+   * Statements under it may read from a hot standby (lib/db/reads.ts): it checks nothing
+   * that a standby's replay may not have reached yet. Absent: the primary's.
+   */
+  standby?: boolean;
 }
 
-/** The full path: the principal was just read and verified. */
-export const UNGUARDED: Guard = { ctes: [], ok: sql`true` };
+/** The full path: the principal was just read and verified, on the primary. */
+export const UNGUARDED: Guard = { ctes: [], ok: sql`true`, standby: true };
 
 /** The guard no longer holds: answer by the full path. */
 export class GuardFailed extends Error {

@@ -10,7 +10,7 @@ import { empty, json, type Reply } from '../http/reply.js';
 import { run, statement } from '../db/run.js';
 import { classifyDbError } from '../db/errors.js';
 import { listingReply } from './listing.js';
-import { createOnce, documentOf, enforce, personExists } from './records.js';
+import { createOnce, documentOf, enforce, personRow } from './records.js';
 import { PAGE, ownerColumn, type KindRow } from '../kinds/registry.js';
 import { keyViolation } from '../kinds/rules.js';
 
@@ -42,7 +42,7 @@ const locationOf = (kind: BookKind, book: string, page?: string) =>
   `${kind.path}/${encodeURIComponent(book)}${page === undefined ? '' : `/${encodeURIComponent(page)}`}`;
 
 export function listBook(ctx: ResourceContext, book: string, kind: BookKind = PAGE): Promise<Reply> {
-  const ifEmpty = async () => { if (!(await personExists(ctx, book))) throw errors.notFound('Person'); };
+  const ifEmpty = { exists: personRow(book), missing: 'Person' };
   const { owner } = partsOf(kind);
   return listingReply(ctx, { table: kind.table, json: kind.json, where: [sql`${owner} = ${book}::varchar`], path: locationOf(kind, book), ifEmpty, upstream: true });
 }

@@ -108,8 +108,11 @@ export async function createOnce(ctx: ResourceContext, spec: CreateSpec): Promis
   throw errors.exists(spec.kind.noun);
 }
 
+/** A row when person `id` exists. */
+export const personRow = (id: string): Sql => sql`SELECT 1 FROM people WHERE id = ${id}::varchar`;
+
 export async function personExists(ctx: ResourceContext, id: string): Promise<boolean> {
-  const rows = await run(ctx.pool, sql`SELECT 1 FROM people WHERE id = ${id}::varchar`);
+  const rows = await run(ctx.pool, personRow(id));
   return rows.length === 1;
 }
 

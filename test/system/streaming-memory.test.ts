@@ -1,5 +1,5 @@
 // Finding 7 of issue 9: one listing must not cost a worker several times the data's
-// size. A batch is bounded by size as well as by rows (lib/http/batches.ts), even when
+// size. A batch is bounded by size as well as by rows (lib/db/listing/batches.ts), even when
 // the rows grow suddenly; and a worker serving six listings of a book of 1 MB pages that
 // nobody reads stays within the memory bound docs/speed.md states.
 import { suite } from 'uvu';
@@ -12,7 +12,7 @@ import { addPages, addReaders, readerAccounts } from '../helpers/books.js';
 import { stalledReader } from '../helpers/stall.js';
 import { migrate, loadDemo } from '../../lib/db/migrate.js';
 import sql from 'sql-template-tag';
-import { BatchReader } from '../../lib/http/batches.js';
+import { BatchReader } from '../../lib/db/listing/batches.js';
 import { loadConfig } from '../../lib/config.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -15,37 +15,25 @@
 // reads (the cursor is closed). A connection held longer than `timeout` (and a grace
 // second, so that a statement running that long ends with PostgreSQL's own timeout
 // first) is taken back by the reader itself: dropped, a read in flight failing with
-// QUERY_TIMEOUT, a later read continuing on a new connection. A suspended cursor runs no
-// statement, so statement_timeout alone would never end it.
+// ConnectionHeldTooLong (QUERY_TIMEOUT to a client), a later read continuing on a new
+// connection. A suspended cursor runs no statement, so statement_timeout alone would
+// never end it.
+//
+// pg and pg-cursor are pinned to exact versions (package.json): this reader relies on their
+// internals (the socket under a client, pg-cursor's 'row' event and a read left unsettled
+// when its connection goes); test/pg-internals.test.ts fails when those change.
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
 import type { Sql } from 'sql-template-tag';
-import { checkout, connectionLost, type Checkout } from '../db/pool.js';
-import type { Release } from './gate.js';
-import { ClientLeft } from './departure.js';
-import { errors } from './errors.js';
+import { checkout, connectionLost, type Checkout } from '../pool.js';
+import { ConnectionHeldTooLong } from '../errors.js';
+
+/** Gives back what was taken (a turn at the listing gate). */
+export type Release = () => void;
 
 /** One element of a listing: its id (the order and the resume point) and its JSON text. */
 export interface Row { id: unknown; j: string }
 
-/**
- * The first rows of a listing, read in one statement; `complete` when they are all of
- * it. `largest`: the size of a row the statement left out for its size, when it did.
- */
-export interface FirstRows { rows: Row[]; complete: boolean; largest?: number }
-
-/** Where a listing's rows come from. */
-export interface BatchSource {
-  pool: pg.Pool;
-  /** Selects `id` (unique: the order and the resume point) and `j`, one element's JSON text. */
-  sql: Sql;
-  /**
-   * Reads the first rows in one round trip (with whatever that statement checks, such as
-   * the principal's guard, which may throw); the rest, if any, come from cursors after
-   * its last id, on the same pool. Without it, cursors read everything.
-   */
-  first?: (pool: pg.Pool) => Promise<FirstRows>;
-}
 export interface BatchOptions {
   /** Most rows per read. */
   rows: number;
@@ -61,7 +49,7 @@ export interface BatchOptions {
   sortable?: boolean;
   /** Takes a turn to hold a connection (`resume` after the first); released with it. */
   turn?: (resume: boolean) => Promise<Release>;
-  /** The client left: no connection is taken any more. */
+  /** The client left: no connection is taken any more, and reads fail with its reason. */
   signal?: AbortSignal;
   /** Start after this id (the first rows were read otherwise). */
   after?: unknown;
@@ -169,7 +157,7 @@ export class BatchReader {
       if (this.connectFailed && this.moveOn()) return this.read();
       throw err;
     }
-    if (this.opts.signal?.aborted) { this.drop(true); throw new ClientLeft(); }
+    if (this.opts.signal?.aborted) { this.drop(true); throw this.opts.signal.reason; }
     const want = this.count;
     const rows: Row[] = [];
     let chars = 0;
@@ -224,7 +212,7 @@ export class BatchReader {
   }
 
   private async open(): Promise<Session> {
-    const gone = () => { if (this.opts.signal?.aborted) throw new ClientLeft(); };
+    const gone = () => this.opts.signal?.throwIfAborted();
     gone();
     const turn = await this.opts.turn?.(this.sessions++ > 0);
     let out: Checkout | undefined;
@@ -244,7 +232,7 @@ export class BatchReader {
       const session: Session = { out, cursor, turn, expiring: new Set(), timer: undefined };
       if (this.opts.timeout > 0) {
         session.timer = setTimeout(() => {
-          for (const expire of session.expiring) expire(errors.queryTimeout());
+          for (const expire of session.expiring) expire(new ConnectionHeldTooLong());
           if (this.session === session) this.drop(true);
         }, this.opts.timeout + EXPIRY_GRACE_MS);
       }
