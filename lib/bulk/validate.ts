@@ -7,6 +7,7 @@
 import { MAX_DEPTH, hasHugeExponent, hasUnderflow, shapeProblem } from '../http/body.js';
 import { isNewRecordId, upperAscii, validId } from '../http/params.js';
 import { isPasswordHash, premadeHashProblem } from '../auth/passwords.js';
+import type { HashBounds } from '../auth/password-settings.js';
 import { KIND_ORDER, type BulkKind } from './kinds.js';
 
 /** A line that passed: its kind, the ids it is stored under, and its text. */
@@ -24,7 +25,12 @@ export interface CheckedRecord {
   text: string;
 }
 
-export interface Rules { personIdPattern: RegExp; recordIdPattern: RegExp }
+export interface Rules {
+  personIdPattern: RegExp;
+  recordIdPattern: RegExp;
+  /** What a hash may cost to be imported (BCRYPT_COST_*, ARGON2_MAX_*), as on the API. */
+  hashBounds: HashBounds;
+}
 
 const FIELDS: Record<BulkKind, string[]> = {
   person: ['kind', 'id', 'data'], unit: ['kind', 'id', 'data'], institution: ['kind', 'id', 'data'],
@@ -85,14 +91,14 @@ function openers(text: string): number {
   return n;
 }
 
-function checkPerson(data: Record<string, unknown>): void {
+function checkPerson(data: Record<string, unknown>, bounds: HashBounds): void {
   if ('roles' in data && (!Array.isArray(data.roles) || data.roles.some((r) => typeof r !== 'string'))) throw problem('"roles" must be a list of role names');
   if ('active' in data && typeof data.active !== 'boolean') throw problem('"active" must be true or false');
   const password = data.password;
   if (password === undefined || password === null) return;
   if (typeof password !== 'string') throw problem('"password" must be a string');
   if (!isPasswordHash(password)) throw problem('"password" is not a bcrypt or argon2 hash: an import keeps hashes only (set a password with `thalamus user passwd`)');
-  const why = premadeHashProblem(password);
+  const why = premadeHashProblem(password, bounds);
   if (why) throw problem(`the password hash is outside the accepted bounds: ${why}`);
 }
 
@@ -125,7 +131,7 @@ function check(text: string, rules: Rules): CheckedRecord {
   // As the API compares a body's id with the URL's: person ids upper-cased.
   if (d.id !== undefined && (kind === 'person' ? (typeof d.id === 'string' ? upperAscii(d.id) : d.id) : d.id) !== out.id) throw problem('"data.id" differs from the record\'s "id"');
   out.merge = d.id !== out.id;
-  if (kind === 'person') checkPerson(d);
+  if (kind === 'person') checkPerson(d, rules.hashBounds);
   if (kind === 'page') {
     out.owner = personId(r.book, 'book', rules);
     if (d.book !== undefined && (typeof d.book !== 'string' || upperAscii(d.book) !== out.owner)) throw problem('"data.book" differs from the record\'s "book"');
