@@ -10,6 +10,7 @@ import { isNewRecordId, upperAscii, validId } from '../http/params.js';
 import { isPasswordHash, premadeHashProblem } from '../auth/passwords.js';
 import { BY_BULK, columnsOf, ownerColumn } from '../kinds/registry.js';
 import { keyViolation, valueViolation, type Violation } from '../kinds/rules.js';
+import type { HashBounds } from '../auth/password-settings.js';
 import { KIND_ORDER, type BulkKind } from './kinds.js';
 
 /** A line that passed: its kind, the ids it is stored under, and its text. */
@@ -27,7 +28,12 @@ export interface CheckedRecord {
   text: string;
 }
 
-export interface Rules { personIdPattern: RegExp; recordIdPattern: RegExp }
+export interface Rules {
+  personIdPattern: RegExp;
+  recordIdPattern: RegExp;
+  /** What a hash may cost to be imported (BCRYPT_COST_*, ARGON2_MAX_*), as on the API. */
+  hashBounds: HashBounds;
+}
 
 /** A line's fields: `kind` and its table's columns. */
 const FIELDS = Object.fromEntries(KIND_ORDER.map((k) => [k, ['kind', ...columnsOf(BY_BULK[k])]])) as Record<BulkKind, string[]>;
@@ -94,12 +100,12 @@ function refuse(v: Violation | undefined): void {
 }
 
 /** The import's own rule on passwords: the API hashes one sent in clear; a file brings hashes only. */
-function checkPassword(data: Record<string, unknown>): void {
+function checkPassword(data: Record<string, unknown>, bounds: HashBounds): void {
   const password = data.password;
   if (password === undefined || password === null) return;
   if (typeof password !== 'string') throw problem('"password" must be a string');
   if (!isPasswordHash(password)) throw problem('"password" is not a bcrypt or argon2 hash: an import keeps hashes only (set a password with `thalamus user passwd`)');
-  const why = premadeHashProblem(password);
+  const why = premadeHashProblem(password, bounds);
   if (why) throw problem(`the password hash is outside the accepted bounds: ${why}`);
 }
 
@@ -143,7 +149,7 @@ function check(text: string, rules: Rules): CheckedRecord {
   }
   // The stored document gets the record's own fields set when they are missing or spelled otherwise.
   out.merge = row.stamped.some((c) => d[c] !== values[c]);
-  if (kind === 'person') checkPassword(d);
+  if (kind === 'person') checkPassword(d, rules.hashBounds);
   if (row.bytes) {
     const bytes = r[row.bytes];
     if (bytes !== null && bytes !== undefined && (typeof bytes !== 'string' || bytes.length % 4 !== 0 || !BASE64.test(bytes))) throw problem(`"${row.bytes}" must be base64 text or null`);

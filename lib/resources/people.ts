@@ -54,7 +54,7 @@ export async function createPerson(ctx: ResourceContext, id: string): Promise<Re
   checkGrants(ctx, ((body.roles as string[] | undefined) ?? []).filter((r) => r !== END_USER));
   const extra: Record<string, unknown> = {};
   if (!('roles' in body)) extra.roles = DEFAULT_ROLES;
-  if ('password' in body) extra.password = await storedPassword(body.password, ctx.authority.administer);
+  if ('password' in body) extra.password = await storedPassword(ctx.passwords, body.password, ctx.authority.administer);
   return insertRecord(ctx, PEOPLE, id, documentOf(ctx, id, extra, ['password']), SENSITIVE.filter((f) => f in body));
 }
 
@@ -66,7 +66,7 @@ export async function patchPerson(ctx: ResourceContext, id: string): Promise<Rep
   const extra: Record<string, unknown> = {};
   if ('password' in body) {
     if (!self && !ctx.authority.administer) throw errors.forbiddenField('password');
-    extra.password = await storedPassword(body.password, ctx.authority.administer);
+    extra.password = await storedPassword(ctx.passwords, body.password, ctx.authority.administer);
   }
   const changes = documentOf(ctx, id, extra, ['password']);
   if (!('roles' in body) && !('active' in body)) return mergeRecord(ctx, PEOPLE, id, changes, 'password' in body ? ['password'] : undefined);

@@ -42,7 +42,13 @@ hits('a failure is never cached: each wrong password is verified again', async (
 });
 
 hits('the cache is bounded: least recently used first, entries expire', async () => {
-  const cache = createCredentialCache(2, 50);
+  const credentials = createCredentialCache(2, 50);
+  // The full path's questions (lib/auth/authenticate.ts): does the entry of (account, password) hold this stored hash?
+  const cache = {
+    add: (a: string, p: string, h: string) => credentials.set(credentials.keyOf(a, p), { principal: { id: a, roles: [] }, hash: h, rolesJson: '[]', lockoutAddress: '127.0.0.1' }),
+    has: (a: string, p: string, h: string) => credentials.get(credentials.keyOf(a, p))?.hash === h,
+    get size() { return credentials.size; },
+  };
   cache.add('A', 'p', 'h1');
   cache.add('B', 'p', 'h2');
   assert.ok(cache.has('A', 'p', 'h1')); // A is now the most recent
