@@ -29,8 +29,9 @@ t.before(async () => {
   bBase = `http://127.0.0.1:${b.address.port}`;
   const pool = b.services.pool as pg.Pool & { query: (...args: unknown[]) => unknown };
   const query = pool.query.bind(pool);
-  // Not the request's: the audit log's batched INSERT of reads (every second) and the purges of old rows, on timers.
-  const background = /FROM unnest\(|^DELETE FROM login_failures WHERE failed_at <|^DELETE FROM login_locks WHERE until <|^SELECT (audit|changes)_purge\(/;
+  // Not the request's: the audit log's batched INSERT of reads (every second), the purges of
+  // old rows and the subscriptions' due scan (lib/subscriptions/progress.ts), on timers.
+  const background = /FROM unnest\(|^DELETE FROM login_failures WHERE failed_at <|^DELETE FROM login_locks WHERE until <|^SELECT (audit|changes)_purge\(|^SELECT id, wait, pending FROM/;
   pool.query = (...args: unknown[]) => {
     const first = args[0] as string | { text?: string };
     const text = typeof first === 'string' ? first : first?.text ?? '';
