@@ -6,29 +6,48 @@
 //   test/unit    pure: no database, no server; one process, seconds.
 //   test/api     a server on a database of its own per file: files run in parallel
 //                (TEST_JOBS at once, default the CPU count + 1), each in its process.
-//   test/system  process models, memory and latency bounds, nginx, chromium, the
-//                PostgreSQL test bed: one file at a time, alone on the machine.
+//   test/system  process models, nginx, chromium, the PostgreSQL test bed, memory and
+//                latency bounds. Those whose first line is `// test: alone (why)` measure
+//                something other work on the machine would disturb: they run last, one
+//                at a time; the others run in parallel with the api tier.
 //
 // TEST_DATABASE_URL names a PostgreSQL server (its maintenance database); without it an
 // embedded PostgreSQL is started in a temporary folder and removed after.
 import '../server/threadpool.js';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, chmodSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbedded, type EmbeddedDatabase } from '../lib/db/embedded.js';
 
-interface Tier { name: 'unit' | 'api' | 'system'; jobs: number; together?: boolean }
+/** A phase of the run: files (`tier/name`) run `jobs` at a time, or all in one process. */
+interface Phase { name: string; files: string[]; jobs: number; together?: boolean }
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const pattern = new RegExp(args.find((a) => !a.startsWith('--')) ?? '\\.test\\.ts$');
 const JOBS = Math.max(1, Number(process.env.TEST_JOBS) || availableParallelism() + 1);
-const TIERS: Tier[] = [
-  { name: 'unit', jobs: 1, together: true },
-  { name: 'api', jobs: JOBS },
-  ...(quick ? [] : [{ name: 'system' as const, jobs: 1 }]),
-];
+
+/** The tier's test files that match the pattern, as `tier/name`. */
+function filesOf(tier: string): string[] {
+  return readdirSync(`test/${tier}`).filter((f) => f.endsWith('.test.ts') && pattern.test(f)).sort().map((f) => `${tier}/${f}`);
+}
+
+/** The biggest files (most tests, as a rule the longest) first, so that none starts last and runs on alone. */
+const largestFirst = (files: string[]) => [...files].sort((a, b) => statSync(`test/${b}`).size - statSync(`test/${a}`).size || a.localeCompare(b));
+
+/** Whether a file declares, on its first line, that it must have the machine to itself. */
+const alone = (file: string) => /^\/\/ test: alone\b/.test(readFileSync(`test/${file}`, 'utf8'));
+
+function phases(): Phase[] {
+  const system = quick ? [] : filesOf('system');
+  return [
+    { name: 'unit', files: filesOf('unit'), jobs: 1, together: true },
+    { name: 'parallel', files: largestFirst([...filesOf('api'), ...system.filter((f) => !alone(f))]), jobs: JOBS },
+    { name: 'alone', files: system.filter(alone), jobs: 1 },
+  ];
+}
+
 /** A file stuck for good must not hold CI: the longest (the cluster bed) takes about a minute. */
 const FILE_LIMIT_MS = 8 * 60_000;
 /** uvu printed its summary: a process that does not exit soon after left something running. */
@@ -43,11 +62,13 @@ interface Outcome {
 /** Ends each file's process group still running (Ctrl-C). */
 const running = new Set<() => void>();
 
-/** Runs uvu on `files` of `dir` in one process; its output is printed whole when it ends. */
-function runUvu(dir: string, files: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
+/** Runs uvu on `files` (`tier/name`, all of one tier) in one process; its output is printed whole when it ends. */
+function runUvu(files: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
   const started = Date.now();
-  const label = files.length === 1 ? `${dir}/${files[0]}` : `${dir} (${files.length} files)`;
-  const only = `^(${files.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`;
+  const dir = `test/${files[0]!.split('/')[0]}`;
+  const label = files.length === 1 ? `test/${files[0]}` : `${dir} (${files.length} files)`;
+  const names = files.map((f) => f.split('/')[1]!);
+  const only = `^(${names.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`;
   return new Promise((resolve) => {
     // Its own process group, so whatever a failed test left running can be ended with it.
     const child = spawn(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', dir, only, '-c', 'false'], {
@@ -86,19 +107,17 @@ function runUvu(dir: string, files: string[], env: NodeJS.ProcessEnv): Promise<O
   });
 }
 
-/** Runs the tier's files, `jobs` at a time. */
-async function runTier(tier: Tier, env: NodeJS.ProcessEnv): Promise<Outcome[]> {
-  const dir = `test/${tier.name}`;
-  const files = readdirSync(dir).filter((f) => f.endsWith('.test.ts') && pattern.test(f)).sort();
-  if (files.length === 0) return [];
-  process.stdout.write(`\n== ${dir}: ${files.length} file(s)${tier.together ? '' : `, ${tier.jobs} at a time`}\n`);
-  if (tier.together) return [await runUvu(dir, files, env)];
-  const queue = [...files];
+/** Runs the phase's files, `jobs` at a time, in the phase's order. */
+async function runPhase(phase: Phase, env: NodeJS.ProcessEnv): Promise<Outcome[]> {
+  if (phase.files.length === 0) return [];
+  process.stdout.write(`\n== ${phase.name}: ${phase.files.length} file(s)${phase.together ? '' : `, ${phase.jobs} at a time`}\n`);
+  if (phase.together) return [await runUvu(phase.files, env)];
+  const queue = [...phase.files];
   const outcomes: Outcome[] = [];
   const worker = async () => {
-    for (let f = queue.shift(); f; f = queue.shift()) outcomes.push(await runUvu(dir, [f], env));
+    for (let f = queue.shift(); f; f = queue.shift()) outcomes.push(await runUvu([f], env));
   };
-  await Promise.all(Array.from({ length: Math.min(tier.jobs, files.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(phase.jobs, phase.files.length) }, worker));
   return outcomes;
 }
 
@@ -146,11 +165,11 @@ async function main(): Promise<number> {
   const began = Date.now();
   const outcomes: Outcome[] = [];
   const times: string[] = [];
-  for (const tier of TIERS) {
+  for (const phase of phases()) {
     const start = Date.now();
-    const done = await runTier(tier, env);
+    const done = await runPhase(phase, env);
     outcomes.push(...done);
-    if (done.length) times.push(`${tier.name} ${((Date.now() - start) / 1000).toFixed(0)} s`);
+    if (done.length) times.push(`${phase.name} ${((Date.now() - start) / 1000).toFixed(0)} s`);
   }
   await embedded?.stop().catch(() => undefined);
   if (dir) rmSync(dir, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+// test: alone (it bounds how soon sessions are given back)
 // Issue 20, findings 1 and 4: clients that leave at any moment. Hundreds of listings
 // reset at random moments (during authentication, the first statement, a cursor's
 // opening, any batch), stalled readers of big pages closed at once, and uploads and

@@ -1,3 +1,4 @@
+// test: alone (it measures a worker's RSS and delivery latency)
 // Fan-out scales with subscribers, not with database connections: 1,000 concurrent SSE
 // subscribers on one worker (a real server process, whose memory is read from /proc)
 // share its one LISTEN connection, use no pool connection while they wait, all get

@@ -1,3 +1,4 @@
+// test: alone (it measures a worker's RSS)
 // Issue 20, finding 2: `include_docs` turned one page into a gigabyte. Every change
 // carried its own copy of the record's current document and `limit` counted rows, so an
 // end user who PATCHed their own big page many times and read

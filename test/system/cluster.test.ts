@@ -1,3 +1,4 @@
+// test: alone (a failover drill under load, with time bounds)
 // The test bed (test/helpers/testbed.ts): a PostgreSQL primary with a streaming hot
 // standby, two Thalamus instances and nginx in front, all real processes on loopback.
 // In order, since each step changes the bed: writes and a role change across the two

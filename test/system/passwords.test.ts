@@ -1,3 +1,4 @@
+// test: alone (it measures the time failed logins take)
 // argon2id parameters, the password policy on the API, the race-safe bcrypt -> argon2id
 // upgrade, and equal timing for accounts that cannot log in.
 import { suite } from 'uvu';

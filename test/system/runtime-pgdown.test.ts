@@ -1,3 +1,4 @@
+// test: alone (it bounds how soon the cluster answers again)
 // PostgreSQL going away under load: a cluster on a PostgreSQL of its own (embedded, in a
 // temporary folder, on a fixed port), which the test stops and starts again. Requests
 // get 503 JSON with Retry-After meanwhile, no process exits, and within 5 s of the

@@ -1,3 +1,4 @@
+// test: alone (it counts failed requests under load through signals)
 // The production process model, run as users run it: `server/main.ts` as a child with
 // two workers on a migrated test database. Admin endpoints, kill -9 of a worker, SIGHUP
 // (good and bad configuration) and SIGTERM, each under continuous load.

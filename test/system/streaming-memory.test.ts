@@ -1,3 +1,4 @@
+// test: alone (it measures a worker's RSS)
 // Finding 7 of issue 9: one listing must not cost a worker several times the data's
 // size. A batch is bounded by size as well as by rows (lib/db/listing/batches.ts), even when
 // the rows grow suddenly; and a worker serving six listings of a book of 1 MB pages that

@@ -1,3 +1,4 @@
+// test: alone (it measures other users' latency)
 // Finding 6 of issue 9: clients that request a big listing and never read it must not
 // take the API down. Their listings give their connections back, other users' logins and
 // single-record reads keep answering, a reader that comes back still gets one complete

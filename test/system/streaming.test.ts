@@ -1,3 +1,4 @@
+// test: alone (it measures a worker's RSS)
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import http from 'node:http';
