@@ -59,6 +59,9 @@ export interface DatabaseOptions {
 /** What the global options say: where to log, and whether --dev allows the embedded PostgreSQL. */
 export interface CommandContext { log: Logger; dev: boolean }
 
+/** The global options every command reads: main.ts parses them and imports the commands, so the type lives here. */
+export interface Globals extends CommandContext { verbose: boolean }
+
 /**
  * Runs `fn` with a pool on the configured database (or, with --dev outside production,
  * the embedded one, started for the command and stopped after), closing both whatever
