@@ -1,12 +1,12 @@
 // Configuration: etc/thalamus.cfg in upstream's `KEY = VALUE` syntax, each key
 // overridable by the environment variable THALAMUS_<KEY>. One typed object.
 import { readFileSync, existsSync } from 'node:fs';
-import { dirname, resolve, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { argon2Weakness } from './auth/argon2-params.js';
 import { parseNetwork } from './http/client.js';
 import { parseDatabaseUrl, DatabaseUrlError } from './db/hosts.js';
+import { ROOT } from './root.js';
 
 export interface Config {
   /** PostgreSQL connection string (POSTGRESQL_URI or DATABASE_URL); empty: embedded PostgreSQL. Several hosts with target_session_attrs=read-write: the writable one is found, again after a failover (lib/db/target.ts). */
@@ -252,15 +252,8 @@ export const CONFIG_KEY_NAMES: readonly string[] = Object.keys(KEYS);
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** The project root: the folder holding package.json, found from this module. */
-export const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
-
-function findRoot(dir: string): string {
-  for (let d = dir; ; d = dirname(d)) {
-    if (existsSync(join(d, 'package.json'))) return d;
-    if (dirname(d) === d) return dir;
-  }
-}
+/** The project root (lib/root.ts), exported here too for the callers that read the configuration. */
+export { ROOT };
 
 export class ConfigError extends Error {}
 
