@@ -15,6 +15,7 @@ import { sdNotify } from './notify.js';
 import { createProbes, ready, demoReadiness } from './readiness.js';
 import { createClusterMetrics } from './cluster-metrics.js';
 import { createSupervisor, type Supervisor } from './supervisor.js';
+import { createRerun } from '../lib/tasks.js';
 
 /** Everything start-up and reload check before a worker is forked; throws a message. */
 function checkConfig(): { config: Config; acl: Acl } {
@@ -72,8 +73,6 @@ export async function runPrimary(opts: PrimaryOptions = {}): Promise<void> {
     onCrashLoop: () => void shutdown('crash loop', 1),
   });
 
-  let reloading: Promise<void> | undefined;
-  let reloadAgain = false;
   async function reload(): Promise<void> {
     let next: Config;
     try {
@@ -102,14 +101,9 @@ export async function runPrimary(opts: PrimaryOptions = {}): Promise<void> {
     log.info('reload complete');
     sdNotify(log, '--status=serving (reloaded)');
   }
-  function requestReload(): void {
-    if (stopping) return;
-    if (reloading) { reloadAgain = true; return; }
-    reloading = reload().finally(() => {
-      reloading = undefined;
-      if (reloadAgain) { reloadAgain = false; requestReload(); }
-    });
-  }
+  // A SIGHUP during a reload asks for one more once it ends (the files may have changed again).
+  const reloads = createRerun(reload, { stop: () => stopping });
+  const requestReload = () => { void reloads.request(); };
 
   let admin: Admin | undefined;
   async function shutdown(reason: string, code: number): Promise<void> {
