@@ -83,7 +83,7 @@ export function initServices(opts: ServiceOptions): Services {
   const listings = createListingGate({
     perWorker: config.listingsPerWorker, perAccount: config.listingsPerAccount, perAddress: config.listingsPerAddress,
     connections: Math.max(1, config.poolSize - config.listingReserve), queueMs: config.listingQueueTimeout,
-    stallMs: config.listingStallMs, idleMs: config.listingIdleTimeout, batchChars: config.listingBatchBytes,
+    stallMs: config.listingStallMs, idleMs: config.listingIdleTimeout, batchChars: config.listingBatchChars,
   });
   const hub = createHub({ databaseUrl: opts.databaseUrl, log, batch: config.changesLimitMax, pollMs: Math.max(1000, config.changesHeartbeatMs) });
   const services = { pool, reads, auth, acl, audit, stopPurging, listings, hub, unwatchHosts } as Services;

@@ -50,6 +50,8 @@ export function registerConfig(program: Command): void {
         throw err;
       }
       const { config: c, sources } = loaded;
+      // What a start logs as warnings: deprecated keys, read under their new meaning.
+      for (const line of c.deprecations) process.stderr.write(`thalamus: warning: ${line}\n`);
       const acl = readAcl(c);
       try {
         loadTls(c);
