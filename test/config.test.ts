@@ -312,4 +312,42 @@ t('thalamus config check: exit 78 naming the file and line of a bad thalamus.cfg
   assert.match(a.stderr, new RegExp(`^thalamus: configuration error: ${roles.replace(/[.]/g, '\\.')}: not valid JSON \\(line 3, column \\d+\\): `));
 });
 
+t('thalamus config check: exit 78 naming the file, the role and the name of an unknown ACL name or method in roles.cfg', async () => {
+  const roles = join(dir, 'typo-roles.cfg');
+  writeFileSync(roles, JSON.stringify([
+    { role: 'end_user', permissions: { GET: ['login', 'person'], global: 'False' } },
+    { role: 'node', permissions: { GET: ['login', 'pepole'], PUT: ['person'], global: 'True' } },
+  ]));
+  const r = await runCli(['config', 'check'], { env: { THALAMUS_CONFIG: cfg(`ACL = "${roles}"\n`) } });
+  assert.is(r.code, 78);
+  assert.is(r.stdout, '');
+  assert.is(r.stderr, [
+    `thalamus: configuration error: ${roles}: role "node": unknown method "PUT" (roles.cfg lists names under GET, POST, PATCH, DELETE)`,
+    `thalamus: configuration error: ${roles}: role "node": GET names an unknown ACL name "pepole"`,
+    '',
+  ].join('\n'));
+});
+
+t('a start with such a roles.cfg warns of each, naming file, role and name, and goes on (upstream and older files keep starting)', async () => {
+  const roles = join(dir, 'typo-start-roles.cfg');
+  writeFileSync(roles, JSON.stringify([{ role: 'node', permissions: { GET: ['login', 'pepole'], global: 'True' } }]));
+  // The warnings come before the database is opened: one that answers nothing is enough.
+  const file = cfg(`ACL = "${roles}"\nLISTING_BATCH_BYTES = "64KiB"\nPOSTGRESQL_URI = "postgresql://thalamus@127.0.0.1:1/none"\n`);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, THALAMUS_CONFIG: file }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => { out += chunk; });
+  child.stderr.on('data', (chunk: Buffer) => { out += chunk; });
+  const deadline = Date.now() + 30_000;
+  while (!/pepole/.test(out) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('close', r));
+  const warnings = out.split('\n').filter((l) => l.includes('"level":40')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+  assert.equal(warnings.slice(0, 2), [
+    `${file}:2: LISTING_BATCH_BYTES is deprecated, renamed LISTING_BATCH_CHARS; read as LISTING_BATCH_CHARS`,
+    `${roles}: role "node": GET names an unknown ACL name "pepole": it grants nothing`,
+  ], out);
+});
+
 t.run();

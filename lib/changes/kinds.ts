@@ -5,6 +5,7 @@
 import { PUBLIC_JSON } from '../resources/records.js';
 import { PAGE_JSON } from '../resources/pols.js';
 import { META_JSON } from '../resources/documents.js';
+import type { AclName } from '../auth/acl-names.js';
 
 export type Kind = 'people' | 'pols' | 'documents' | 'units' | 'institutions';
 
@@ -15,9 +16,9 @@ export interface KindSpec {
    * GET ACL name whose global grant shows every change of this kind: the listing
    * right, since the feed enumerates records as a listing does.
    */
-  all: string;
+  all: AclName;
   /** GET ACL name whose grant for the principal's own id shows their own changes; null: no person. */
-  own: string | null;
+  own: AclName | null;
 }
 
 export const KIND_SPECS: Record<Kind, KindSpec> = {

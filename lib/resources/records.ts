@@ -13,6 +13,7 @@ import type { AuditEvent } from '../audit/entry.js';
 import { auditInsert } from '../audit/entry.js';
 import { run, statement } from '../db/run.js';
 import { listingReply } from './listing.js';
+import type { AclName } from '../auth/acl-names.js';
 
 export interface RecordKind {
   /** Table name (from code, never from a request). */
@@ -24,7 +25,7 @@ export interface RecordKind {
   /** Whether ids are compared upper-cased (person ids are). */
   upper: boolean;
   /** ACL names of the listing and of one record. */
-  acl: { list: string; one: string };
+  acl: { list: AclName; one: AclName };
 }
 
 /** The stored document as sent to clients: never a password hash. */

@@ -32,9 +32,10 @@ export function readConfig(): Config {
   return config;
 }
 
-export function readAcl(config: Config): Acl {
+/** The roles file; with `problems`, what grants nothing (unknown ACL names or methods) goes there (lib/auth/acl.ts). */
+export function readAcl(config: Config, problems?: string[]): Acl {
   try {
-    return loadAcl(config.acl);
+    return loadAcl(config.acl, problems);
   } catch (err) {
     if (err instanceof AclError) throw new CliError(`configuration error: ${err.message}`, EXIT.config);
     throw err;
