@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT as PROJECT, loadConfig } from '../lib/config.js';
 import { ADMINISTER, aclAllows, loadAcl, parseAcl } from '../lib/auth/acl.js';
-import { ACL_NAMES, isAclName } from '../lib/auth/acl-names.js';
+import { ACL_NAMES, isAclName } from '../lib/acl-names.js';
 import { apiRoutes, type Route } from '../lib/routes.js';
 import { passwordPages } from '../lib/pages/password.js';
 import { createCsrf } from '../lib/pages/csrf.js';
@@ -200,7 +200,7 @@ t('the matrix changed no row', async () => {
 
 t.run();
 
-// The catalogue of ACL names (lib/auth/acl-names.ts), as lib/http/errors.ts is of errors.
+// The catalogue of ACL names (lib/acl-names.ts), as lib/http/errors.ts is of errors.
 const names = suite('acl names');
 
 /** Every route the server registers, as openapi.test.ts builds them. */

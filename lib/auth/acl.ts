@@ -1,7 +1,7 @@
 // The roles file (upstream's etc/roles.cfg): a JSON list of
 // {"role", "permissions": {"GET": [...], "POST": [...], "PATCH": [...], "DELETE": [...], "global": "True"}}.
 import { readFileSync } from 'node:fs';
-import { ACL_METHODS, isAclName, type AclName } from './acl-names.js';
+import { ACL_METHODS, isAclName, type AclName } from '../acl-names.js';
 
 export type Method = typeof ACL_METHODS[number];
 const METHODS: readonly Method[] = ACL_METHODS;
@@ -19,7 +19,7 @@ function isGlobal(value: unknown, where: string): boolean {
 
 /**
  * What in a role's permissions grants nothing: a key other than the methods and
- * `global`, or a name no route checks (lib/auth/acl-names.ts). Each names the file,
+ * `global`, or a name no route checks (lib/acl-names.ts). Each names the file,
  * the role and the name.
  */
 function unknownGrants(perms: Record<string, unknown>, where: string): string[] {

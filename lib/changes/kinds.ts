@@ -5,7 +5,7 @@
 import { PUBLIC_JSON } from '../resources/records.js';
 import { PAGE_JSON } from '../resources/pols.js';
 import { META_JSON } from '../resources/documents.js';
-import type { AclName } from '../auth/acl-names.js';
+import type { AclName } from '../acl-names.js';
 
 export type Kind = 'people' | 'pols' | 'documents' | 'units' | 'institutions';
 

@@ -8,7 +8,7 @@
 // The same rule serves GET /changes and the subscriptions (with the owner's roles).
 import sql, { join, type Sql } from 'sql-template-tag';
 import type { Method } from '../auth/acl.js';
-import type { AclName } from '../auth/acl-names.js';
+import type { AclName } from '../acl-names.js';
 import { KINDS, KIND_SPECS, type Kind } from './kinds.js';
 
 /** The grant of `name` for `method` (about `personId`, if any), as lib/auth/acl.ts aclGrant answers. */

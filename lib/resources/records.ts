@@ -13,7 +13,7 @@ import type { AuditEvent } from '../audit/entry.js';
 import { auditInsert } from '../audit/entry.js';
 import { run, statement } from '../db/run.js';
 import { listingReply } from './listing.js';
-import type { AclName } from '../auth/acl-names.js';
+import type { AclName } from '../acl-names.js';
 
 export interface RecordKind {
   /** Table name (from code, never from a request). */

@@ -3,7 +3,7 @@
 // an owner who lost `subscriptions`, `changes`, a kind asked for, or their login
 // (deleted, deactivated) gets nothing more pushed.
 import { aclGrant, ADMINISTER, type Acl, type Authority } from '../auth/acl.js';
-import type { AclName } from '../auth/acl-names.js';
+import type { AclName } from '../acl-names.js';
 import { refusal, scopeOf, type Filter } from '../changes/scope.js';
 import type { Subscription } from './progress.js';
 

@@ -2,7 +2,8 @@
 // a rule checks in roles.cfg, each with what it grants. Routes, kinds and rules are
 // typed with AclName, so a name not in this table does not compile; a roles file naming
 // one that is not here grants nothing, and `thalamus config check` refuses it (a start
-// warns): a typo in roles.cfg is found before a user is refused.
+// warns): a typo in roles.cfg is found before a user is refused. A leaf of lib/ (it
+// imports nothing), so every layer may name ACL names, the kinds below lib/auth too.
 
 /** What each name grants, under the methods roles.cfg lists it for. */
 export const ACL_NAMES = {
