@@ -48,8 +48,8 @@ export interface AppDeps {
   /** Where listings and exports read (lib/db/reads.ts). */
   reads: Reads;
   auth: Authenticator;
-  /** Current roles file; a function so a reload can swap it. */
-  acl: () => Acl;
+  /** The roles file, read once per worker: a reload replaces the workers. */
+  acl: Acl;
   log: Logger;
   /** Where reads of health records and refused logins are audited (batched). */
   audit?: AuditLog;
@@ -149,7 +149,7 @@ export function createApp(deps: AppDeps): App {
 
   /** May `principal` make this request (ACL, PERSON_ID_PATTERN)? Returns what its grant lets resources decide. */
   function authorize(req: Req, route: Route, principal: Principal): Authority | undefined {
-    const acl = deps.acl();
+    const { acl } = deps;
     const method = (req.method === 'HEAD' ? 'GET' : req.method) as Method;
     // Rows made before PERSON_ID_PATTERN stay readable, changeable (to deactivate them
     // before removal) and removable by administrators, under the id as stored: such ids

@@ -89,7 +89,7 @@ export function initServices(opts: ServiceOptions): Services {
   const services = { pool, reads, auth, acl, audit, stopPurging, listings, hub, unwatchHosts } as Services;
   const destinations = createDestinations({ allowHosts: config.subscriptionAllowHosts, resolve: opts.resolve ?? systemResolver });
   services.deliverer = createDeliverer({
-    databaseUrl: opts.databaseUrl, pool, hub, acl: () => services.acl, log, audit, destinations,
+    databaseUrl: opts.databaseUrl, pool, hub, acl, log, audit, destinations,
     settings: {
       batch: config.subscriptionBatch, timeoutMs: config.subscriptionTimeoutMs, retryMinMs: config.subscriptionRetryMinMs,
       retryMaxMs: config.subscriptionRetryMaxMs, pauseAfterSeconds: config.subscriptionPauseAfter, concurrency: config.subscriptionConcurrency,
@@ -109,7 +109,7 @@ export function initServices(opts: ServiceOptions): Services {
     }),
     ...subscriptionRoutes({ allowHttp: config.subscriptionAllowHttp, maxPerOwner: config.subscriptionMaxPerOwner, destinations, wake: () => services.deliverer.scan() }),
   ];
-  const app = createApp({ config, pool, reads, auth, acl: () => services.acl, log, audit, observe: opts.observe, listings, routes });
+  const app = createApp({ config, pool, reads, auth, acl, log, audit, observe: opts.observe, listings, routes });
   services.handler = app.handler;
   services.paths = app.stats;
   return services;

@@ -38,7 +38,8 @@ export interface DelivererOptions {
   databaseUrl: string;
   pool: pg.Pool;
   hub: Hub;
-  acl: () => Acl;
+  /** The roles file, as the worker read it. */
+  acl: Acl;
   log: Logger;
   audit?: AuditLog;
   settings: DeliverySettings;
@@ -141,7 +142,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     const sub = await loadSubscription(pool, id);
     if (!sub || sub.state === 'paused') { release(id); return 'done'; }
     if (sub.dueInMs > 0) { later(id, sub.dueInMs); return 'done'; }
-    const filter = ownerFilter(opts.acl(), sub);
+    const filter = ownerFilter(opts.acl, sub);
     if (!filter) { await writer((db) => pause(db, id, 'OWNER_NOT_ALLOWED: the owner may no longer follow these changes')); release(id); return 'done'; }
     let page;
     try {
