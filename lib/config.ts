@@ -333,7 +333,7 @@ function rawValue(key: string, spec: KeySpec, fromFile: Map<string, { value: str
 /** loadConfig, also telling where each value came from (`thalamus config check`). */
 export function loadConfigWithSources(file = defaultConfigFile(), env: NodeJS.ProcessEnv = process.env): { config: Config; sources: ConfigSources } {
   const fromFile = existsSync(file) ? parseConfigText(readFileSync(file, 'utf8'), file) : new Map();
-  const config = { file: existsSync(file) ? file : '', deprecations: [] } as unknown as Record<string, unknown>;
+  const config: Record<string, unknown> = { file: existsSync(file) ? file : '' };
   const origin = new Map<string, string>();
   const deprecations: string[] = [];
   /** The name each value was given under, for the messages: a former name is named as the operator wrote it. */
