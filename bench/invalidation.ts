@@ -10,6 +10,8 @@ import { createAuthenticator } from '../lib/auth/authenticate.js';
 import { createLockout } from '../lib/auth/lockout.js';
 import { createCredentialCache } from '../lib/auth/cache.js';
 import { createFailureTimer } from '../lib/auth/failure-time.js';
+import { createPasswords } from '../lib/auth/passwords.js';
+import { parseBasic } from '../lib/auth/basic.js';
 import { createLogger } from '../lib/log.js';
 
 const CHANNEL = 'thalamus_bench_people';
@@ -32,16 +34,19 @@ export async function measureInvalidation(databaseUrl: string, account: { user: 
   pool.on('error', () => undefined);
   const header = `Basic ${Buffer.from(`${account.user}:${account.password}`).toString('base64')}`;
   const lockout = createLockout(pool, { pairFailures: 10, accountFailures: 100, addressFailures: 200, windowSeconds: 900, ipv6Prefix: 56, knownAddressDays: 30 });
-  const auth = createAuthenticator({ pool, cache: createCredentialCache(), lockout, timer: createFailureTimer(), personIdPattern: /^[A-Za-z0-9._-]{1,128}$/, log: createLogger('silent') });
-  const from = { address: '127.0.0.1', route: '/login', requestId: 'bench' };
-  await auth.authenticate(header, from); // one verification; the rest are cache hits
-  const reread = await rate(20_000, 10, () => auth.authenticate(header, from));
+  const credentials = createCredentialCache();
+  const auth = createAuthenticator({ pool, cache: credentials, passwords: createPasswords(), lockout, timer: createFailureTimer(), personIdPattern: /^[A-Za-z0-9._-]{1,128}$/, log: createLogger('silent') });
+  const creds = parseBasic(header)!;
+  const login = { creds, key: credentials.keyOf(creds.account, creds.password), address: '127.0.0.1', lockoutAddress: '127.0.0.1', route: '/login', requestId: 'bench' };
+  await auth.authenticate(login); // one verification; the rest are cache hits
+  const reread = await rate(20_000, 10, () => auth.authenticate(login));
   // The LISTEN/NOTIFY design needs no query on a hit: a map of principals.
   const principals = new Map([[account.user, { id: account.user, roles: ['root'] }]]);
   const cache = createCredentialCache();
-  cache.add(account.user, account.password, 'h');
+  const principal = principals.get(account.user)!;
+  cache.set(cache.keyOf(account.user, account.password), { principal, hash: 'h', rolesJson: '["root"]', lockoutAddress: '127.0.0.1' });
   const inMemory = await rate(20_000, 10, async () => {
-    if (!cache.has(account.user, account.password, 'h')) throw new Error('miss');
+    if (cache.get(cache.keyOf(account.user, account.password))?.hash !== 'h') throw new Error('miss');
     return principals.get(account.user);
   });
 

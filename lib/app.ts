@@ -1,9 +1,7 @@
 // One worker's request handler, the request path of DESIGN §1: a route of lib/routes.ts
 // on a Polka router; then lib/http (the request's id, CORS, the cross-site check, the
-// parameters), lib/auth (who, may they), lib/resources (the statement), lib/http (the
-// reply). A principal this worker verified before is answered in one round trip: its
-// statement is guarded by the state the verification relied on, and when the guard
-// fails the request is answered by the full path instead (authentication read again).
+// parameters), lib/auth's admit (who, may they, and under which guard: lib/auth/admit.ts),
+// lib/resources (the statement), lib/http (the reply).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import polka from 'polka';
@@ -11,13 +9,10 @@ import type { Request as PolkaRequest } from 'polka';
 import type pg from 'pg';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
-import type { Acl, Method } from './auth/acl.js';
-import { aclAllows, aclGrant, authorityOf, ADMINISTER, NO_AUTHORITY, type Authority } from './auth/acl.js';
-import type { Authenticator, Principal } from './auth/authenticate.js';
-import { parseBasic, type Credentials } from './auth/basic.js';
-import { principalGuard, type PrincipalState } from './auth/guard.js';
-import { createPrincipalCache } from './auth/principals.js';
-import { lockoutAddress } from './auth/lockout.js';
+import { NO_AUTHORITY, type Authority } from './auth/acl.js';
+import type { Auth } from './auth/admit.js';
+import type { Passwords } from './auth/passwords.js';
+import type { Principal, Verified } from './auth/verified.js';
 import { createCors } from './http/cors.js';
 import { errors, fromPgError, HttpError } from './http/errors.js';
 import { sendError, sendReply } from './http/reply.js';
@@ -31,7 +26,7 @@ import { readUpload, type Upload } from './http/upload.js';
 import { createAdmission, isLargeBody, LARGE_BODIES, type Admission } from './http/admission.js';
 import { ClientLeft, departureOf, unlessLeft, whenAborted } from './http/departure.js';
 import type { ListingGate } from './http/listings.js';
-import { GuardFailed, UNGUARDED, type Guard } from './db/run.js';
+import { UNGUARDED, type Guard } from './db/run.js';
 import { DatabaseUnavailableError } from './db/errors.js';
 import { createCsrf } from './pages/csrf.js';
 import { passwordPages } from './pages/password.js';
@@ -47,9 +42,10 @@ export interface AppDeps {
   pool: pg.Pool;
   /** Where listings and exports read (lib/db/reads.ts). */
   reads: Reads;
-  auth: Authenticator;
-  /** The roles file, read once per worker: a reload replaces the workers. */
-  acl: Acl;
+  /** Who is asking, may they, under which guard (lib/auth/admit.ts). */
+  auth: Auth;
+  /** The worker's password settings, for a password a body sets. */
+  passwords: Passwords;
   log: Logger;
   /** Where reads of health records and refused logins are audited (batched). */
   audit?: AuditLog;
@@ -63,15 +59,12 @@ export interface AppDeps {
 
 export interface RequestInfo { method: string; route: string; status: number; seconds: number }
 
-/** How requests were answered: in one round trip, or by the full path after a failed guard. */
-export interface PathStats { oneRoundTrip: number; guardFailed: number }
-
 type Req = PolkaRequest & {
-  id?: string; route?: Route; label?: string; principal?: Principal; client?: string; validParams?: Params;
+  id?: string; route?: Route; label?: string; client?: string; validParams?: Params;
   /** Aborts when the client leaves (lib/http/departure.ts): made before anything is awaited. */
   left?: AbortSignal;
-  /** What the principal's verification relied on (lib/auth/standing.ts), for what outlives one statement. */
-  standing?: PrincipalState;
+  /** Set by auth.admit: the account the credentials name, the principal, what its verification relied on. */
+  account?: string; principal?: Principal; standing?: Verified;
 };
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -80,7 +73,8 @@ const ALLOW_ORDER = ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'];
 
 export interface App {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
-  readonly stats: PathStats;
+  /** Every route the handler serves: the API's (lib/routes.ts), then AppDeps.routes. */
+  routes: readonly Route[];
 }
 
 export function createApp(deps: AppDeps): App {
@@ -88,8 +82,6 @@ export function createApp(deps: AppDeps): App {
   const cors = createCors(config.corsOrigins);
   const allowed = new Map<string, Set<string>>();
   const clientAddress = createClientAddress(config.trustedProxies);
-  const principals = createPrincipalCache();
-  const stats: PathStats = { oneRoundTrip: 0, guardFailed: 0 };
   const admissions: Admissions = {
     uploads: createAdmission(config.uploadConcurrency, config.listingQueueTimeout, errors.uploadsBusy),
     large: createAdmission(LARGE_BODIES, config.listingQueueTimeout, errors.bodiesBusy),
@@ -137,9 +129,9 @@ export function createApp(deps: AppDeps): App {
   app.use(serveStatic());
 
   /** Builds the context and answers; throws GuardFailed (before writing anything) when `guard` no longer holds. */
-  async function answer(req: Req, res: ServerResponse, route: Route, principal: Principal | undefined, authority: Authority, guard: Guard, body: Body): Promise<void> {
+  async function answer(req: Req, res: ServerResponse, route: Route, authority: Authority, guard: Guard, body: Body): Promise<void> {
     const ctx: ResourceContext = {
-      pool, reads: deps.reads, guard, standing: req.standing, principal, authority, params: req.validParams!, query: req.query, body: body.value, bodyText: body.text, upload: body.upload,
+      pool, reads: deps.reads, guard, standing: req.standing, principal: req.principal, authority, passwords: deps.passwords, params: req.validParams!, query: req.query, body: body.value, bodyText: body.text, upload: body.upload,
       head: req.method === 'HEAD', audit: sourceOf(req), signal: req.left!,
       conditions: { ifNoneMatch: header(req, 'if-none-match'), lastEventId: header(req, 'last-event-id') },
       listing: { shape: requestedShape(req.headers.accept, config.listingShape), pageLimitMax: config.pageLimitMax, timeout: config.listingTimeout, gate: deps.listings },
@@ -147,50 +139,7 @@ export function createApp(deps: AppDeps): App {
     await sendReply(res, await route.handle(ctx), ctx.head);
   }
 
-  /** May `principal` make this request (ACL, PERSON_ID_PATTERN)? Returns what its grant lets resources decide. */
-  function authorize(req: Req, route: Route, principal: Principal): Authority | undefined {
-    const { acl } = deps;
-    const method = (req.method === 'HEAD' ? 'GET' : req.method) as Method;
-    // Rows made before PERSON_ID_PATTERN stay readable, changeable (to deactivate them
-    // before removal) and removable by administrators, under the id as stored: such ids
-    // were never upper-cased. No one creates rows under one.
-    const legacy = route.person !== undefined && !config.personIdPattern.test(req.params[route.person] ?? '');
-    const person = route.person ? (legacy ? req.params[route.person] : req.validParams![route.person]) : undefined;
-    const grant = aclGrant(acl, principal.roles, method, route.acl!, person, principal.id);
-    if (!grant) return undefined;
-    if (legacy) {
-      const admin = aclAllows(acl, principal.roles, 'PATCH', ADMINISTER, person, principal.id) || aclAllows(acl, principal.roles, 'POST', ADMINISTER, person, principal.id);
-      if (!admin || method === 'POST') throw errors.badPersonId(config.personIdPattern.source);
-      req.validParams = { ...req.validParams, [route.person!]: person };
-    }
-    return authorityOf(acl, principal.roles, method, grant, person, principal.id);
-  }
-
-  /** One round trip, for credentials verified before; false when the request needs the full path. */
-  async function oneRoundTrip(req: Req, res: ServerResponse, route: Route, creds: Credentials, body: () => Promise<Body>): Promise<boolean> {
-    const known = principals.get(creds);
-    if (!known || !config.personIdPattern.test(creds.typed)) return false;
-    // Refused with the roles known: the full path decides, with the roles stored now.
-    const authority = authorize(req, route, known.principal);
-    if (!authority) return false;
-    req.principal = known.principal;
-    req.standing = { account: creds.account, hash: known.hash, rolesJson: known.rolesJson, lockoutAddress: lockoutAddress(req.client!, config.lockoutIpv6Prefix) };
-    const guard = principalGuard(req.standing);
-    try {
-      await answer(req, res, route, known.principal, authority, guard, await body());
-      stats.oneRoundTrip++;
-      return true;
-    } catch (err) {
-      if (!(err instanceof GuardFailed)) throw err;
-      stats.guardFailed++;
-      principals.delete(creds);
-      req.principal = undefined;
-      req.standing = undefined;
-      return false;
-    }
-  }
-
-  const routes = [...apiRoutes(passwordPages(createCsrf(config.secretKey)), config), ...(deps.routes ?? [])];
+  const routes = [...apiRoutes(passwordPages(createCsrf(config.secretKey), deps.passwords), config), ...(deps.routes ?? [])];
   for (const route of routes) {
     const verbs = route.method === 'GET' ? ['GET', 'HEAD'] : [route.method];
     allowed.set(route.path, new Set([...(allowed.get(route.path) ?? []), ...verbs, 'OPTIONS']));
@@ -200,29 +149,18 @@ export function createApp(deps: AppDeps): App {
       if (route.body !== 'form' && isUnpreflightedBrowserWrite(req)) throw errors.crossSite();
       if (route.query && !validQueryEncoding(req.url)) throw errors.badQuery('The query string is not valid percent-encoded UTF-8');
       req.validParams = route.params(req.params);
-      let body: Body | undefined;
-      const readBody = async () => (body ??= await bodyOf(req, route, config, admissions));
       if (route.acl === null) {
         if (route.person && !config.personIdPattern.test(req.params[route.person] ?? '')) throw errors.badPersonId(config.personIdPattern.source);
-        return answer(req, res, route, undefined, NO_AUTHORITY, UNGUARDED, await readBody());
+        return answer(req, res, route, NO_AUTHORITY, UNGUARDED, await bodyOf(req, route, config, admissions));
       }
-      const creds = parseBasic(req.headers.authorization);
-      const fast = route.guarded && config.singleRoundTrip && !(route.standby && deps.reads.stats().inUse);
-      if (creds && fast && await oneRoundTrip(req, res, route, creds, readBody)) return;
-      // Nobody is left to answer: no password is checked for them.
-      if (req.left!.aborted) throw new ClientLeft();
-      const verified = await auth.authenticate(req.headers.authorization, { address: req.client!, route: route.path, requestId: req.id! });
-      req.principal = verified.principal;
-      principals.set(creds!, verified);
-      req.standing = { account: creds!.account, hash: verified.hash, rolesJson: verified.rolesJson, lockoutAddress: lockoutAddress(req.client!, config.lockoutIpv6Prefix) };
-      const authority = authorize(req, route, verified.principal);
-      if (!authority) throw errors.forbidden();
-      await answer(req, res, route, verified.principal, authority, UNGUARDED, await readBody());
+      // Read once, after the principal may make the request; a guard that failed answers again with it.
+      let body: Body | undefined;
+      await auth.admit(req, route, async (authority, guard) => answer(req, res, route, authority, guard, body ??= await bodyOf(req, route, config, admissions)));
     };
     for (const verb of verbs) app.add(verb as never, route.path, handler as never);
   }
 
-  return { handler: app.handler as unknown as (req: IncomingMessage, res: ServerResponse) => void, stats };
+  return { handler: app.handler as unknown as (req: IncomingMessage, res: ServerResponse) => void, routes };
 }
 
 interface Body { value: Record<string, unknown>; text: string; upload?: Upload }
@@ -275,7 +213,7 @@ function sourceOf(req: Req): AuditSource {
 function auditAfter(audit: AuditLog, req: Req, status: number): void {
   const source = sourceOf(req);
   if (status === 429) {
-    audit.record({ ...source, actor: parseBasic(req.headers.authorization)?.account ?? null, action: 'login_locked', recordId: null, person: null, status });
+    audit.record({ ...source, actor: req.account ?? null, action: 'login_locked', recordId: null, person: null, status });
     return;
   }
   const spec = req.route?.audit;

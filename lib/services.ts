@@ -6,12 +6,12 @@ import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { createPool, closePool } from './db/pool.js';
 import { loadAcl, type Acl } from './auth/acl.js';
-import { createCredentialCache } from './auth/cache.js';
-import { createAuthenticator, type Authenticator } from './auth/authenticate.js';
-import { createApp, type PathStats, type RequestInfo } from './app.js';
+import { createAuth, type Auth, type PathStats } from './auth/admit.js';
+import { createApp, type RequestInfo } from './app.js';
+import type { Route } from './routes.js';
 import { createLockout } from './auth/lockout.js';
-import { measureVerifications, setArgon2Params, setHashAlgorithm, setHashBounds } from './auth/passwords.js';
-import { setPasswordMinLength } from './auth/policy.js';
+import { createPasswords, type Passwords } from './auth/passwords.js';
+import { passwordSettingsOf } from './auth/password-settings.js';
 import { createFailureTimer } from './auth/failure-time.js';
 import { createAuditLog, type AuditLog } from './audit/log.js';
 import { startPurging } from './audit/maintenance.js';
@@ -29,9 +29,14 @@ export interface Services {
   pool: pg.Pool;
   /** Where listings, feed pages and exports read: the standby of READ_DATABASE_URL while it keeps up, else `pool`. */
   reads: Reads;
-  auth: Authenticator;
+  /** Authentication and authorization: admit, and its counters. */
+  auth: Auth;
+  /** The worker's password settings (PASSWORD_HASH, ARGON2_*, BCRYPT_COST_*, PASSWORD_MIN_LENGTH) and its dummy hash. */
+  passwords: Passwords;
   acl: Acl;
   handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The routes `handler` serves. */
+  routes: readonly Route[];
   /** How requests were answered: in one round trip, or by the full path after a failed guard. */
   paths: PathStats;
   audit: AuditLog;
@@ -65,10 +70,7 @@ export function initServices(opts: ServiceOptions): Services {
   const reads = config.readDatabaseUrl
     ? createReads({ url: config.readDatabaseUrl, primary: pool, size: config.poolSize, maxLagSeconds: config.readMaxLag, log })
     : primaryReads(pool);
-  setArgon2Params({ memoryCost: config.argon2MemoryKib, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism });
-  setHashBounds(config);
-  setHashAlgorithm(config.passwordHash);
-  setPasswordMinLength(config.passwordMinLength);
+  const passwords = createPasswords(passwordSettingsOf(config));
   const lockout = createLockout(pool, {
     pairFailures: config.lockoutPairFailures, accountFailures: config.lockoutAccountFailures,
     addressFailures: config.lockoutAddressFailures, windowSeconds: config.lockoutWindow,
@@ -76,8 +78,7 @@ export function initServices(opts: ServiceOptions): Services {
   });
   const timer = createFailureTimer();
   // Failed logins are padded to the dearest hash kind from the first request on.
-  measureVerifications(timer.record).catch((err) => log.warn({ err }, 'measuring hash verification times failed'));
-  const auth = createAuthenticator({ pool, cache: createCredentialCache(), lockout, timer, personIdPattern: config.personIdPattern, log });
+  passwords.measureVerifications(timer.record).catch((err) => log.warn({ err }, 'measuring hash verification times failed'));
   const audit = createAuditLog(pool, log);
   const stopPurging = startPurging(pool, () => lockout.purge(), config.auditRetentionDays, log);
   const listings = createListingGate({
@@ -86,7 +87,11 @@ export function initServices(opts: ServiceOptions): Services {
     stallMs: config.listingStallMs, idleMs: config.listingIdleTimeout, batchChars: config.listingBatchChars,
   });
   const hub = createHub({ databaseUrl: opts.databaseUrl, log, batch: config.changesLimitMax, pollMs: Math.max(1000, config.changesHeartbeatMs) });
-  const services = { pool, reads, auth, acl, audit, stopPurging, listings, hub, unwatchHosts } as Services;
+  const services = { pool, reads, passwords, acl, audit, stopPurging, listings, hub, unwatchHosts } as Services;
+  services.auth = createAuth({
+    pool, passwords, lockout, timer, acl, personIdPattern: config.personIdPattern,
+    singleRoundTrip: config.singleRoundTrip, standbyInUse: () => reads.stats().inUse, log,
+  });
   const destinations = createDestinations({ allowHosts: config.subscriptionAllowHosts, resolve: opts.resolve ?? systemResolver });
   services.deliverer = createDeliverer({
     databaseUrl: opts.databaseUrl, pool, hub, acl, log, audit, destinations,
@@ -109,9 +114,10 @@ export function initServices(opts: ServiceOptions): Services {
     }),
     ...subscriptionRoutes({ allowHttp: config.subscriptionAllowHttp, maxPerOwner: config.subscriptionMaxPerOwner, destinations, wake: () => services.deliverer.scan() }),
   ];
-  const app = createApp({ config, pool, reads, auth, acl, log, audit, observe: opts.observe, listings, routes });
+  const app = createApp({ config, pool, reads, auth: services.auth, passwords, log, audit, observe: opts.observe, listings, routes });
   services.handler = app.handler;
-  services.paths = app.stats;
+  services.routes = app.routes;
+  services.paths = services.auth.paths;
   return services;
 }
 

@@ -1,28 +1,133 @@
-// `npm test`: runs the uvu suite against a real PostgreSQL and prints one closing line
-// `N passed, N failed`. TEST_DATABASE_URL names a server (its maintenance database);
-// without it an embedded PostgreSQL is started in a temporary folder and removed after.
-// Size the thread pool as the server does (the test child inherits the variable).
+// `npm test [pattern]` runs the three tiers of the suite against a real PostgreSQL and
+// prints one closing line `N passed, N failed[, N skipped]`; `npm run test:quick
+// [pattern]` runs the first two. The pattern is a regular expression on the files'
+// names (`api|acl`).
+//
+//   test/unit    pure: no database, no server; one process, seconds.
+//   test/api     a server on a database of its own per file: files run in parallel
+//                (TEST_JOBS at once, default the CPU count + 1), each in its process.
+//   test/system  process models, memory and latency bounds, nginx, chromium, the
+//                PostgreSQL test bed: one file at a time, alone on the machine.
+//
+// TEST_DATABASE_URL names a PostgreSQL server (its maintenance database); without it an
+// embedded PostgreSQL is started in a temporary folder and removed after.
 import '../server/threadpool.js';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, chmodSync, readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbedded, type EmbeddedDatabase } from '../lib/db/embedded.js';
 
-const pattern = process.argv[2] ?? '\\.test\\.ts$';
-const SUITE_LIMIT_MS = 25 * 60_000;
+interface Tier { name: 'unit' | 'api' | 'system'; jobs: number; together?: boolean }
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const pattern = new RegExp(args.find((a) => !a.startsWith('--')) ?? '\\.test\\.ts$');
+const JOBS = Math.max(1, Number(process.env.TEST_JOBS) || availableParallelism() + 1);
+const TIERS: Tier[] = [
+  { name: 'unit', jobs: 1, together: true },
+  { name: 'api', jobs: JOBS },
+  ...(quick ? [] : [{ name: 'system' as const, jobs: 1 }]),
+];
+/** A file stuck for good must not hold CI: the longest (the cluster bed) takes about a minute. */
+const FILE_LIMIT_MS = 8 * 60_000;
+/** uvu printed its summary: a process that does not exit soon after left something running. */
+const EXIT_GRACE_MS = 30_000;
+
+interface Outcome {
+  file: string; total: number; passed: number; skipped: number; failed: number; ms: number; note?: string;
+  /** Suites skipped for a missing tool, with the line that installs it (test/helpers/tools.ts). */
+  skips: string[];
+}
+
+/** Ends each file's process group still running (Ctrl-C). */
+const running = new Set<() => void>();
+
+/** Runs uvu on `files` of `dir` in one process; its output is printed whole when it ends. */
+function runUvu(dir: string, files: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
+  const started = Date.now();
+  const label = files.length === 1 ? `${dir}/${files[0]}` : `${dir} (${files.length} files)`;
+  const only = `^(${files.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`;
+  return new Promise((resolve) => {
+    // Its own process group, so whatever a failed test left running can be ended with it.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', dir, only, '-c', 'false'], {
+      env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    });
+    let output = '';
+    let note: string | undefined;
+    const killGroup = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } };
+    running.add(killGroup);
+    const limit = setTimeout(() => { note = `past its ${FILE_LIMIT_MS / 60_000} min limit; its processes were ended`; killGroup(); }, FILE_LIMIT_MS);
+    let grace: NodeJS.Timeout | undefined;
+    const take = (chunk: Buffer) => {
+      output += chunk;
+      if (!grace && /Duration:/.test(output)) grace = setTimeout(() => { note = 'did not exit after its summary; its processes were ended'; killGroup(); }, EXIT_GRACE_MS);
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('close', (code) => {
+      clearTimeout(limit);
+      clearTimeout(grace);
+      killGroup();
+      running.delete(killGroup);
+      const ms = Date.now() - started;
+      const num = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(output)?.[1] ?? 0);
+      // uvu's Total counts the tests that ran; skipped ones are counted apart.
+      const total = num('Total');
+      const passed = num('Passed');
+      const skipped = num('Skipped');
+      let failed = total - passed;
+      // A crash before uvu's summary (a file that does not import, say) is a failure too.
+      if ((code !== 0 || note) && failed === 0) failed = 1;
+      process.stdout.write(`\n── ${label} (${(ms / 1000).toFixed(1)} s)\n${output.trimEnd()}\n${note ? `tests: ${label} ${note}\n` : ''}`);
+      const skips = [...output.matchAll(/^skipped: (.*)$/gm)].map((m) => m[1]!);
+      resolve({ file: label, total, passed, skipped, failed, ms, note, skips });
+    });
+  });
+}
+
+/** Runs the tier's files, `jobs` at a time. */
+async function runTier(tier: Tier, env: NodeJS.ProcessEnv): Promise<Outcome[]> {
+  const dir = `test/${tier.name}`;
+  const files = readdirSync(dir).filter((f) => f.endsWith('.test.ts') && pattern.test(f)).sort();
+  if (files.length === 0) return [];
+  process.stdout.write(`\n== ${dir}: ${files.length} file(s)${tier.together ? '' : `, ${tier.jobs} at a time`}\n`);
+  if (tier.together) return [await runUvu(dir, files, env)];
+  const queue = [...files];
+  const outcomes: Outcome[] = [];
+  const worker = async () => {
+    for (let f = queue.shift(); f; f = queue.shift()) outcomes.push(await runUvu(dir, [f], env));
+  };
+  await Promise.all(Array.from({ length: Math.min(tier.jobs, files.length) }, worker));
+  return outcomes;
+}
+
+/** The OpenAPI validation counts every file's process reported (test/helpers/openapi.ts). */
+function openapiLine(dir: string): string | undefined {
+  let responses = 0;
+  let events = 0;
+  const seen = new Set<string>();
+  for (const f of readdirSync(dir).filter((n) => n.startsWith('openapi-'))) {
+    const r = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { responses: number; events: number; seen: string[] };
+    responses += r.responses;
+    events += r.events;
+    r.seen.forEach((s) => seen.add(s));
+  }
+  return responses ? `openapi: ${responses} responses validated against openapi.json (${seen.size} distinct method, path and status), and ${events} stream events` : undefined;
+}
 
 async function main(): Promise<number> {
   let embedded: EmbeddedDatabase | undefined;
   let dir: string | undefined;
+  const reports = mkdtempSync(join(tmpdir(), 'thalamus-reports-'));
   let url = process.env.TEST_DATABASE_URL;
-  let killSuite: () => void = () => undefined;
-  // The embedded PostgreSQL and the suite run in process groups of their own, so Ctrl-C
-  // reaches only this process: end them, and remove the folder, before going.
+  // The embedded PostgreSQL and the files run in process groups of their own, so Ctrl-C
+  // reaches only this process: end them, and remove the folders, before going.
   const onSignal = (signal: NodeJS.Signals) => {
-    killSuite();
+    running.forEach((kill) => kill());
     void (embedded?.stop() ?? Promise.resolve()).catch(() => undefined).finally(() => {
       if (dir) rmSync(dir, { recursive: true, force: true });
+      rmSync(reports, { recursive: true, force: true });
       process.exit(signal === 'SIGINT' ? 130 : 143);
     });
   };
@@ -37,43 +142,32 @@ async function main(): Promise<number> {
   } else {
     process.stdout.write(`tests: PostgreSQL at ${url.replace(/:[^:@/]*@/, ':***@')}\n`);
   }
-  let output = '';
-  let hung = false;
-  const code = await new Promise<number>((resolve) => {
-    // Its own process group, so whatever a failed test left running can be ended with it.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', pattern, '-c', 'false'], {
-      env: { ...process.env, TEST_DATABASE_URL: url, FORCE_COLOR: '0' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-      detached: true,
-    });
-    const killGroup = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } };
-    killSuite = killGroup;
-    let watchdog: NodeJS.Timeout | undefined;
-    // The whole suite takes a few minutes; a test stuck for good must not hold CI.
-    const limit = setTimeout(() => { hung = true; killGroup(); }, SUITE_LIMIT_MS);
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk;
-      process.stdout.write(chunk);
-      // uvu has printed its summary: a suite that does not exit soon after has left
-      // something running (a hook that failed before its cleanup); end it, count it.
-      if (!watchdog && /Duration:/.test(output)) {
-        watchdog = setTimeout(() => { hung = true; killGroup(); }, 30_000);
-      }
-    });
-    child.on('close', (c) => { clearTimeout(watchdog); clearTimeout(limit); killGroup(); resolve(c ?? 1); });
-  });
-  if (hung) process.stdout.write('tests: the suite hung (past its time limit, or not exiting after its summary); its processes were ended\n');
+  const env = { ...process.env, TEST_DATABASE_URL: url, FORCE_COLOR: '0', THALAMUS_TEST_REPORTS: reports };
+  const began = Date.now();
+  const outcomes: Outcome[] = [];
+  const times: string[] = [];
+  for (const tier of TIERS) {
+    const start = Date.now();
+    const done = await runTier(tier, env);
+    outcomes.push(...done);
+    if (done.length) times.push(`${tier.name} ${((Date.now() - start) / 1000).toFixed(0)} s`);
+  }
   await embedded?.stop().catch(() => undefined);
   if (dir) rmSync(dir, { recursive: true, force: true });
-  const num = (label: string) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(output)?.[1] ?? 0);
-  const total = num('Total');
-  const passed = num('Passed');
-  const skipped = num('Skipped');
-  let failed = total - passed - skipped;
-  // A crash before uvu's summary (a file that does not import, say) is a failure too.
-  if ((code !== 0 || hung) && failed === 0) failed = 1;
-  process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
-  return failed === 0 && code === 0 && !hung ? 0 : 1;
+  const openapi = openapiLine(reports);
+  rmSync(reports, { recursive: true, force: true });
+
+  const sum = (k: 'passed' | 'failed' | 'skipped') => outcomes.reduce((n, o) => n + o[k], 0);
+  const failedFiles = outcomes.filter((o) => o.failed > 0).map((o) => o.file);
+  const slowest = [...outcomes].sort((a, b) => b.ms - a.ms).slice(0, 5).map((o) => `${o.file} ${(o.ms / 1000).toFixed(0)} s`);
+  process.stdout.write('\n');
+  if (openapi) process.stdout.write(`${openapi}\n`);
+  process.stdout.write(`tests: ${times.join(', ')}; ${((Date.now() - began) / 1000).toFixed(0)} s in all; slowest: ${slowest.join(', ')}\n`);
+  for (const skip of outcomes.flatMap((o) => o.skips)) process.stdout.write(`tests: skipped ${skip}\n`);
+  if (failedFiles.length) process.stdout.write(`tests: failed in ${failedFiles.join(', ')}\n`);
+  const skipped = sum('skipped');
+  process.stdout.write(`\n${sum('passed')} passed, ${sum('failed')} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+  return sum('failed') === 0 ? 0 : 1;
 }
 
 main().then((code) => process.exit(code), (err) => {

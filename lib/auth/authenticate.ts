@@ -1,45 +1,48 @@
-// Who is asking: Basic credentials checked against people.data.password. The person's
-// row is read on every request, so a password change, a role change or a deactivation
-// takes effect on the very next request in every worker and every instance; only the
-// hash verification itself is cached. The same statement reads whether the pair
+// The full path of authentication (admit.ts decides when it runs): Basic credentials,
+// parsed once by admit, checked against people.data.password. The person's row is read,
+// so a password change, a role change or a deactivation takes effect on the very next
+// request in every worker and every instance; only the hash verification is cached. The same statement reads whether the pair
 // (account, address), the account or the address is locked out (lockout.ts).
 // A verification runs only after its attempt was reserved, and every failure, whatever
 // the account, takes the time of the slowest kind of hash (failure-time.ts).
 import type pg from 'pg';
 import type { Logger } from '../log.js';
-import { parseBasic, type Credentials } from './basic.js';
-import { dummyVerify, hashKind, hashPassword, needsRehash, storedHashProblem, verifyPassword } from './passwords.js';
+import type { Credentials } from './basic.js';
+import { hashKind, type Passwords } from './passwords.js';
 import type { CredentialCache } from './cache.js';
 import sql from 'sql-template-tag';
-import { lockedForSql, lockoutAddress, type Lockout } from './lockout.js';
+import { lockedForSql, type Lockout } from './lockout.js';
+import type { Verified } from './verified.js';
 import { run } from '../db/run.js';
 import type { FailureTimer } from './failure-time.js';
 import type { AuditSource } from '../audit/entry.js';
 import { errors } from '../http/errors.js';
 
-export interface Principal {
-  /** Federation account id, upper case. */
-  id: string;
-  roles: string[];
-}
-
 export interface AuthStats { verifications: number; cacheHits: number; failures: number; lockouts: number }
 
-/** Where a login comes from: the client's address and what the audit trail records. */
-export interface LoginContext { address: string; route: string; requestId: string }
-
-/** A principal the full path verified, with the stored state the decision relied on. */
-export interface Verified { principal: Principal; hash: string; rolesJson: string }
+/** One login: the credentials parsed once, their cache key, where they come from, what the audit trail records. */
+export interface Login {
+  creds: Credentials;
+  /** The credential cache's key of `creds` (cache.ts keyOf). */
+  key: string;
+  /** The client's address. */
+  address: string;
+  /** The address the lockout counts it under (lockout.ts lockoutAddress). */
+  lockoutAddress: string;
+  route: string;
+  requestId: string;
+}
 
 export interface Authenticator {
-  /** Resolves the principal for an Authorization header, or throws 401 (429 while locked out). */
-  authenticate(header: string | undefined, from: LoginContext): Promise<Verified>;
+  /** Resolves the verified principal, kept in the credential cache, or throws 401 (429 while locked out). */
+  authenticate(login: Login): Promise<Verified>;
   readonly stats: AuthStats;
 }
 
 export interface AuthenticatorOptions {
   pool: pg.Pool;
   cache: CredentialCache;
+  passwords: Passwords;
   lockout: Lockout;
   timer: FailureTimer;
   /** PERSON_ID_PATTERN: an account id outside it never logs in. */
@@ -67,7 +70,7 @@ export function rolesOf(value: unknown): string[] {
 type Verdict = { ok: true; hash: string } | { ok: false; attempt: string } | { ok: false; retryAfter: number };
 
 export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
-  const { pool, cache, lockout, timer, log } = opts;
+  const { pool, cache, passwords, lockout, timer, log } = opts;
   const stats: AuthStats = { verifications: 0, cacheHits: 0, failures: 0, lockouts: 0 };
 
   const lockedOut = (seconds: number) => {
@@ -80,21 +83,19 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     const r = await lockout.reserve(creds.account, key);
     if ('retryAfter' in r) return { ok: false, retryAfter: r.retryAfter };
     stats.verifications++;
-    const ok = await verifyPassword(creds.password, hash, (ms) => timer.record(hashKind(hash), ms));
+    const ok = await passwords.verify(creds.password, hash, (ms) => timer.record(hashKind(hash), ms));
     if (!ok) return { ok: false, attempt: r.attempt };
     await lockout.release(r.attempt, creds.account, key);
-    if (!needsRehash(hash)) return { ok: true, hash };
-    const upgraded = await hashPassword(creds.password);
+    if (!passwords.needsRehash(hash)) return { ok: true, hash };
+    const upgraded = await passwords.hash(creds.password);
     const changed = await run(pool, rehash(creds.account, hash, upgraded));
     return { ok: true, hash: changed.length ? upgraded : hash };
   }
 
   return {
     stats,
-    async authenticate(header, from) {
-      const creds = parseBasic(header);
-      if (!creds) throw errors.unauthenticated();
-      const key = lockoutAddress(from.address, lockout.policy.ipv6Prefix);
+    async authenticate(from) {
+      const { creds, lockoutAddress: key } = from;
       // Prepared: planned once per connection.
       const row = (await run<LoginRow>(pool, lookup(creds.account, key), { prepare: true }))[0]!;
       // Locked out: no verification at all, the same answer whether the password is right or not.
@@ -102,10 +103,12 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
 
       const hash = row.hash;
       const usable = row.found && !!hash && row.active !== false && opts.personIdPattern.test(creds.typed);
-      const principal = { id: creds.account, roles: rolesOf(row.roles) };
-      if (usable && cache.has(creds.account, creds.password, hash)) {
+      const verified = (stored: string): Verified => ({ principal: { id: creds.account, roles: rolesOf(row.roles) }, hash: stored, rolesJson: row.roles_json, lockoutAddress: key });
+      if (usable && cache.get(from.key)?.hash === hash) {
         stats.cacheHits++;
-        return { principal, hash, rolesJson: row.roles_json };
+        const v = verified(hash);
+        cache.set(from.key, v);
+        return v;
       }
 
       const started = performance.now();
@@ -122,17 +125,18 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
         return r.attempt;
       };
 
-      if (!usable || !hash || storedHashProblem(hash)) {
-        if (usable && hash) log.warn({ account: creds.account, problem: storedHashProblem(hash) }, 'stored password hash exceeds the configured bounds; login refused without running it');
+      if (!usable || !hash || passwords.storedHashProblem(hash)) {
+        if (usable && hash) log.warn({ account: creds.account, problem: passwords.storedHashProblem(hash) }, 'stored password hash exceeds the configured bounds; login refused without running it');
         const attempt = await reserve();
-        await dummyVerify(creds.password, timer.record);
+        await passwords.dummyVerify(creds.password, timer.record);
         throw await failed(attempt);
       }
 
-      const { value, leader } = await cache.verifyOnce(creds.account, creds.password, hash, () => reservedVerification(creds, key, hash));
+      const { value, leader } = await cache.verifyOnce(from.key, hash, () => reservedVerification(creds, key, hash));
       if (value.ok) {
-        cache.add(creds.account, creds.password, value.hash);
-        return { principal, hash: value.hash, rolesJson: row.roles_json };
+        const v = verified(value.hash);
+        cache.set(from.key, v);
+        return v;
       }
       if ('retryAfter' in value) throw lockedOut(value.retryAfter);
       // The same wrong password as a verification in flight: it still counts as an attempt.

@@ -6,21 +6,12 @@
 import sql, { type Sql } from 'sql-template-tag';
 import type { Guard } from '../db/run.js';
 import { lockedForSql } from './lockout.js';
+import type { Verified } from './verified.js';
 
-/** What the guard compares with the stored person: the state the verification relied on. */
-export interface PrincipalState {
-  account: string;
-  /** The stored hash that was verified. */
-  hash: string;
-  /** `data->'roles'` as stored, as JSON text ('null' when absent). */
-  rolesJson: string;
-  /** The address the lockout counts the request under. */
-  lockoutAddress: string;
-}
-
-export function principalGuard(p: PrincipalState): Guard {
+/** The guard of a statement run for `v`: it still stands as it was verified. */
+export function principalGuard(v: Verified): Guard {
   return {
-    ctes: [sql`g AS MATERIALIZED (SELECT ${standsSql(sql`${p.account}::text`, sql`${p.hash}::text`, sql`${p.rolesJson}::jsonb`, sql`${p.lockoutAddress}::text`)} AS ok)`],
+    ctes: [sql`g AS MATERIALIZED (SELECT ${standsSql(sql`${v.principal.id}::text`, sql`${v.hash}::text`, sql`${v.rolesJson}::jsonb`, sql`${v.lockoutAddress}::text`)} AS ok)`],
     ok: sql`(SELECT ok FROM g)`,
   };
 }

@@ -2,12 +2,13 @@
 // verified so upstream databases keep working. Both run on libuv's thread pool, a
 // bounded number at a time (hash-slots.ts). A hash costs what its parameters say, so
 // parameters are bounded: a pre-made hash outside the bounds is refused, and a stored
-// one above the maximums is never run (its login fails closed).
+// one above the maximums is never run (its login fails closed). The settings are an
+// argument (password-settings.ts): a server's own object, createPasswords(settings),
+// also holds its dummy hash; the functions' default is the shipped settings.
 import argon2 from 'argon2';
 import bcrypt from 'bcrypt';
 import { inHashSlot } from './hash-slots.js';
-import { DEFAULT_ARGON2, type Argon2Params } from './argon2-params.js';
-
+import { DEFAULT_BOUNDS, DEFAULT_PASSWORD_SETTINGS, type HashBounds, type PasswordSettings } from './password-settings.js';
 
 const BCRYPT = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 // The PHC string's parameters come in either order: the reference writes m,t,p; the
@@ -17,22 +18,6 @@ const ARGON2 = /^\$argon2(id|i|d)\$v=\d+\$[mtp]=\d+,[mtp]=\d+,[mtp]=\d+\$[A-Za-z
 /** True when `value` is already a hash we can verify (clients may send either kind). */
 export function isPasswordHash(value: string): boolean {
   return BCRYPT.test(value) || ARGON2.test(value);
-}
-
-/** What a hash may cost: bcrypt's cost, argon2's memory (KiB), iterations and lanes. */
-export interface HashBounds {
-  bcryptCostMin: number;
-  bcryptCostMax: number;
-  argon2MaxMemoryKib: number;
-  argon2MaxTimeCost: number;
-  argon2MaxParallelism: number;
-}
-
-export const DEFAULT_BOUNDS: HashBounds = { bcryptCostMin: 10, bcryptCostMax: 14, argon2MaxMemoryKib: 65536, argon2MaxTimeCost: 10, argon2MaxParallelism: 4 };
-let bounds: HashBounds = DEFAULT_BOUNDS;
-
-export function setHashBounds(b: HashBounds): void {
-  bounds = { ...b };
 }
 
 interface HashParams { kind: 'bcrypt'; cost: number }
@@ -58,17 +43,17 @@ export function hashKind(hash: string): string {
 }
 
 /** Why a pre-made hash may not be stored (outside the bounds), or undefined when it may. */
-export function premadeHashProblem(hash: string): string | undefined {
+export function premadeHashProblem(hash: string, bounds: HashBounds = DEFAULT_BOUNDS): string | undefined {
   const p = paramsOf(hash);
   if (!p) return 'not a bcrypt or argon2 hash';
   if (p.kind === 'bcrypt') {
     if (p.cost < bounds.bcryptCostMin || p.cost > bounds.bcryptCostMax) return `a bcrypt cost must be from ${bounds.bcryptCostMin} to ${bounds.bcryptCostMax}, not ${p.cost}`;
     return undefined;
   }
-  return argon2Excess(p);
+  return argon2Excess(p, bounds);
 }
 
-function argon2Excess(p: Argon2HashParams): string | undefined {
+function argon2Excess(p: Argon2HashParams, bounds: HashBounds): string | undefined {
   if (!(p.m >= 1 && p.m <= bounds.argon2MaxMemoryKib)) return `argon2 memory must be at most ${bounds.argon2MaxMemoryKib} KiB, not ${p.m}`;
   if (!(p.t >= 1 && p.t <= bounds.argon2MaxTimeCost)) return `argon2 iterations must be at most ${bounds.argon2MaxTimeCost}, not ${p.t}`;
   if (!(p.p >= 1 && p.p <= bounds.argon2MaxParallelism)) return `argon2 parallelism must be at most ${bounds.argon2MaxParallelism}, not ${p.p}`;
@@ -79,40 +64,19 @@ function argon2Excess(p: Argon2HashParams): string | undefined {
  * Why a stored hash must not be run (dearer than the maximums), or undefined. Cheaper
  * ones than the minimums are still verified: they cost little and are upgraded.
  */
-export function storedHashProblem(hash: string): string | undefined {
+export function storedHashProblem(hash: string, bounds: HashBounds = DEFAULT_BOUNDS): string | undefined {
   const p = paramsOf(hash);
   if (!p) return undefined;
   if (p.kind === 'bcrypt') return p.cost > bounds.bcryptCostMax ? `bcrypt cost ${p.cost} exceeds ${bounds.bcryptCostMax}` : undefined;
-  return argon2Excess(p);
+  return argon2Excess(p, bounds);
 }
 
-let params: Argon2Params = DEFAULT_ARGON2;
-/** A hash with the current parameters, verified against for accounts that cannot log in. */
-let dummy: Promise<string> | undefined;
-/** Sets the argon2id parameters for new hashes (and for the dummy verification). */
-export function setArgon2Params(p: Argon2Params): void {
-  if (p.memoryCost === params.memoryCost && p.timeCost === params.timeCost && p.parallelism === params.parallelism) return;
-  params = { ...p };
-  dummy = undefined;
-}
-
-/**
- * The algorithm of new hashes: argon2id, or bcrypt (cost 12, as upstream writes) while a
- * site may still roll back to upstream Thalamus, which verifies bcrypt only.
- */
-export type HashAlgorithm = 'argon2id' | 'bcrypt';
-let algorithm: HashAlgorithm = 'argon2id';
 const NEW_BCRYPT_COST = 12;
 
-export function setHashAlgorithm(a: HashAlgorithm): void {
-  if (a !== algorithm) dummy = undefined;
-  algorithm = a;
-}
-
-export function hashPassword(plain: string): Promise<string> {
-  if (algorithm === 'bcrypt') return inHashSlot(() => bcrypt.hash(plain, NEW_BCRYPT_COST));
-  const current = params;
-  return inHashSlot(() => argon2.hash(plain, { type: argon2.argon2id, ...current }));
+/** A new hash of `plain` by the settings' algorithm and parameters. */
+export function hashPassword(plain: string, settings: PasswordSettings = DEFAULT_PASSWORD_SETTINGS): Promise<string> {
+  if (settings.algorithm === 'bcrypt') return inHashSlot(() => bcrypt.hash(plain, NEW_BCRYPT_COST));
+  return inHashSlot(() => argon2.hash(plain, { type: argon2.argon2id, ...settings.argon2 }));
 }
 
 /**
@@ -120,8 +84,8 @@ export function hashPassword(plain: string): Promise<string> {
  * above the bounds, never matches. `timed` receives how long the hash itself ran (not
  * the wait for a hash slot).
  */
-export async function verifyPassword(plain: string, stored: string, timed?: (ms: number) => void): Promise<boolean> {
-  if (storedHashProblem(stored)) return false;
+export async function verifyPassword(plain: string, stored: string, bounds: HashBounds = DEFAULT_BOUNDS, timed?: (ms: number) => void): Promise<boolean> {
+  if (storedHashProblem(stored, bounds)) return false;
   const run = (verify: () => Promise<boolean>) => inHashSlot(async () => {
     const started = performance.now();
     try {
@@ -145,36 +109,59 @@ export async function verifyPassword(plain: string, stored: string, timed?: (ms:
  * other algorithm than PASSWORD_HASH, or an argon2 hash made with other parameters
  * than the configured ones.
  */
-export function needsRehash(stored: string): boolean {
+export function needsRehash(stored: string, settings: PasswordSettings = DEFAULT_PASSWORD_SETTINGS): boolean {
   // With PASSWORD_HASH = bcrypt, logins turn argon2 hashes back into bcrypt (for a rollback).
-  if (algorithm === 'bcrypt') return !BCRYPT.test(stored);
+  if (settings.algorithm === 'bcrypt') return !BCRYPT.test(stored);
   if (BCRYPT.test(stored)) return true;
   try {
-    return !stored.startsWith('$argon2id$') || argon2.needsRehash(stored, { ...params });
+    return !stored.startsWith('$argon2id$') || argon2.needsRehash(stored, { ...settings.argon2 });
   } catch {
     return false;
   }
 }
 
-/** Spends the time of one verification, for accounts that cannot log in; `timed` gets its kind and duration. */
-export async function dummyVerify(plain: string, timed?: (kind: string, ms: number) => void): Promise<void> {
-  dummy ??= hashPassword('thalamus-dummy-password');
-  const hash = await dummy;
-  await verifyPassword(plain, hash, (ms) => timed?.(hashKind(hash), ms));
-}
-
 /** The bcrypt cost upstream's tools and Python's bcrypt.gensalt() write. */
 const UPSTREAM_BCRYPT_COST = 12;
 
-/**
- * Verifies a wrong password once against an argon2id hash with the current parameters
- * and once against an upstream-style bcrypt hash, reporting each time to `record`, so
- * failed logins are padded to the dearer of the two from the first request on.
- */
-export async function measureVerifications(record: (kind: string, ms: number) => void): Promise<void> {
-  const bcryptHash = await inHashSlot(() => bcrypt.hash('thalamus-timing', UPSTREAM_BCRYPT_COST));
-  dummy ??= hashPassword('thalamus-dummy-password');
-  for (const hash of [bcryptHash, await dummy]) {
-    await verifyPassword('thalamus-not-this', hash, (ms) => record(hashKind(hash), ms));
-  }
+/** One server's (or command's) password hashing: its settings, and the dummy hash made with them. */
+export interface Passwords {
+  readonly settings: PasswordSettings;
+  hash(plain: string): Promise<string>;
+  verify(plain: string, stored: string, timed?: (ms: number) => void): Promise<boolean>;
+  needsRehash(stored: string): boolean;
+  premadeHashProblem(hash: string): string | undefined;
+  storedHashProblem(hash: string): string | undefined;
+  /** Spends the time of one verification, for accounts that cannot log in; `timed` gets its kind and duration. */
+  dummyVerify(plain: string, timed?: (kind: string, ms: number) => void): Promise<void>;
+  /**
+   * Verifies a wrong password once against an argon2id hash with the current parameters
+   * and once against an upstream-style bcrypt hash, reporting each time to `record`, so
+   * failed logins are padded to the dearer of the two from the first request on.
+   */
+  measureVerifications(record: (kind: string, ms: number) => void): Promise<void>;
+}
+
+export function createPasswords(settings: PasswordSettings = DEFAULT_PASSWORD_SETTINGS): Passwords {
+  const { bounds } = settings;
+  /** A hash with these settings, verified against for accounts that cannot log in; made once, when first needed. */
+  let dummy: Promise<string> | undefined;
+  const dummyHash = () => (dummy ??= hashPassword('thalamus-dummy-password', settings));
+  return {
+    settings,
+    hash: (plain) => hashPassword(plain, settings),
+    verify: (plain, stored, timed) => verifyPassword(plain, stored, bounds, timed),
+    needsRehash: (stored) => needsRehash(stored, settings),
+    premadeHashProblem: (hash) => premadeHashProblem(hash, bounds),
+    storedHashProblem: (hash) => storedHashProblem(hash, bounds),
+    async dummyVerify(plain, timed) {
+      const hash = await dummyHash();
+      await verifyPassword(plain, hash, bounds, (ms) => timed?.(hashKind(hash), ms));
+    },
+    async measureVerifications(record) {
+      const bcryptHash = await inHashSlot(() => bcrypt.hash('thalamus-timing', UPSTREAM_BCRYPT_COST));
+      for (const hash of [bcryptHash, await dummyHash()]) {
+        await verifyPassword('thalamus-not-this', hash, bounds, (ms) => record(hashKind(hash), ms));
+      }
+    },
+  };
 }

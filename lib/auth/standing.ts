@@ -6,16 +6,17 @@
 // distinct principal, however many streams ask.
 import type pg from 'pg';
 import sql from 'sql-template-tag';
-import { standsSql, type PrincipalState } from './guard.js';
+import { standsSql } from './guard.js';
+import type { Verified } from './verified.js';
 
 export interface StandingCheck {
   /** Resolves true while `p` stands as it was verified, checked in the database after the call. */
-  stands(p: PrincipalState): Promise<boolean>;
+  stands(v: Verified): Promise<boolean>;
 }
 
-interface Pending { state: PrincipalState; waiters: Array<{ resolve: (ok: boolean) => void; reject: (err: unknown) => void }> }
+interface Pending { state: Verified; waiters: Array<{ resolve: (ok: boolean) => void; reject: (err: unknown) => void }> }
 
-const keyOf = (p: PrincipalState) => JSON.stringify([p.account, p.hash, p.rolesJson, p.lockoutAddress]);
+const keyOf = (v: Verified) => JSON.stringify([v.principal.id, v.hash, v.rolesJson, v.lockoutAddress]);
 
 export function createStandingCheck(pool: pg.Pool): StandingCheck {
   let pending = new Map<string, Pending>();
@@ -37,8 +38,8 @@ export function createStandingCheck(pool: pg.Pool): StandingCheck {
     try {
       const states = batch.map((b) => b.state);
       const q = sql`SELECT ${standsSql(sql`t.account`, sql`t.hash`, sql`t.roles::jsonb`, sql`t.address`)} AS ok
-        FROM unnest(${states.map((p) => p.account)}::text[], ${states.map((p) => p.hash)}::text[],
-          ${states.map((p) => p.rolesJson)}::text[], ${states.map((p) => p.lockoutAddress)}::text[])
+        FROM unnest(${states.map((v) => v.principal.id)}::text[], ${states.map((v) => v.hash)}::text[],
+          ${states.map((v) => v.rolesJson)}::text[], ${states.map((v) => v.lockoutAddress)}::text[])
           WITH ORDINALITY AS t(account, hash, roles, address, i)
         ORDER BY t.i`;
       const { rows } = await pool.query<{ ok: boolean }>(q.text, q.values);

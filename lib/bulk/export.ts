@@ -11,24 +11,24 @@ import Cursor from 'pg-cursor';
 import sql from 'sql-template-tag';
 import { auditInsert, type AuditSource } from '../audit/entry.js';
 import { checkout, type Checkout } from '../db/pool.js';
+import { BY_BULK, columnsOf } from '../kinds/registry.js';
 import { KIND_ORDER, TABLE, type BulkKind } from './kinds.js';
 
 const DATA = `COALESCE(data, '{}'::jsonb)::text`;
 const str = (column: string) => `COALESCE(to_json(${column})::text, 'null')`;
+// encode() breaks base64 into lines of 76 characters; a record is one line.
+const BASE64 = (column: string) => `COALESCE('"' || translate(encode(${column}, 'base64'), E'\\n', '') || '"', 'null')`;
 
-/** The SQL of one kind's lines, as column `j`. */
-const LINES: Record<BulkKind, string> = {
-  person: `'{"kind":"person","id":' || ${str('id')} || ',"data":' || ${DATA} || '}'`,
-  unit: `'{"kind":"unit","id":' || ${str('id')} || ',"data":' || ${DATA} || '}'`,
-  institution: `'{"kind":"institution","id":' || ${str('id')} || ',"data":' || ${DATA} || '}'`,
-  page: `'{"kind":"page","id":' || ${str('id')} || ',"book":' || ${str('book')} || ',"data":' || ${DATA} || '}'`,
-  // encode() breaks base64 into lines of 76 characters; a record is one line.
-  document: `'{"kind":"document","id":' || ${str('id')} || ',"fedacct":' || ${str('fedacct')} || ',"pol":' || ${str('pol')}
-    || ',"data":' || ${DATA} || ',"document":' || COALESCE('"' || translate(encode(document, 'base64'), E'\\n', '') || '"', 'null') || '}'`,
-};
+/** The SQL of one kind's lines, as column `j`: its table's columns, in order, after its `kind`. */
+function linesOf(kind: BulkKind): string {
+  const row = BY_BULK[kind];
+  const fields = columnsOf(row).map((c) => `',"${c}":' || ${c === 'data' ? DATA : c === row.bytes ? BASE64(c) : str(c)}`);
+  return `'{"kind":"${kind}"' || ${fields.join(' || ')} || '}'`;
+}
+const LINES = Object.fromEntries(KIND_ORDER.map((k) => [k, linesOf(k)])) as Record<BulkKind, string>;
 
 /** Rows per cursor read: documents carry their bytes, so fewer of them. */
-const BATCH: Record<BulkKind, number> = { person: 2000, unit: 2000, institution: 2000, page: 2000, document: 8 };
+const BATCH = (kind: BulkKind) => (BY_BULK[kind].bytes ? 8 : 2000);
 
 export interface ExportOptions {
   kinds?: readonly BulkKind[];
@@ -79,7 +79,7 @@ function watch(out: Writable) {
  */
 export async function exportNdjson(pool: pg.Pool, out: Writable, opts: ExportOptions = {}): Promise<ExportCounts> {
   const kinds = KIND_ORDER.filter((k) => (opts.kinds ?? KIND_ORDER).includes(k));
-  const counts: ExportCounts = { person: 0, unit: 0, institution: 0, page: 0, document: 0 };
+  const counts = Object.fromEntries(KIND_ORDER.map((k) => [k, 0])) as ExportCounts;
   let total = 0;
   const dest = watch(out);
   let session: Checkout;
@@ -99,7 +99,7 @@ export async function exportNdjson(pool: pg.Pool, out: Writable, opts: ExportOpt
       cursor = client.query(new Cursor<{ j: string }>(`SELECT ${LINES[kind]} AS j FROM ${TABLE[kind]}`));
       for (;;) {
         // A read pending when the connection goes may never settle on its own.
-        const rows = await session.orFailure(cursor.read(BATCH[kind]));
+        const rows = await session.orFailure(cursor.read(BATCH(kind)));
         if (rows.length === 0) break;
         let text = '';
         for (const row of rows) text += row.j + '\n';

@@ -10,6 +10,7 @@
 import type pg from 'pg';
 import { auditInsert, type AuditSource } from '../audit/entry.js';
 import sql from 'sql-template-tag';
+import { BY_BULK, ownerColumn } from '../kinds/registry.js';
 import { KIND_ORDER, type BulkKind } from './kinds.js';
 import { readLines, MAX_LINE_BYTES } from './lines.js';
 import { checkLine, type Rules } from './validate.js';
@@ -57,12 +58,20 @@ export class ImportStopped extends Error {
   }
 }
 
+/** Why a record whose person (a page) or page of that person (a document) is not there was skipped. */
+function missingParent(kind: BulkKind): string {
+  const row = BY_BULK[kind];
+  const person = `person (${ownerColumn(row)})`;
+  const parent = row.within ? `${row.within.bulk} (${row.within.column}) of that ${person}` : `${person}`;
+  return `its ${parent} is not in the federation or earlier in the file`;
+}
+
 const zero = (): KindCounts => ({ inserted: 0, present: 0, differing: 0 });
 
 export async function importNdjson(pool: pg.Pool, input: AsyncIterable<Buffer | string>, opts: ImportOptions): Promise<ImportSummary> {
   const maxRecords = opts.batchRecords ?? 5000;
   const maxBytes = opts.batchBytes ?? 16 * 1024 * 1024;
-  const summary: ImportSummary = { lines: 0, skipped: 0, kinds: { person: zero(), unit: zero(), institution: zero(), page: zero(), document: zero() } };
+  const summary: ImportSummary = { lines: 0, skipped: 0, kinds: Object.fromEntries(KIND_ORDER.map((k) => [k, zero()])) as Record<BulkKind, KindCounts> };
   const skip = (line: number, why: string) => {
     if (opts.strict) throw new ImportStopped(line, why);
     summary.skipped++;
@@ -86,8 +95,7 @@ export async function importNdjson(pool: pg.Pool, input: AsyncIterable<Buffer | 
       if (fresh.size) {
         const { inserted, orphans } = await insertBatch(client, present.length ? { kind, records: batch.records.filter((r) => fresh.has(r.n)) } : batch);
         counts.inserted += inserted;
-        const missing = kind === 'page' ? 'its person (book) is not in the federation or earlier in the file'
-          : 'its page (pol) of that person (fedacct) is not in the federation or earlier in the file';
+        const missing = missingParent(kind);
         for (const n of orphans) skip(n, `${kind} ${JSON.stringify(batch.records.find((r) => r.n === n)?.id)}: ${missing}`);
       }
       if (present.length) {

@@ -1,12 +1,16 @@
 // The checks an imported line must pass: the API's rules for what it stores (a JSON
-// object, ids as in URLs, `id`/`book` agreeing with the record's, a person's roles and
-// active flag typed, a password only as a pre-made hash within the configured bounds,
-// no number beyond what can be read back) plus the shape of the NDJSON record. Parsing
-// here is for checking only: the line's text goes to PostgreSQL, whose jsonb keeps its
-// numbers exactly.
+// object, ids as in URLs, and the record rules of lib/kinds/rules.ts: `id`/`book`
+// agreeing with the record's, a person's roles and active flag typed), a password only
+// as a pre-made hash within the configured bounds, no number beyond what can be read
+// back, plus the shape of the NDJSON record (a line's fields are its table's columns).
+// Parsing here is for checking only: the line's text goes to PostgreSQL, whose jsonb
+// keeps its numbers exactly.
 import { MAX_DEPTH, hasHugeExponent, hasUnderflow, shapeProblem } from '../http/body.js';
 import { isNewRecordId, upperAscii, validId } from '../http/params.js';
 import { isPasswordHash, premadeHashProblem } from '../auth/passwords.js';
+import { BY_BULK, columnsOf, ownerColumn } from '../kinds/registry.js';
+import { keyViolation, valueViolation, type Violation } from '../kinds/rules.js';
+import type { HashBounds } from '../auth/password-settings.js';
 import { KIND_ORDER, type BulkKind } from './kinds.js';
 
 /** A line that passed: its kind, the ids it is stored under, and its text. */
@@ -15,8 +19,8 @@ export interface CheckedRecord {
   id: string;
   /** page: the person whose book it is; document: the person (fedacct). */
   owner?: string;
-  /** document: its page. */
-  pol?: string;
+  /** document: its page (pol). */
+  within?: string;
   /** `data` lacks the record's `id` (or a page's `book`), or has them spelled otherwise: the stored document gets them set. */
   merge: boolean;
   /** Its line number, set by the import. */
@@ -24,12 +28,15 @@ export interface CheckedRecord {
   text: string;
 }
 
-export interface Rules { personIdPattern: RegExp; recordIdPattern: RegExp }
+export interface Rules {
+  personIdPattern: RegExp;
+  recordIdPattern: RegExp;
+  /** What a hash may cost to be imported (BCRYPT_COST_*, ARGON2_MAX_*), as on the API. */
+  hashBounds: HashBounds;
+}
 
-const FIELDS: Record<BulkKind, string[]> = {
-  person: ['kind', 'id', 'data'], unit: ['kind', 'id', 'data'], institution: ['kind', 'id', 'data'],
-  page: ['kind', 'id', 'book', 'data'], document: ['kind', 'id', 'fedacct', 'pol', 'data', 'document'],
-};
+/** A line's fields: `kind` and its table's columns. */
+const FIELDS = Object.fromEntries(KIND_ORDER.map((k) => [k, ['kind', ...columnsOf(BY_BULK[k])]])) as Record<BulkKind, string[]>;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 class LineProblem extends Error {}
@@ -85,14 +92,20 @@ function openers(text: string): number {
   return n;
 }
 
-function checkPerson(data: Record<string, unknown>): void {
-  if ('roles' in data && (!Array.isArray(data.roles) || data.roles.some((r) => typeof r !== 'string'))) throw problem('"roles" must be a list of role names');
-  if ('active' in data && typeof data.active !== 'boolean') throw problem('"active" must be true or false');
+/** A record rule broken, as an import reports it: a key is named by where it sits in the line. */
+function refuse(v: Violation | undefined): void {
+  if (!v) return;
+  if (v.mismatch) throw problem(`"data.${v.field}" differs from the record's "${v.field}"`);
+  throw problem(v.message);
+}
+
+/** The import's own rule on passwords: the API hashes one sent in clear; a file brings hashes only. */
+function checkPassword(data: Record<string, unknown>, bounds: HashBounds): void {
   const password = data.password;
   if (password === undefined || password === null) return;
   if (typeof password !== 'string') throw problem('"password" must be a string');
   if (!isPasswordHash(password)) throw problem('"password" is not a bcrypt or argon2 hash: an import keeps hashes only (set a password with `thalamus user passwd`)');
-  const why = premadeHashProblem(password);
+  const why = premadeHashProblem(password, bounds);
   if (why) throw problem(`the password hash is outside the accepted bounds: ${why}`);
 }
 
@@ -120,23 +133,26 @@ function check(text: string, rules: Rules): CheckedRecord {
   // Only escapes can make such strings: a line without `\u` is spared the walk.
   if (text.includes('\\u') && unstorableString(rec)) throw problem('a string PostgreSQL cannot store (\\u0000, or half of a surrogate pair)');
   const d = data as Record<string, unknown>;
-  const ownId = kind === 'person' ? personId(r.id, 'id', rules) : kind === 'page' || kind === 'document' ? recordId(r.id, 'id', rules) : id(r.id, 'id');
+  const row = BY_BULK[kind];
+  const ownId = row.id === 'person' ? personId(r.id, 'id', rules) : row.id === 'record' ? recordId(r.id, 'id', rules) : id(r.id, 'id');
   const out: CheckedRecord = { kind, id: ownId, text, merge: false, n: 0 };
-  // As the API compares a body's id with the URL's: person ids upper-cased.
-  if (d.id !== undefined && (kind === 'person' ? (typeof d.id === 'string' ? upperAscii(d.id) : d.id) : d.id) !== out.id) throw problem('"data.id" differs from the record\'s "id"');
-  out.merge = d.id !== out.id;
-  if (kind === 'person') checkPerson(d);
-  if (kind === 'page') {
-    out.owner = personId(r.book, 'book', rules);
-    if (d.book !== undefined && (typeof d.book !== 'string' || upperAscii(d.book) !== out.owner)) throw problem('"data.book" differs from the record\'s "book"');
-    out.merge ||= d.book !== out.owner;
+  // As the API compares a body's fields with the URL's: person ids upper-cased. Each key
+  // is checked once the record's value is known, in the order the line names them.
+  const values: Record<string, string> = { id: ownId };
+  const owner = ownerColumn(row);
+  refuse(keyViolation(row.keys.slice(0, 1), values, d));
+  if (owner) values[owner] = out.owner = personId(r[owner], owner, rules);
+  if (row.within) values[row.within.column] = out.within = id(r[row.within.column], row.within.column);
+  if (row.importChecksData) {
+    refuse(keyViolation(row.keys.slice(1), values, d));
+    refuse(valueViolation(row.values, d));
   }
-  if (kind === 'document') {
-    out.owner = personId(r.fedacct, 'fedacct', rules);
-    out.pol = id(r.pol, 'pol');
-    out.merge = false; // a document's data is stored as it is
-    const bytes = r.document;
-    if (bytes !== null && bytes !== undefined && (typeof bytes !== 'string' || bytes.length % 4 !== 0 || !BASE64.test(bytes))) throw problem('"document" must be base64 text or null');
+  // The stored document gets the record's own fields set when they are missing or spelled otherwise.
+  out.merge = row.stamped.some((c) => d[c] !== values[c]);
+  if (kind === 'person') checkPassword(d, rules.hashBounds);
+  if (row.bytes) {
+    const bytes = r[row.bytes];
+    if (bytes !== null && bytes !== undefined && (typeof bytes !== 'string' || bytes.length % 4 !== 0 || !BASE64.test(bytes))) throw problem(`"${row.bytes}" must be base64 text or null`);
   }
   return out;
 }

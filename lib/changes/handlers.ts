@@ -12,7 +12,7 @@ import { personId } from '../http/params.js';
 import { single } from '../resources/listing.js';
 import type { Hub } from './hub.js';
 import type { Reads } from '../db/reads.js';
-import { isKind, type Kind } from './kinds.js';
+import { isKind, KIND_LIST, type Kind } from './kinds.js';
 import { positionNow, readPage } from './reader.js';
 import { CHANGES_ACL, refusal, scopeOf, type Filter } from './scope.js';
 import { pageJson } from './format.js';
@@ -57,7 +57,7 @@ const SEQ = /^\d{1,15}$/;
 export function parseKinds(value: string | undefined): Kind[] | undefined {
   if (value === undefined) return undefined;
   const names = value.split(',');
-  if (!names.every(isKind)) throw errors.badQuery('kinds must be a comma-separated list of: people, pols, documents, units, institutions');
+  if (!names.every(isKind)) throw errors.badQuery(`kinds must be a comma-separated list of: ${KIND_LIST}`);
   return [...new Set(names as Kind[])];
 }
 

@@ -1,15 +1,14 @@
-// The five kinds of record the change log names, with the ACL names that let a
-// principal see their changes and the SQL of each one's current document (for
-// include_docs): a person without the password, a page, a document's metadata (never
-// its bytes), a domiciliary unit, an institution, each as its own route serves it.
-import { PUBLIC_JSON } from '../resources/records.js';
-import { PAGE_JSON } from '../resources/pols.js';
-import { META_JSON } from '../resources/documents.js';
+// The five kinds of record the change log names (lib/kinds/registry.ts, by their feed
+// names), with the ACL names that let a principal see their changes and the SQL of each
+// one's current document (for include_docs): a person without the password, a page, a
+// document's metadata (never its bytes), a domiciliary unit, an institution, each as
+// its own route serves it.
+import { BY_FEED, KIND_ROWS, ownerColumn, type FeedKind } from '../kinds/registry.js';
 import type { AclName } from '../acl-names.js';
 
-export type Kind = 'people' | 'pols' | 'documents' | 'units' | 'institutions';
+export type Kind = FeedKind;
 
-export const KINDS: readonly Kind[] = ['people', 'pols', 'documents', 'units', 'institutions'];
+export const KINDS: readonly Kind[] = KIND_ROWS.map((k) => k.feed);
 
 export interface KindSpec {
   /**
@@ -21,17 +20,14 @@ export interface KindSpec {
   own: AclName | null;
 }
 
-export const KIND_SPECS: Record<Kind, KindSpec> = {
-  people: { all: 'people', own: 'person' },
-  pols: { all: 'book', own: 'book' },
-  documents: { all: 'personaldocs', own: 'personaldocs' },
-  units: { all: 'domiciliaryunits', own: null },
-  institutions: { all: 'institutions', own: null },
-};
+export const KIND_SPECS = Object.fromEntries(KIND_ROWS.map((k) => [k.feed, { all: k.acl.list, own: k.acl.own }])) as Record<Kind, KindSpec>;
 
 export function isKind(value: string): value is Kind {
-  return (KINDS as readonly string[]).includes(value);
+  return Object.hasOwn(BY_FEED, value);
 }
+
+/** The kinds as the feed's and the subscriptions' messages list them. */
+export const KIND_LIST = KINDS.join(', ');
 
 /**
  * The current document of the change row aliased `c` (kind, id, person), as the
@@ -40,9 +36,8 @@ export function isKind(value: string): value is Kind {
  * once deleted. Unqualified columns inside each subquery are the record's table's.
  */
 export const DOC_SQL = `CASE c.kind
-  WHEN 'people' THEN (SELECT ${PUBLIC_JSON} FROM people WHERE id = c.id)
-  WHEN 'pols' THEN (SELECT ${PAGE_JSON} FROM pols WHERE id = c.id AND book IS NOT DISTINCT FROM c.person)
-  WHEN 'documents' THEN (SELECT ${META_JSON} FROM personal_docs WHERE id = c.id AND fedacct IS NOT DISTINCT FROM c.person)
-  WHEN 'units' THEN (SELECT ${PUBLIC_JSON} FROM dus WHERE id = c.id)
-  WHEN 'institutions' THEN (SELECT ${PUBLIC_JSON} FROM institutions WHERE id = c.id)
+${KIND_ROWS.map((k) => {
+  const owner = ownerColumn(k);
+  return `  WHEN '${k.feed}' THEN (SELECT ${k.json} FROM ${k.table} WHERE id = c.id${owner ? ` AND ${owner} IS NOT DISTINCT FROM c.person` : ''})`;
+}).join('\n')}
 END`;

@@ -5,7 +5,7 @@
 // every open one in one statement (lib/auth/standing.ts) and ends those whose password,
 // roles, active state or lockout changed, so an idle stream ends too. A roles.cfg change
 // reaches them by the reload, which replaces the workers and ends their streams.
-import type { PrincipalState } from '../auth/guard.js';
+import type { Verified } from '../auth/verified.js';
 import type { StandingCheck } from '../auth/standing.js';
 import { lockoutAddress } from '../auth/lockout.js';
 import { errors } from '../http/errors.js';
@@ -25,7 +25,7 @@ export interface StreamOwner {
   /** The client's address (an IPv6 one counted by its LOCKOUT_IPV6_PREFIX). */
   address: string;
   /** What the principal was verified as; without it, the rights never stand. */
-  standing: PrincipalState | undefined;
+  standing: Verified | undefined;
 }
 
 export interface StreamSlot {

@@ -12,10 +12,20 @@ export class DatabaseUnavailableError extends Error {
   }
 }
 
+/**
+ * A listing held its connection past its bound (lib/db/listing/batches.ts): the connection
+ * was taken back and the read waiting on it fails with this. A timeout, as PostgreSQL's own.
+ */
+export class ConnectionHeldTooLong extends Error {
+  constructor() {
+    super('the listing held its connection past its time bound');
+  }
+}
+
 export type DbFailure =
   /** Class 22 (a value out of range, badly encoded, an invalid date) or 54 (too large): from the client's input. */
   | 'bad-input'
-  /** 57014: the statement ran past its timeout. */
+  /** 57014: the statement ran past its timeout (or a listing held its connection past it: ConnectionHeldTooLong). */
   | 'timeout'
   /** Classes 08, 53, 57P (connection, resources, operator intervention), or no connection at all. */
   | 'unavailable'
@@ -29,6 +39,7 @@ const SYSTEM_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'
 
 export function classifyDbError(err: unknown): DbFailure | undefined {
   if (err instanceof DatabaseUnavailableError) return 'unavailable';
+  if (err instanceof ConnectionHeldTooLong) return 'timeout';
   if (err instanceof pg.DatabaseError) {
     const code = err.code ?? '';
     if (code === '23505') return 'unique';

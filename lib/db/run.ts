@@ -2,8 +2,12 @@
 // the same round trip as its work (lib/auth/guard.ts: the principal still stands as it
 // was verified); a guarded statement selects a `guard_ok` column, and when that is
 // false nothing of the resource was read or written: run() then throws GuardFailed and
-// the request is answered another way (lib/app.ts). Statements run on the full path use
-// UNGUARDED, a guard that is always true.
+// lib/auth/admit.ts answers the request by the full path. Statements run on the full
+// path use UNGUARDED, a guard that is always true, and the only one whose reads may go to
+// a standby (`standby`): a guard is checked against the primary's present state. A
+// guarded statement is made by statement(), and run() refuses one that does not answer
+// `guard_ok` (a guard that could never fail); test/api/guarded-routes.test.ts proves every
+// guarded route's statements check it.
 import crypto from 'node:crypto';
 import type pg from 'pg';
 import sql, { join, type Sql } from 'sql-template-tag';
@@ -15,10 +19,15 @@ export interface Guard {
   ctes: Sql[];
   /** A boolean expression: the principal still stands. */
   ok: Sql;
+  /**
+   * Statements under it may read from a hot standby (lib/db/reads.ts): it checks nothing
+   * that a standby's replay may not have reached yet. Absent: the primary's.
+   */
+  standby?: boolean;
 }
 
-/** The full path: the principal was just read and verified. */
-export const UNGUARDED: Guard = { ctes: [], ok: sql`true` };
+/** The full path: the principal was just read and verified, on the primary. */
+export const UNGUARDED: Guard = { ctes: [], ok: sql`true`, standby: true };
 
 /** The guard no longer holds: answer by the full path. */
 export class GuardFailed extends Error {
@@ -27,10 +36,20 @@ export class GuardFailed extends Error {
   }
 }
 
-/** `WITH <guard's CTEs>, <ctes> <body>`, or the body alone when there are none. */
+/** Statements made under a guard with CTEs (a principal's): their result must have a `guard_ok` column. */
+const underGuard = new WeakSet<Sql>();
+
+/**
+ * `WITH <guard's CTEs>, <ctes> <body>`, or the body alone when there are none. The body
+ * selects `${guard.ok} AS guard_ok` in its first row and checks `guard.ok` wherever it
+ * reads or writes.
+ */
 export function statement(guard: Guard, ctes: Sql[], body: Sql): Sql {
   const all = [...guard.ctes, ...ctes];
-  return all.length ? sql`WITH ${join(all, ', ')} ${body}` : body;
+  if (!all.length) return body;
+  const made = sql`WITH ${join(all, ', ')} ${body}`;
+  if (guard.ctes.length) underGuard.add(made);
+  return made;
 }
 
 export interface RunOptions {
@@ -67,5 +86,6 @@ export async function run<R extends pg.QueryResultRow>(db: Queryable, s: Sql, op
     throw asDatabaseError(err);
   }
   if ((result.rows[0] as { guard_ok?: unknown } | undefined)?.guard_ok === false) throw new GuardFailed();
+  if (underGuard.has(s) && !result.fields.some((f) => f.name === 'guard_ok')) throw new Error('a guarded statement must select guard_ok');
   return result.rows;
 }

@@ -13,11 +13,18 @@ export class ClientLeft extends Error {
   }
 }
 
-/** A signal that aborts when `res` closes. Call it before the request's first await. */
+/**
+ * The reason of every departure signal, so that what races one (the listing engine in
+ * lib/db, which knows nothing of HTTP) rejects with a ClientLeft. One for all: a
+ * departure is no failure to trace, and every response's close would otherwise make one.
+ */
+const LEFT = new ClientLeft();
+
+/** A signal that aborts (with a ClientLeft) when `res` closes. Call it before the request's first await. */
 export function departureOf(res: ServerResponse): AbortSignal {
   const left = new AbortController();
-  if (res.destroyed) left.abort();
-  else res.once('close', () => left.abort());
+  if (res.destroyed) left.abort(LEFT);
+  else res.once('close', () => left.abort(LEFT));
   return left.signal;
 }
 

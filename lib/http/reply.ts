@@ -4,9 +4,11 @@
 // writes itself (Server-Sent Events, an export). HEAD gets the same status and headers
 // without the body.
 import type { ServerResponse } from 'node:http';
-import { HttpError } from './errors.js';
-import { streamRows, type StreamOptions } from './stream.js';
-import type { BatchSource } from './batches.js';
+import type pg from 'pg';
+import { errors, HttpError } from './errors.js';
+import { streamPlan, type StreamOptions } from './stream.js';
+import { ownerExists, type ListingPlan } from '../db/listing/plan.js';
+import { ConnectionHeldTooLong } from '../db/errors.js';
 import type { Reads } from '../db/reads.js';
 
 export type Headers = Record<string, string>;
@@ -16,8 +18,11 @@ export type Reply =
   | { kind: 'bytes'; status: number; body: Buffer; headers: Headers }
   | { kind: 'html'; status: number; text: string; headers?: Headers }
   | { kind: 'empty'; status: number; headers?: Headers }
-  /** With `reads`, from the read standby when one keeps up (source.pool is then the primary's, unused). */
-  | { kind: 'rows'; source: BatchSource; options: StreamOptions; reads?: Reads }
+  /**
+   * A listing: `plan` read from `pool` (the primary), or with `reads` from the read
+   * standby when one keeps up; its owner (plan.ifEmpty) is always checked on `pool`.
+   */
+  | { kind: 'rows'; pool: pg.Pool; plan: ListingPlan; options: StreamOptions; reads?: Reads }
   | { kind: 'stream'; write(res: ServerResponse): Promise<void> };
 
 export const json = (status: number, text: string, headers?: Headers): Reply => ({ kind: 'json', status, text, headers });
@@ -43,19 +48,24 @@ export async function sendReply(res: ServerResponse, reply: Reply, head: boolean
     case 'bytes': return writeWhole(res, reply.status, undefined, reply.body, reply.headers, head);
     case 'empty': return writeWhole(res, reply.status, undefined, undefined, reply.headers, head);
     case 'rows': {
-      const { source, options, reads } = reply;
-      if (!reads) return streamRows(res, source, { ...options, head });
+      const { pool, plan, options, reads } = reply;
+      const owner = plan.ifEmpty;
+      const ifEmpty = owner && (async () => { if (!(await ownerExists(pool, owner))) throw errors.notFound(owner.missing); });
+      if (!reads) return streamPlan(res, pool, plan, { ...options, head, ifEmpty });
       // A read the standby fails before the first byte is read again from the primary, and
       // one whose standby connection goes midway goes on there from its last row.
-      return reads.run((pool, fallback) => streamRows(res, { ...source, pool }, { ...options, head, fallback }), (err) => mayReadAgain(err, res));
+      return reads.run((from, fallback) => streamPlan(res, from, plan, { ...options, head, ifEmpty, fallback }), (err) => mayReadAgain(err, res));
     }
     case 'stream': return reply.write(res);
   }
 }
 
-/** A read the standby failed may be run again on the primary: not our own refusal, and nothing sent yet. */
+/**
+ * A read the standby failed may be run again on the primary: not our own refusal (nor a
+ * listing that held its connection past its bound), and nothing sent yet.
+ */
 export function mayReadAgain(err: unknown, res?: ServerResponse): boolean {
-  return !(err instanceof HttpError) && !res?.headersSent;
+  return !(err instanceof HttpError) && !(err instanceof ConnectionHeldTooLong) && !res?.headersSent;
 }
 
 /** The error shape `{"error", "code"}` (and any fields the error carries); headers set earlier (CORS) stay. */

@@ -1,10 +1,12 @@
-// Streaming a listing as one JSON array, in id order, from batches (lib/http/batches.ts):
-// one batch is read while the previous one is written, and no more.
+// Streaming a listing as one JSON array (or NDJSON), in id order, from the listing engine
+// (lib/db/listing): one batch is read while the previous one is written, and no more.
+// What is here is the HTTP side: the format, backpressure on the response, the client's
+// departure; the engine holds the cursors, transactions and connections.
 //
 // A slow client never holds a database connection past a bound: when its socket stays
-// full for `stallMs`, the connection goes back to the pool and the listing waits for
-// 'drain' without one; it then takes a connection again (a turn at the listing gate
-// first) and continues after the last id it sent. A client that reads nothing for
+// full for `stallMs`, the listing is paused (its connection goes back to the pool) and
+// waits for 'drain' without one; it then takes a connection again (a turn at the listing
+// gate first) and continues after the last id it sent. A client that reads nothing for
 // `idleMs` has its socket destroyed. A client that leaves frees the connection at once:
 // it goes back clean, or is dropped when a read is in flight (PostgreSQL then ends the
 // query) rather than waited for. The listing keeps its place at the gate (one of the
@@ -13,11 +15,14 @@
 //
 // The client may leave at any moment, before this is called too (during authentication,
 // say): the request's departure signal (lib/http/departure.ts) is already aborted then.
-// Every wait here races it, and every promise left behind is observed, so a client that
-// leaves gives back its connection and its turns at once, whatever it was waiting for.
+// Every wait here and in the engine races it, and every promise left behind is
+// observed, so a client that leaves gives back its connection and its turns at once,
+// whatever it was waiting for.
 import type { ServerResponse } from 'node:http';
 import type { Pool } from 'pg';
-import { BatchReader, type BatchSource, type Row } from './batches.js';
+import { ListingReader } from '../db/listing/reader.js';
+import type { Row } from '../db/listing/batches.js';
+import { sourceOf, type ListingPlan, type ListingSource } from '../db/listing/plan.js';
 import type { Release } from './gate.js';
 import type { ListingGate, ListingSettings, Requester } from './listings.js';
 import { formatOf, type ListingFormat } from './shape.js';
@@ -37,11 +42,9 @@ export interface StreamOptions {
   gate?: ListingGate;
   /** Whose listing it is, for the gate's limits per account and address. */
   who?: Requester;
-  /** Let PostgreSQL sort (see BatchOptions.sortable). */
-  sortable?: boolean;
   /** HEAD: the status and headers once the listing is known to exist (ifEmpty), no rows. */
   head?: boolean;
-  /** Where the listing goes on when its connection fails (see BatchOptions.fallback). */
+  /** Where the listing goes on when its connection fails (see BatchOptions.fallback in lib/db/listing/batches.ts). */
   fallback?: () => Pool;
   /** Aborts when the client leaves (the request's, made before its first await); default: the response's close from now on. */
   signal?: AbortSignal;
@@ -83,6 +86,11 @@ function releaseWhenSent(res: ServerResponse, release: Release, ms: number): voi
   res.once('close', done);
 }
 
+/** Streams the listing `plan` describes, read from `pool` (see streamRows). */
+export function streamPlan(res: ServerResponse, pool: Pool, plan: ListingPlan, opts: StreamOptions = {}): Promise<void> {
+  return streamRows(res, sourceOf(pool, plan, (opts.gate?.settings ?? UNGATED).batchChars), opts);
+}
+
 /**
  * Streams a listing (`source`) in `opts.format`. Its first rows come from `source.first`
  * when given (one round trip, which may settle the whole listing), the rest from
@@ -90,40 +98,18 @@ function releaseWhenSent(res: ServerResponse, release: Release, ms: number): voi
  * database error, a failed guard); later ones end the response abruptly, so a client
  * never takes a truncated array for a complete one.
  */
-export async function streamRows(res: ServerResponse, source: BatchSource, opts: StreamOptions = {}): Promise<void> {
+export async function streamRows(res: ServerResponse, source: ListingSource, opts: StreamOptions = {}): Promise<void> {
   const bounds = opts.gate?.settings ?? UNGATED;
   const gone = opts.signal ?? departureOf(res);
   const gate = opts.gate;
-  const rowsPerRead = opts.batch ?? 500;
-  let reader: BatchReader | undefined;
-  const readerAfter = (after?: unknown, largest?: number) => new BatchReader(source.pool, source.sql, {
-    rows: rowsPerRead, chars: bounds.batchChars, timeout: opts.timeout ?? 0, sortable: opts.sortable, after, largest, fallback: opts.fallback,
+  const listing = new ListingReader(source, {
+    rows: opts.batch ?? 500, chars: bounds.batchChars, timeout: opts.timeout ?? 0, fallback: opts.fallback,
     signal: gone, turn: gate && ((resume) => gate.connection(resume, gone)),
   });
   let admitted: Release | undefined;
   try {
     if (gate) admitted = await gate.admit(opts.who ?? {}, gone);
-    let rows: Row[];
-    let complete = false;
-    if (source.first) {
-      // A turn like any cursor's: listings never take more of the pool than their share.
-      // It goes back with the connection, when the statement ends, even if the client left first.
-      const turn = gate ? await gate.connection(false, gone) : undefined;
-      const reading = source.first(source.pool);
-      if (turn) reading.then(turn, turn);
-      const first = await unlessLeft(gone, reading);
-      rows = first.rows;
-      complete = first.complete;
-      if (!complete) {
-        const last = rows[rows.length - 1];
-        reader = readerAfter(last?.id, Math.max(1, first.largest ?? 0, ...rows.map((r) => r.j.length)));
-        // The first row was too large for the first statement: the cursor reads it.
-        if (rows.length === 0) rows = await unlessLeft(gone, reader.next());
-      }
-    } else {
-      reader = readerAfter();
-      rows = await unlessLeft(gone, reader.next());
-    }
+    let rows = await listing.first();
     if (rows.length === 0 && opts.ifEmpty) await unlessLeft(gone, opts.ifEmpty());
     if (opts.head) {
       res.statusCode = 200;
@@ -158,8 +144,8 @@ export async function streamRows(res: ServerResponse, source: BatchSource, opts:
     };
     let ok = add(rows);
     for (;;) {
-      if (!reader || reader.done) { res.end(tail + format.end); return; }
-      let more: Promise<Row[]> | undefined = reader.next();
+      if (listing.done) { res.end(tail + format.end); return; }
+      let more: Promise<Row[]> | undefined = listing.next();
       more.catch(() => undefined); // a failed read is thrown below, once awaited; not unhandled meanwhile
       const wrote = tail === '' || res.write(tail);
       tail = '';
@@ -167,14 +153,14 @@ export async function streamRows(res: ServerResponse, source: BatchSource, opts:
         let waited = await drained(res, bounds.stallMs);
         if (waited === LATE) {
           // The client is slow: give the connection back (dropping the batch being read).
-          await unlessLeft(gone, reader.pause(last));
+          await listing.pause(last);
           more = undefined;
           waited = await drained(res, bounds.idleMs - bounds.stallMs);
           if (waited === LATE) { res.destroy(); return; }
         }
         if (waited === GONE) return;
       }
-      rows = await unlessLeft(gone, more ?? reader.next());
+      rows = await (more ?? listing.next());
       if (res.destroyed) return;
       ok = add(rows);
     }
@@ -184,7 +170,7 @@ export async function streamRows(res: ServerResponse, source: BatchSource, opts:
     if (res.headersSent) { res.destroy(); return; }
     throw err;
   } finally {
-    reader?.abort();
+    listing.abort();
     if (admitted) releaseWhenSent(res, admitted, bounds.idleMs);
   }
 }

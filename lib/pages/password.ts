@@ -7,8 +7,8 @@
 // password stops working at once. Errors are shown in the form, tied to their field.
 import sql from 'sql-template-tag';
 import { audited, type ResourceContext } from '../resources/context.js';
-import { checkNewPassword, passwordMinLength } from '../auth/policy.js';
-import { hashPassword } from '../auth/passwords.js';
+import { checkNewPassword } from '../auth/policy.js';
+import { createPasswords, type Passwords } from '../auth/passwords.js';
 import { HttpError } from '../http/errors.js';
 import type { Reply } from '../http/reply.js';
 import { run } from '../db/run.js';
@@ -19,8 +19,8 @@ type Field = 'password' | 'confirm';
 type FieldErrors = Partial<Record<Field, string>>;
 
 
-const FIELDS: Array<{ name: Field; label: string; hint: () => string }> = [
-  { name: 'password', label: 'New password', hint: () => `At least ${passwordMinLength()} characters.` },
+const FIELDS: Array<{ name: Field; label: string; hint: (minLength: number) => string }> = [
+  { name: 'password', label: 'New password', hint: (minLength) => `At least ${minLength} characters.` },
   { name: 'confirm', label: 'Confirm the new password', hint: () => 'Type the same password again.' },
 ];
 
@@ -31,7 +31,9 @@ export interface PasswordPages {
   change(ctx: ResourceContext): Promise<Reply>;
 }
 
-export function passwordPages(csrf: Csrf): PasswordPages {
+/** The pages, hashing and checking by `passwords` (the server's settings; the shipped ones by default). */
+export function passwordPages(csrf: Csrf, passwords: Passwords = createPasswords()): PasswordPages {
+  const { minLength } = passwords.settings;
   /** The target's stored hash, or a page that answers instead (403, 404). */
   async function target(ctx: ResourceContext): Promise<{ id: string; stored: string | null } | Reply> {
     const id = ctx.params.id!;
@@ -43,7 +45,7 @@ export function passwordPages(csrf: Csrf): PasswordPages {
   return {
     async show(ctx) {
       const t = await target(ctx);
-      return 'kind' in t ? t : showForm(ctx, csrf, t.id, t.stored, 200, {});
+      return 'kind' in t ? t : showForm(ctx, csrf, t.id, t.stored, 200, {}, minLength);
     },
     async change(ctx) {
       const t = await target(ctx);
@@ -52,10 +54,10 @@ export function passwordPages(csrf: Csrf): PasswordPages {
       if (!csrf.verify(ctx.body.csrf, ctx.principal!.id, id, stored)) return refused(id);
       const password = typeof ctx.body.password === 'string' ? ctx.body.password : '';
       const confirm = typeof ctx.body.confirm === 'string' ? ctx.body.confirm : '';
-      const problems = validate(password, confirm);
-      if (Object.keys(problems).length) return showForm(ctx, csrf, id, stored, 400, problems);
+      const problems = validate(password, confirm, minLength);
+      if (Object.keys(problems).length) return showForm(ctx, csrf, id, stored, 400, problems, minLength);
       const rows = await run<{ id: string | null }>(ctx.pool, audited(ctx, { action: 'update', recordId: id, person: id, status: 200, changed: ['password'] },
-        sql`UPDATE people SET data = jsonb_set(COALESCE(data, '{}'::jsonb), '{password}', to_jsonb(${await hashPassword(password)}::text))
+        sql`UPDATE people SET data = jsonb_set(COALESCE(data, '{}'::jsonb), '{password}', to_jsonb(${await passwords.hash(password)}::text))
           WHERE id = ${id}::varchar AND data->>'password' IS NOT DISTINCT FROM ${stored}::text RETURNING id`));
       // The password changed since the form was issued: this token is spent.
       if (rows[0]?.id == null) return refused(id);
@@ -68,10 +70,10 @@ From now on only the new password works; your browser will ask for it.</p></div>
 }
 
 /** The same policy as the API (lib/auth/policy), and both entries equal. */
-function validate(password: string, confirm: string): FieldErrors {
+function validate(password: string, confirm: string, minLength: number): FieldErrors {
   const problems: FieldErrors = {};
   try {
-    checkNewPassword(password);
+    checkNewPassword(password, minLength);
   } catch (err) {
     if (!(err instanceof HttpError)) throw err;
     problems.password = err.message;
@@ -80,7 +82,7 @@ function validate(password: string, confirm: string): FieldErrors {
   return problems;
 }
 
-function showForm(ctx: ResourceContext, csrf: Csrf, id: string, stored: string | null, status: number, problems: FieldErrors): Reply {
+function showForm(ctx: ResourceContext, csrf: Csrf, id: string, stored: string | null, status: number, problems: FieldErrors, minLength: number): Reply {
   const self = id === ctx.principal!.id;
   const invalid = FIELDS.filter((f) => problems[f.name]);
   const focus = invalid[0]?.name ?? 'password';
@@ -88,7 +90,7 @@ function showForm(ctx: ResourceContext, csrf: Csrf, id: string, stored: string |
 <h2 id="error-summary-title">The password was not changed</h2>
 <ul>${invalid.map((f) => html`<li><a href="#${f.name}">${problems[f.name]!}</a></li>`)}</ul>
 </div>` : html``;
-  const fields = FIELDS.map((f) => field(f, problems[f.name], f.name === focus));
+  const fields = FIELDS.map((f) => field(f, problems[f.name], f.name === focus, minLength));
   const title = self ? 'Change your password' : `Change the password of ${id}`;
   const body = html`<h1>${title}</h1>
 <p>Account <strong>${id}</strong>${self ? html`` : html`, changed by <strong>${ctx.principal!.id}</strong>`}.</p>
@@ -101,13 +103,13 @@ ${fields}
   return pageReply(status, layout(invalid.length ? `Error: ${title}` : title, body));
 }
 
-function field(f: (typeof FIELDS)[number], problem: string | undefined, focus: boolean): Raw {
+function field(f: (typeof FIELDS)[number], problem: string | undefined, focus: boolean, minLength: number): Raw {
   const described = problem ? `${f.name}-hint ${f.name}-error` : `${f.name}-hint`;
   return html`<div class="field">
 <label for="${f.name}">${f.label}</label>
-<p class="hint" id="${f.name}-hint">${f.hint()}</p>
+<p class="hint" id="${f.name}-hint">${f.hint(minLength)}</p>
 ${problem ? html`<p class="error" id="${f.name}-error"><span class="visually-hidden">Error: </span>${problem}</p>` : html``}
-<input id="${f.name}" name="${f.name}" type="password" autocomplete="new-password" required minlength="${passwordMinLength()}" aria-describedby="${described}"${problem ? html` aria-invalid="true"` : html``}${focus ? html` autofocus` : html``}>
+<input id="${f.name}" name="${f.name}" type="password" autocomplete="new-password" required minlength="${minLength}" aria-describedby="${described}"${problem ? html` aria-invalid="true"` : html``}${focus ? html` autofocus` : html``}>
 </div>`;
 }
 

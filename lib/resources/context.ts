@@ -3,16 +3,16 @@
 // headers and never write to the response: they return a Reply (lib/http/reply.ts).
 import type pg from 'pg';
 import type { Sql } from 'sql-template-tag';
-import type { Principal } from '../auth/authenticate.js';
+import type { Principal, Verified } from '../auth/verified.js';
 import type { Authority } from '../auth/acl.js';
 import type { ListingShape } from '../http/shape.js';
 import type { ListingGate } from '../http/listings.js';
 import type { AuditEvent, AuditSource } from '../audit/entry.js';
 import { withAudit } from '../audit/entry.js';
 import type { Guard } from '../db/run.js';
-import type { PrincipalState } from '../auth/guard.js';
 import type { Upload } from '../http/upload.js';
 import type { Reads } from '../db/reads.js';
+import type { Passwords } from '../auth/passwords.js';
 
 /** The URL's parameters, decoded and validated; person ids upper-cased. */
 export interface Params {
@@ -46,7 +46,7 @@ export interface ResourceContext {
   /** What every statement checks on the way: the principal still stands (lib/auth/guard.ts), or nothing. */
   guard: Guard;
   /** The state the principal was verified in, for what outlives one statement (a change stream re-checks it); undefined on public routes. */
-  standing?: PrincipalState;
+  standing?: Verified;
   /** Undefined only on public routes. */
   principal: Principal | undefined;
   /** What the role that allowed the request lets the resource decide (global, account administration). */
@@ -66,6 +66,8 @@ export interface ResourceContext {
   listing: ListingOptions;
   /** Who is asking and from where, for the audit rows of writes. */
   audit: AuditSource;
+  /** The server's password settings, for a password a body sets. */
+  passwords: Passwords;
   /** Aborts when the client leaves (lib/http/departure.ts): what a handler holds is given back on it. */
   signal: AbortSignal;
 }

@@ -5,7 +5,9 @@
 // decides the Content-Type a GET answers with, and whether a browser may show it
 // (PASSIVE) or must download it.
 import { errors } from '../http/errors.js';
-import { upperAscii } from '../http/params.js';
+import { DOCUMENT } from '../kinds/registry.js';
+import { keyViolation, valueViolation } from '../kinds/rules.js';
+import { enforce } from './records.js';
 
 export interface DocumentIds { person: string; page: string; doc: string }
 
@@ -24,11 +26,8 @@ export const TYPES: Readonly<Record<string, string>> = {
  */
 const PASSIVE = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'application/pdf', 'text/plain']);
 
-const TEXT_FIELDS = ['document_type', 'extension', 'context', 'description'] as const;
 /** Fields never stored from a client's metadata: they come from the URL or the bytes. */
 export const SERVER_FIELDS = ['id', 'fedacct', 'pol', 'hash', 'size'] as const;
-const EXTENSION = /^\.?[A-Za-z0-9]{1,16}$/;
-const SHA512_HEX = /^[0-9a-fA-F]{128}$/;
 
 const essence = (type: string) => type.split(';')[0]!.trim().toLowerCase();
 
@@ -71,18 +70,10 @@ export interface CheckedMeta {
   size?: number;
 }
 
-/** Checks metadata from an upload or a PATCH body against the URL and the field rules. */
+/** Checks metadata from an upload or a PATCH body against the URL and the record rules (lib/kinds/rules.ts). */
 export function checkMeta(meta: Record<string, unknown>, ids: DocumentIds): CheckedMeta {
-  if (meta.id !== undefined && meta.id !== ids.doc) throw errors.idMismatch('id');
-  if (meta.pol !== undefined && meta.pol !== ids.page) throw errors.idMismatch('pol');
-  if (meta.fedacct !== undefined && (typeof meta.fedacct !== 'string' || upperAscii(meta.fedacct) !== ids.person)) throw errors.idMismatch('fedacct');
-  for (const field of TEXT_FIELDS) {
-    const v = meta[field];
-    if (v !== undefined && v !== null && typeof v !== 'string') throw errors.badValue(`"${field}" must be a string`);
-  }
-  if (typeof meta.extension === 'string' && !EXTENSION.test(meta.extension)) throw errors.badValue('"extension" must be 1 to 16 letters or digits, such as pdf or jpg');
-  if (meta.hash !== undefined && (typeof meta.hash !== 'string' || !SHA512_HEX.test(meta.hash))) throw errors.badValue('"hash" must be the sha512 of the bytes in hex (128 characters)');
-  if (meta.size !== undefined && !Number.isSafeInteger(meta.size)) throw errors.badValue('"size" must be a whole number');
+  enforce(keyViolation(DOCUMENT.keys, { id: ids.doc, pol: ids.page, fedacct: ids.person }, meta));
+  enforce(valueViolation(DOCUMENT.values, meta));
   const fields = { ...meta };
   for (const f of SERVER_FIELDS) delete fields[f];
   return { fields, hash: (meta.hash as string | undefined)?.toLowerCase(), size: meta.size as number | undefined };

@@ -7,24 +7,20 @@ import { run, statement } from '../db/run.js';
 import { errors } from '../http/errors.js';
 import { noneMatch } from '../http/conditional.js';
 import { listingReply } from './listing.js';
-import { personExists } from './records.js';
+import { personRow } from './records.js';
 import { contentTypeOf, isPassive } from './document-meta.js';
 import { API_CSP } from '../http/headers.js';
 
-/** The stored `data` fields, then the columns, then the size: the bytes stay in the database. */
-export const META_JSON = `(COALESCE(data, '{}'::jsonb) || jsonb_build_object('id', id, 'fedacct', fedacct, 'pol', pol,
-  'size', COALESCE(octet_length(document), 0)))::text`;
+import { META_JSON } from '../kinds/registry.js';
 
 export function listPersonDocs(ctx: ResourceContext, person: string): Promise<Reply> {
-  const ifEmpty = async () => { if (!(await personExists(ctx, person))) throw errors.notFound('Person'); };
+  const ifEmpty = { exists: personRow(person), missing: 'Person' };
   return listingReply(ctx, { table: 'personal_docs', json: META_JSON, where: [sql`fedacct = ${person}::varchar`], path: `/personal_docs/${encodeURIComponent(person)}`, ifEmpty, upstream: true });
 }
 
 export function listPageDocs(ctx: ResourceContext, person: string, page: string): Promise<Reply> {
   // A page of another book has none of this person's documents: the check on empty finds it is not in the book.
-  const ifEmpty = async () => {
-    if (!(await run(ctx.pool, sql`SELECT 1 FROM pols WHERE id = ${page}::varchar AND book = ${person}::varchar`)).length) throw errors.notFound('Page');
-  };
+  const ifEmpty = { exists: sql`SELECT 1 FROM pols WHERE id = ${page}::varchar AND book = ${person}::varchar`, missing: 'Page' };
   return listingReply(ctx, {
     table: 'personal_docs', json: META_JSON, where: [sql`fedacct = ${person}::varchar`, sql`pol = ${page}::varchar`],
     path: `/personal_docs/${encodeURIComponent(person)}/${encodeURIComponent(page)}`, ifEmpty, upstream: true,

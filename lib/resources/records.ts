@@ -7,44 +7,35 @@
 import sql, { raw, type Sql } from 'sql-template-tag';
 import { audited, type ResourceContext } from './context.js';
 import { errors } from '../http/errors.js';
-import { upperAscii } from '../http/params.js';
 import { json, type Reply } from '../http/reply.js';
 import type { AuditEvent } from '../audit/entry.js';
 import { auditInsert } from '../audit/entry.js';
 import { run, statement } from '../db/run.js';
 import { listingReply } from './listing.js';
-import type { AclName } from '../acl-names.js';
+import { INSTITUTION, PERSON, UNIT, ownerColumn, type KindRow } from '../kinds/registry.js';
+import { keyViolation, type Violation } from '../kinds/rules.js';
 
-export interface RecordKind {
-  /** Table name (from code, never from a request). */
-  table: 'people' | 'dus' | 'institutions';
-  /** Name of one record in messages. */
-  noun: string;
-  /** URL prefix, for Location and Link. */
-  path: string;
-  /** Whether ids are compared upper-cased (person ids are). */
-  upper: boolean;
-  /** ACL names of the listing and of one record. */
-  acl: { list: AclName; one: AclName };
+/** The kinds of record that are one document per id, without a book (lib/kinds/registry.ts). */
+export type RecordKind = typeof PERSON | typeof UNIT | typeof INSTITUTION;
+
+/** A record rule broken (lib/kinds/rules.ts), as the API answers it: 400 ID_MISMATCH or INVALID_VALUE. */
+export function enforce(v: Violation | undefined): void {
+  if (!v) return;
+  throw v.mismatch ? errors.idMismatch(v.field) : errors.badValue(v.message);
 }
 
-/** The stored document as sent to clients: never a password hash. */
-export const PUBLIC_JSON = `(COALESCE(data, '{}'::jsonb) - 'password')::text`;
-
 /** Checks a body's `id` against the URL's; a different one is a 400. */
-export function checkBodyId(kind: RecordKind, id: string, body: Record<string, unknown>): void {
-  if (body.id === undefined) return;
-  const given = typeof body.id === 'string' ? (kind.upper ? upperAscii(body.id) : body.id) : body.id;
-  if (given !== id) throw errors.idMismatch('id');
+export function checkBodyId(kind: KindRow, id: string, body: Record<string, unknown>): void {
+  if (body.id !== undefined) enforce(keyViolation(kind.keys, { id }, body));
 }
 
 export function listRecords(ctx: ResourceContext, kind: RecordKind): Promise<Reply> {
-  return listingReply(ctx, { table: kind.table, json: PUBLIC_JSON, where: [], path: kind.path, upstream: true });
+  return listingReply(ctx, { table: kind.table, json: kind.json, where: [], path: kind.path, upstream: true });
 }
 
 export async function getRecord(ctx: ResourceContext, kind: RecordKind, id: string): Promise<Reply> {
   const rows = await run<{ j: string | null }>(ctx.pool, statement(ctx.guard, [],
-    sql`SELECT ${ctx.guard.ok} AS guard_ok, (SELECT ${raw(PUBLIC_JSON)} FROM ${raw(kind.table)} WHERE id = ${id}::varchar AND ${ctx.guard.ok}) AS j`),
+    sql`SELECT ${ctx.guard.ok} AS guard_ok, (SELECT ${raw(kind.json)} FROM ${raw(kind.table)} WHERE id = ${id}::varchar AND ${ctx.guard.ok}) AS j`),
   { prepare: true });
   const found = rows[0]?.j;
   if (found == null) throw errors.notFound(kind.noun);
@@ -53,7 +44,7 @@ export async function getRecord(ctx: ResourceContext, kind: RecordKind, id: stri
 
 /** The audit event of a write to one record; a person record concerns that person. */
 export function writeEvent(kind: RecordKind, action: AuditEvent['action'], id: string, status: number, changed?: string[]): AuditEvent {
-  return { action, recordId: id, person: kind.table === 'people' ? id : null, status, changed };
+  return { action, recordId: id, person: kind.person === 'id' ? id : null, status, changed };
 }
 
 /** The document to store: the body as sent, then the server's fields (`id` and `extra`) over it. */
@@ -63,18 +54,19 @@ export function documentOf(ctx: ResourceContext, id: string, extra: Record<strin
 }
 
 export interface CreateSpec {
-  table: 'people' | 'dus' | 'institutions' | 'pols';
+  kind: KindRow;
   id: string;
   /** The document to store (documentOf). */
   data: Sql;
-  /** pols: the book the page belongs to (a resend must name the same one). */
+  /** A record in a book (a page): the person it belongs to (a resend must name the same one). */
   book?: string;
   /** Whether `password` is taken out of what is sent back. */
   strip: boolean;
   event: AuditEvent;
   location: string;
-  noun: string;
 }
+
+const PEOPLE_TABLE = raw(PERSON.table);
 
 type Outcome = { guard_ok: boolean; outcome: 'created' | 'same' | 'conflict' | null; j: string | null };
 
@@ -84,13 +76,15 @@ type Outcome = { guard_ok: boolean; outcome: 'created' | 'same' | 'conflict' | n
  * committed after the statement began is compared by a second read.
  */
 export async function createOnce(ctx: ResourceContext, spec: CreateSpec): Promise<Reply> {
-  const table = raw(spec.table);
+  const table = raw(spec.kind.table);
   const ok = ctx.guard.ok;
   const doc = (alias: string) => raw(spec.strip ? `(${alias}.data - 'password')::text` : `${alias}.data::text`);
-  const columns = spec.book === undefined ? sql`id, data` : sql`id, book, data`;
-  const values = spec.book === undefined ? sql`${spec.id}::varchar, doc.data` : sql`${spec.id}::varchar, ${spec.book}::varchar, doc.data`;
-  const sameBook = spec.book === undefined ? sql`true` : sql`t.book = ${spec.book}::varchar`;
-  const requires = spec.book === undefined ? sql`true` : sql`EXISTS (SELECT 1 FROM people WHERE id = ${spec.book}::varchar)`;
+  // A record in a book names its person in its owner column (a page's `book`).
+  const owner = spec.book === undefined ? undefined : raw(ownerColumn(spec.kind)!);
+  const columns = owner === undefined ? sql`id, data` : sql`id, ${owner}, data`;
+  const values = owner === undefined ? sql`${spec.id}::varchar, doc.data` : sql`${spec.id}::varchar, ${spec.book}::varchar, doc.data`;
+  const sameBook = owner === undefined ? sql`true` : sql`t.${owner} = ${spec.book}::varchar`;
+  const requires = owner === undefined ? sql`true` : sql`EXISTS (SELECT 1 FROM ${PEOPLE_TABLE} WHERE id = ${spec.book}::varchar)`;
   const rows = await run<Outcome>(ctx.pool, statement(ctx.guard, [
     sql`doc AS (SELECT ${spec.data} AS data)`,
     sql`ins AS (INSERT INTO ${table} (${columns}) SELECT ${values} FROM doc WHERE ${requires} AND ${ok} ON CONFLICT (id) DO NOTHING RETURNING data)`,
@@ -111,18 +105,21 @@ export async function createOnce(ctx: ResourceContext, spec: CreateSpec): Promis
   }
   if (row.outcome === 'created') return json(201, row.j!, { Location: spec.location });
   if (row.outcome === 'same') return json(200, row.j!);
-  throw errors.exists(spec.noun);
+  throw errors.exists(spec.kind.noun);
 }
 
+/** A row when person `id` exists. */
+export const personRow = (id: string): Sql => sql`SELECT 1 FROM people WHERE id = ${id}::varchar`;
+
 export async function personExists(ctx: ResourceContext, id: string): Promise<boolean> {
-  const rows = await run(ctx.pool, sql`SELECT 1 FROM people WHERE id = ${id}::varchar`);
+  const rows = await run(ctx.pool, personRow(id));
   return rows.length === 1;
 }
 
 /** Creates a record of `kind` from the body (with the server's `extra` fields); see createOnce. */
 export function insertRecord(ctx: ResourceContext, kind: RecordKind, id: string, data: Sql, changed?: string[]): Promise<Reply> {
   return createOnce(ctx, {
-    table: kind.table, id, data, strip: true, noun: kind.noun,
+    kind, id, data, strip: true,
     event: writeEvent(kind, 'create', id, 201, changed), location: `${kind.path}/${encodeURIComponent(id)}`,
   });
 }
@@ -131,7 +128,7 @@ export function insertRecord(ctx: ResourceContext, kind: RecordKind, id: string,
 export async function mergeRecord(ctx: ResourceContext, kind: RecordKind, id: string, changes: Sql, changed?: string[]): Promise<Reply> {
   const rows = await run<{ j: string | null }>(ctx.pool, audited(ctx, writeEvent(kind, 'update', id, 200, changed),
     sql`UPDATE ${raw(kind.table)} SET data = COALESCE(data, '{}'::jsonb) || ${changes}
-      WHERE id = ${id}::varchar AND ${ctx.guard.ok} RETURNING ${raw(PUBLIC_JSON)} AS j`), { prepare: true });
+      WHERE id = ${id}::varchar AND ${ctx.guard.ok} RETURNING ${raw(kind.json)} AS j`), { prepare: true });
   const found = rows[0]?.j;
   if (found == null) throw errors.notFound(kind.noun);
   return json(200, found);
@@ -147,6 +144,6 @@ export function patchRecord(ctx: ResourceContext, kind: RecordKind, id: string):
   return mergeRecord(ctx, kind, id, documentOf(ctx, id));
 }
 
-export const DUS: RecordKind = { table: 'dus', noun: 'Domiciliary unit', path: '/domiciliary-units', upper: false, acl: { list: 'domiciliaryunits', one: 'domiciliaryunit' } };
-export const INSTITUTIONS: RecordKind = { table: 'institutions', noun: 'Institution', path: '/institutions', upper: false, acl: { list: 'institutions', one: 'institution' } };
-export const PEOPLE: RecordKind = { table: 'people', noun: 'Person', path: '/people', upper: true, acl: { list: 'people', one: 'person' } };
+export const DUS: RecordKind = UNIT;
+export const INSTITUTIONS: RecordKind = INSTITUTION;
+export const PEOPLE: RecordKind = PERSON;

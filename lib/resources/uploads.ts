@@ -13,7 +13,7 @@ import { empty, json, type Reply } from '../http/reply.js';
 import type { Upload } from '../http/upload.js';
 import { run, statement } from '../db/run.js';
 import { classifyDbError } from '../db/errors.js';
-import { META_JSON } from './documents.js';
+import { META_JSON } from '../kinds/registry.js';
 import { personExists } from './records.js';
 import { checkMeta, contentTypeOf, extensionFits, extensionsServedAs, SERVER_FIELDS, TYPES, uploadData, type DocumentIds } from './document-meta.js';
 

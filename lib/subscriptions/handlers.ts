@@ -8,7 +8,7 @@ import type { ResourceContext, Params } from '../resources/context.js';
 import type { Reply } from '../http/reply.js';
 import { errors } from '../http/errors.js';
 import { personId } from '../http/params.js';
-import { isKind, type Kind } from '../changes/kinds.js';
+import { isKind, KIND_LIST, type Kind } from '../changes/kinds.js';
 import { positionNow } from '../changes/reader.js';
 import { refusal, scopeOf } from '../changes/scope.js';
 import { checkSecret, checkUrl } from './target.js';
@@ -29,7 +29,7 @@ export interface SubscriptionDeps {
 function kindsOf(value: unknown): Kind[] | null {
   if (value === undefined || value === null) return null;
   if (!Array.isArray(value) || !value.length || !value.every((k) => typeof k === 'string' && isKind(k))) {
-    throw errors.badValue('"kinds" must be a non-empty list of: people, pols, documents, units, institutions');
+    throw errors.badValue(`"kinds" must be a non-empty list of: ${KIND_LIST}`);
   }
   return [...new Set(value as Kind[])];
 }

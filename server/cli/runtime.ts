@@ -1,6 +1,7 @@
 // What the commands that touch the federation share: the configuration (a bad one is
-// exit 78), the database opened, migrated and closed again, the password settings a
-// worker would use, and who the operator is for the audit rows.
+// exit 78), the database opened, migrated and closed again, and who the operator is for
+// the audit rows. A command's password settings come from its configuration
+// (lib/auth/password-settings.ts passwordSettingsOf), as a worker's do.
 import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import type pg from 'pg';
@@ -8,15 +9,13 @@ import { ConfigError, loadConfig, type Config } from '../../lib/config.js';
 import { AclError, loadAcl, type Acl } from '../../lib/auth/acl.js';
 import { createPool, closePool } from '../../lib/db/pool.js';
 import { migrate } from '../../lib/db/migrate.js';
-import { setArgon2Params, setHashAlgorithm, setHashBounds } from '../../lib/auth/passwords.js';
-import { setPasswordMinLength } from '../../lib/auth/policy.js';
 import type { AuditSource } from '../../lib/audit/entry.js';
 import type { Logger } from '../../lib/log.js';
 import { openDatabase } from '../database.js';
 import { startMode } from '../start-mode.js';
 import { CliError, EXIT } from './errors.js';
 
-/** The configuration, with the hashing and password rules it sets; a bad one is exit 78. */
+/** The configuration; a bad one is exit 78. */
 export function readConfig(): Config {
   let config: Config;
   try {
@@ -25,10 +24,6 @@ export function readConfig(): Config {
     if (err instanceof ConfigError) throw new CliError(`configuration error: ${err.message}`, EXIT.config);
     throw err;
   }
-  setArgon2Params({ memoryCost: config.argon2MemoryKib, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism });
-  setHashBounds(config);
-  setHashAlgorithm(config.passwordHash);
-  setPasswordMinLength(config.passwordMinLength);
   return config;
 }
 

@@ -2,13 +2,14 @@
 // (ports, certificate, upstreams) swapped in: a foreground process as the current user,
 // with a prefix folder of its own, so nothing outside it is touched.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../lib/config.js';
 import { handshake } from './tls.js';
 import { waitFor } from './cluster.js';
+import { TOOLS } from './tools.js';
 
-export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
+export const NGINX = TOOLS.nginx.path;
 
 /** The shipped site configuration. */
 export function shippedSite(): string {

@@ -6,7 +6,7 @@
 // the documented media type and schema (JSON; NDJSON line by line; for SSE each event's
 // data; for other types, bytes and pages, the type alone). Schemas are compiled once
 // with ajv (JSON Schema 2020-12, which OpenAPI 3.1 uses) and ajv-formats.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
@@ -156,7 +156,13 @@ export function validateStreamEvent(path: string, data: string): void {
 }
 
 process.once('exit', () => {
-  if (validated.responses) {
-    process.stdout.write(`openapi: ${validated.responses} responses validated against openapi.json (${validated.seen.size} distinct method, path and status), and ${validated.events} stream events\n`);
+  if (!validated.responses) return;
+  // Under the runner (test/run.ts), each file's process reports to a folder and the
+  // runner prints the suite's total; a file run alone prints its own.
+  const dir = process.env.THALAMUS_TEST_REPORTS;
+  if (dir) {
+    writeFileSync(join(dir, `openapi-${process.pid}.json`), JSON.stringify({ responses: validated.responses, events: validated.events, seen: [...validated.seen] }));
+    return;
   }
+  process.stdout.write(`openapi: ${validated.responses} responses validated against openapi.json (${validated.seen.size} distinct method, path and status), and ${validated.events} stream events\n`);
 });

@@ -8,6 +8,7 @@ import { auditExport, exportNdjson, ExportAborted } from '../../../lib/bulk/expo
 import { importNdjson, ImportRaced, ImportStopped, type ImportSummary } from '../../../lib/bulk/import.js';
 import { CliError, usage } from '../errors.js';
 import { readConfig, withDatabase, operator, type Globals } from '../runtime.js';
+import { passwordSettingsOf } from '../../../lib/auth/password-settings.js';
 import { createProgress, rate } from '../progress.js';
 
 function kindsOf(list: string | undefined) {
@@ -72,7 +73,7 @@ export function registerBulk(program: Command, globals: () => Globals): void {
       let summary: ImportSummary;
       try {
         summary = await withDatabase(config, globals(), (pool) => importNdjson(pool, input, {
-          rules: { personIdPattern: config.personIdPattern, recordIdPattern: config.recordIdPattern },
+          rules: { personIdPattern: config.personIdPattern, recordIdPattern: config.recordIdPattern, hashBounds: passwordSettingsOf(config).bounds },
           strict: opts.strict,
           audit: operator('cli import'),
           onSkip: (line, why) => note(`line ${line}: ${why}; skipped`),

@@ -8,6 +8,7 @@ import { personId } from '../../../lib/http/params.js';
 import { HttpError } from '../../../lib/http/errors.js';
 import { checkNewPassword } from '../../../lib/auth/policy.js';
 import { hashPassword } from '../../../lib/auth/passwords.js';
+import { passwordSettingsOf } from '../../../lib/auth/password-settings.js';
 import { addAccount, deactivate, setPasswordHash, setRoles, unlockAccount } from '../../../lib/admin/accounts.js';
 import { CliError, usage } from '../errors.js';
 import { readConfig, readAcl, withDatabase, operator, type Globals } from '../runtime.js';
@@ -33,16 +34,17 @@ function checkRoles(roles: string[], config: Config): string[] {
   return [...new Set(roles)];
 }
 
-/** The hash of a new password that passes the policy (PASSWORD_MIN_LENGTH). */
-async function newHash(id: string, fromStdin: boolean): Promise<string> {
+/** The hash of a new password that passes the policy (PASSWORD_MIN_LENGTH), made as `config`'s workers make one. */
+async function newHash(id: string, fromStdin: boolean, config: Config): Promise<string> {
+  const settings = passwordSettingsOf(config);
   const plain = await readNewPassword(id, fromStdin);
   try {
-    checkNewPassword(plain);
+    checkNewPassword(plain, settings.minLength);
   } catch (err) {
     if (err instanceof HttpError) throw new CliError(`${err.message}; nothing was changed`);
     throw err;
   }
-  return hashPassword(plain);
+  return hashPassword(plain, settings);
 }
 
 const missing = (id: string) => new CliError(`no person ${id} in the federation`);
@@ -59,7 +61,7 @@ export function registerUser(program: Command, globals: () => Globals): void {
       const config = readConfig();
       const id = accountId(raw, config);
       const roles = checkRoles(opts.role, config);
-      const hash = opts.password ? await newHash(id, Boolean(opts.passwordStdin)) : null;
+      const hash = opts.password ? await newHash(id, Boolean(opts.passwordStdin), config) : null;
       const created = await withDatabase(config, globals(), (pool) => addAccount(pool, operator('cli user add'), id, roles, hash));
       if (!created) throw new CliError(`${id} exists already; nothing was changed (see \`thalamus user --help\`)`);
       process.stdout.write(`created ${id} with roles ${roles.join(', ')}${hash ? '' : ', without a password'}\n`);
@@ -71,7 +73,7 @@ export function registerUser(program: Command, globals: () => Globals): void {
     .action(async (raw: string, opts: { passwordStdin?: boolean }) => {
       const config = readConfig();
       const id = accountId(raw, config);
-      const hash = await newHash(id, Boolean(opts.passwordStdin));
+      const hash = await newHash(id, Boolean(opts.passwordStdin), config);
       if (!(await withDatabase(config, globals(), (pool) => setPasswordHash(pool, operator('cli user passwd'), id, hash)))) throw missing(id);
       process.stdout.write(`password of ${id} changed\n`);
     });

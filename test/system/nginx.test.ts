@@ -1,0 +1,120 @@
+// nginx/thalamus.conf as shipped, run by the real nginx (a foreground child with a
+// temporary prefix, ports and certificate templated in) in front of a real worker:
+// HTTPS, HTTP/2, request ids, a person, a new page, a CORS preflight and the body limit.
+import * as assert from 'uvu/assert';
+import { suiteNeeding, TOOLS } from '../helpers/tools.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { ANA, CAMERON, basic } from '../helpers/http.js';
+import { makeCert, handshake, type Cert } from '../helpers/tls.js';
+import { freePort } from '../helpers/cluster.js';
+import { NGINX, shippedSite, startNginx, swap, type Nginx } from '../helpers/nginx.js';
+
+const t = suiteNeeding('nginx: TLS reverse proxy', [TOOLS.nginx, TOOLS.openssl]);
+let dir: string;
+let s: TestServer;
+let cert: Cert;
+let nginx: Nginx | undefined;
+let base: string;
+let port: number;
+let dispatcher: Agent;
+
+t.before(async () => {
+  if (!NGINX) return;
+  dir = mkdtempSync(join(tmpdir(), 'thalamus-nginx-'));
+  cert = makeCert(dir, 'site');
+  s = await startServer();
+  port = await freePort();
+  let site = shippedSite();
+  site = swap(site, 'server 127.0.0.1:8080', `server 127.0.0.1:${s.worker.address.port}`);
+  site = swap(site, 'listen 8443 ssl http2;', `listen 127.0.0.1:${port} ssl http2;`);
+  site = swap(site, /\n\s*listen \[::\]:8443 ssl http2;/, '');
+  site = swap(site, '/etc/thalamus/tls/cert.pem', cert.cert);
+  site = swap(site, '/etc/thalamus/tls/key.pem', cert.key);
+  nginx = await startNginx(dir, site, port);
+  base = `https://127.0.0.1:${port}`;
+  dispatcher = new Agent({ connect: { ca: cert.pem, servername: 'localhost' } });
+});
+
+t.after(async () => {
+  if (!NGINX) return;
+  await dispatcher?.close();
+  await nginx?.stop();
+  await s?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+t('nginx is installed', () => {
+  if (!NGINX) process.stdout.write('  [nginx] SKIPPED: no nginx binary (/usr/sbin/nginx); .ci/run installs it\n');
+  assert.ok(NGINX, 'nginx is required (apt-get install nginx)');
+});
+
+t('TLS 1.2 and 1.3 with HTTP/2 offered; TLS 1.1 refused', async () => {
+  if (!NGINX) return;
+  assert.equal((await handshake(port, { alpn: ['h2', 'http/1.1'] })).alpn, 'h2');
+  assert.is((await handshake(port, { maxVersion: 'TLSv1.2' })).protocol, 'TLSv1.2');
+  assert.ok((await handshake(port, { maxVersion: 'TLSv1.1', minVersion: 'TLSv1' })).error);
+});
+
+t('GET a person through https, with the client request id passed both ways', async () => {
+  if (!NGINX) return;
+  const res = await request(`${base}/people/ESPGNU777ORG`, { headers: { authorization: basic(CAMERON), 'x-request-id': 'nginx-test-1' }, dispatcher });
+  assert.is(res.statusCode, 200);
+  assert.is(res.headers['x-request-id'], 'nginx-test-1');
+  const person = (await res.body.json()) as Record<string, unknown>;
+  assert.is(person.name, 'Ana');
+  assert.not.ok('password' in person);
+  const anon = await request(`${base}/login`, { dispatcher });
+  await anon.body.dump();
+  assert.is(anon.statusCode, 401);
+  assert.match(String(anon.headers['x-request-id']), /^[0-9a-f]{32}$/, 'nginx made the id');
+});
+
+t('POST a page through https: 201 and the Location', async () => {
+  if (!NGINX) return;
+  const page = { id: 'NGINX-PAGE-1', page_type: 'medical', summary: 'through nginx' };
+  const res = await request(`${base}/pols/ESPGNU777ORG/NGINX-PAGE-1`, { method: 'POST', body: JSON.stringify(page), headers: { authorization: basic(ANA) }, dispatcher });
+  assert.is(res.statusCode, 201);
+  assert.is(res.headers.location, '/pols/ESPGNU777ORG/NGINX-PAGE-1');
+  assert.equal(await res.body.json(), { ...page, book: 'ESPGNU777ORG' });
+});
+
+t('a CORS preflight through https', async () => {
+  if (!NGINX) return;
+  const res = await request(`${base}/pols/ESPGNU777ORG/NGINX-PAGE-1`, {
+    method: 'OPTIONS', dispatcher,
+    headers: { origin: 'https://portal.example', 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'authorization, content-type' },
+  });
+  assert.is(res.statusCode, 204);
+  assert.is(await res.body.text(), '');
+  assert.is(res.headers['access-control-allow-origin'], '*');
+  assert.is(res.headers['access-control-allow-methods'], 'GET, HEAD, POST, PATCH, DELETE, OPTIONS');
+  assert.is(res.headers['access-control-allow-headers'], 'authorization, content-type');
+});
+
+t('a body over client_max_body_size (BODY_LIMIT, 1 MiB) is 413 at nginx', async () => {
+  if (!NGINX) return;
+  const body = JSON.stringify({ summary: 'x'.repeat(1024 * 1024 + 10) });
+  const res = await request(`${base}/pols/ESPGNU777ORG/NGINX-BIG`, { method: 'POST', body, headers: { authorization: basic(ANA) }, dispatcher });
+  await res.body.dump();
+  assert.is(res.statusCode, 413);
+});
+
+t('a 10 MiB document upload (DOCUMENT_LIMIT) passes nginx; a larger one is 413 at nginx', async () => {
+  if (!NGINX) return;
+  const bytes = randomBytes(10 * 1024 * 1024);
+  const path = '/personal_docs/ESPGNU777ORG/5cc70e53-5378-427f-b3d2-84cab4da04a2/NGINX-DOC';
+  const res = await request(`${base}${path}`, { method: 'POST', body: bytes, headers: { authorization: basic(ANA), 'content-type': 'application/pdf' }, dispatcher });
+  const meta = await res.body.json() as { size: number; hash: string };
+  assert.is(res.statusCode, 201);
+  assert.equal([meta.size, meta.hash], [bytes.length, createHash('sha512').update(bytes).digest('hex')]);
+  const big = await request(`${base}${path}-2`, { method: 'POST', body: Buffer.alloc(12 * 1024 * 1024), headers: { authorization: basic(ANA), 'content-type': 'application/pdf' }, dispatcher });
+  await big.body.dump();
+  assert.is(big.statusCode, 413);
+});
+
+t.run();
