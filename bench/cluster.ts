@@ -1,5 +1,5 @@
 // The bench-only launcher: a node:cluster primary forking WORKERS processes that share
-// one port, each running either Thalamus (server/worker.ts startHttpServer, default
+// one port, each running either Thalamus (server/http-server.ts startHttpServer, default
 // configuration, logs discarded) or the baseline. Prints one JSON line
 // `{"ready": true, "pids": [...]}` once every worker listens; SIGTERM stops all.
 //   node dist-bench/bench/cluster.js thalamus|baseline   (built by bench/launch.ts)

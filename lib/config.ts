@@ -1,12 +1,13 @@
 // Configuration: etc/thalamus.cfg in upstream's `KEY = VALUE` syntax, each key
 // overridable by the environment variable THALAMUS_<KEY>. One typed object.
 import { readFileSync, existsSync } from 'node:fs';
-import { dirname, resolve, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { argon2Weakness } from './auth/argon2-params.js';
 import { parseNetwork } from './http/client.js';
 import { parseDatabaseUrl, DatabaseUrlError } from './db/hosts.js';
+import { ROOT } from './root.js';
+import { ConfigError, convert, everyItem, outOfBounds, outOfRelation, parseConfigLines, type KeySpec } from './config-values.js';
 
 export interface Config {
   /** PostgreSQL connection string (POSTGRESQL_URI or DATABASE_URL); empty: embedded PostgreSQL. Several hosts with target_session_attrs=read-write: the writable one is found, again after a failover (lib/db/target.ts). */
@@ -69,8 +70,8 @@ export interface Config {
   listingStallMs: number;
   /** Milliseconds a listing's client may read nothing before its socket is destroyed. */
   listingIdleTimeout: number;
-  /** Target size of one batch of a listing (characters of JSON text; a batch stops past twice this). */
-  listingBatchBytes: number;
+  /** Target size of one batch of a listing, in characters of JSON text (a batch stops past twice this): LISTING_BATCH_CHARS, formerly LISTING_BATCH_BYTES. */
+  listingBatchChars: number;
   /** argon2id memory per hash in KiB (OWASP minimum: 19456 with 2 iterations). */
   argon2MemoryKib: number;
   /** argon2id iterations. */
@@ -163,86 +164,99 @@ export interface Config {
   file: string;
 }
 
-type Kind = 'string' | 'int' | 'bool' | 'size' | 'listen' | 'list' | 'path' | 'level' | 'regex';
+const HOST_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i;
 
-interface KeySpec { kind: Kind; field: keyof Config; default: string }
+/** The message of a connection string that names no usable database target. */
+function databaseUrlProblem(url: unknown): string | undefined {
+  try {
+    parseDatabaseUrl(url as string);
+    return undefined;
+  } catch (err) {
+    if (err instanceof DatabaseUrlError) return err.message;
+    throw err;
+  }
+}
 
-/** Every key the file may hold; defaults are written as they would be in the file. */
-const KEYS: Record<string, KeySpec> = {
-  POSTGRESQL_URI: { kind: 'string', field: 'postgresqlUri', default: '' },
-  READ_DATABASE_URL: { kind: 'string', field: 'readDatabaseUrl', default: '' },
-  READ_MAX_LAG: { kind: 'int', field: 'readMaxLag', default: '5' },
+/** Every key the file may hold, with its bounds; defaults are written as they would be in the file. */
+const KEYS: Record<string, KeySpec<keyof Config>> = {
+  POSTGRESQL_URI: { kind: 'string', field: 'postgresqlUri', default: '', check: databaseUrlProblem },
+  READ_DATABASE_URL: { kind: 'string', field: 'readDatabaseUrl', default: '', check: databaseUrlProblem },
+  READ_MAX_LAG: { kind: 'int', field: 'readMaxLag', default: '5', min: 1, unit: 'seconds' },
   ACL: { kind: 'path', field: 'acl', default: 'etc/roles.cfg' },
   SECRET_KEY: { kind: 'string', field: 'secretKey', default: '' },
   LISTEN: { kind: 'listen', field: 'listen', default: '127.0.0.1:8080' },
   PROCESSES: { kind: 'int', field: 'processes', default: '0' },
-  BODY_LIMIT: { kind: 'size', field: 'bodyLimit', default: '1MiB' },
-  DOCUMENT_LIMIT: { kind: 'size', field: 'documentLimit', default: '10MiB' },
-  UPLOAD_CONCURRENCY: { kind: 'int', field: 'uploadConcurrency', default: '4' },
-  DOCUMENT_QUOTA_BYTES: { kind: 'size', field: 'documentQuotaBytes', default: '1GiB' },
+  BODY_LIMIT: { kind: 'size', field: 'bodyLimit', default: '1MiB', min: 1024, unit: 'bytes' },
+  DOCUMENT_LIMIT: { kind: 'size', field: 'documentLimit', default: '10MiB', min: 1024, unit: 'bytes' },
+  UPLOAD_CONCURRENCY: { kind: 'int', field: 'uploadConcurrency', default: '4', min: 1 },
+  DOCUMENT_QUOTA_BYTES: { kind: 'size', field: 'documentQuotaBytes', default: '1GiB', unit: 'bytes' },
   DOCUMENT_QUOTA_COUNT: { kind: 'int', field: 'documentQuotaCount', default: '10000' },
-  LISTING_SHAPE: { kind: 'string', field: 'listingShape', default: 'rows' },
+  LISTING_SHAPE: { kind: 'string', field: 'listingShape', default: 'rows', oneOf: ['rows', 'objects'] },
   SINGLE_ROUND_TRIP: { kind: 'bool', field: 'singleRoundTrip', default: 'True' },
-  LEGACY_ROW_ARRAYS: { kind: 'bool', field: 'legacyRowArrays', default: 'False' },
+  LEGACY_ROW_ARRAYS: { kind: 'bool', field: 'legacyRowArrays', default: 'False', deprecated: true },
   CORS_ORIGINS: { kind: 'list', field: 'corsOrigins', default: '*' },
   LOG_LEVEL: { kind: 'level', field: 'logLevel', default: 'info' },
   DATA_DIR: { kind: 'path', field: 'dataDir', default: 'var' },
   POOL_SIZE: { kind: 'int', field: 'poolSize', default: '10' },
-  PAGE_LIMIT_MAX: { kind: 'int', field: 'pageLimitMax', default: '1000' },
-  LISTING_TIMEOUT: { kind: 'int', field: 'listingTimeout', default: '600000' },
-  LISTINGS_PER_WORKER: { kind: 'int', field: 'listingsPerWorker', default: '32' },
-  LISTINGS_PER_ACCOUNT: { kind: 'int', field: 'listingsPerAccount', default: '4' },
-  LISTINGS_PER_ADDRESS: { kind: 'int', field: 'listingsPerAddress', default: '16' },
+  PAGE_LIMIT_MAX: { kind: 'int', field: 'pageLimitMax', default: '1000', min: 1 },
+  LISTING_TIMEOUT: { kind: 'int', field: 'listingTimeout', default: '600000', unit: 'ms' },
+  LISTINGS_PER_WORKER: { kind: 'int', field: 'listingsPerWorker', default: '32', min: 1 },
+  LISTINGS_PER_ACCOUNT: { kind: 'int', field: 'listingsPerAccount', default: '4', min: 1 },
+  LISTINGS_PER_ADDRESS: { kind: 'int', field: 'listingsPerAddress', default: '16', min: 1 },
   LISTING_RESERVE: { kind: 'int', field: 'listingReserve', default: '3' },
-  LISTING_QUEUE_TIMEOUT: { kind: 'int', field: 'listingQueueTimeout', default: '10000' },
-  LISTING_STALL_MS: { kind: 'int', field: 'listingStallMs', default: '500' },
-  LISTING_IDLE_TIMEOUT: { kind: 'int', field: 'listingIdleTimeout', default: '60000' },
-  LISTING_BATCH_BYTES: { kind: 'size', field: 'listingBatchBytes', default: '256KiB' },
-  ARGON2_MEMORY_KIB: { kind: 'int', field: 'argon2MemoryKib', default: '19456' },
+  LISTING_QUEUE_TIMEOUT: { kind: 'int', field: 'listingQueueTimeout', default: '10000', min: 1, unit: 'ms' },
+  LISTING_STALL_MS: { kind: 'int', field: 'listingStallMs', default: '500', unit: 'ms' },
+  LISTING_IDLE_TIMEOUT: { kind: 'int', field: 'listingIdleTimeout', default: '60000', unit: 'ms', longerThan: 'LISTING_STALL_MS' },
+  LISTING_BATCH_CHARS: { kind: 'size', field: 'listingBatchChars', default: '256KiB', min: 1, unit: 'characters', renamedFrom: 'LISTING_BATCH_BYTES' },
+  ARGON2_MEMORY_KIB: { kind: 'int', field: 'argon2MemoryKib', default: '19456', unit: 'KiB' },
   ARGON2_TIME_COST: { kind: 'int', field: 'argon2TimeCost', default: '2' },
   ARGON2_PARALLELISM: { kind: 'int', field: 'argon2Parallelism', default: '1' },
-  PASSWORD_HASH: { kind: 'string', field: 'passwordHash', default: 'argon2id' },
-  BCRYPT_COST_MIN: { kind: 'int', field: 'bcryptCostMin', default: '10' },
-  BCRYPT_COST_MAX: { kind: 'int', field: 'bcryptCostMax', default: '14' },
-  ARGON2_MAX_MEMORY_KIB: { kind: 'int', field: 'argon2MaxMemoryKib', default: '65536' },
-  ARGON2_MAX_TIME_COST: { kind: 'int', field: 'argon2MaxTimeCost', default: '10' },
-  ARGON2_MAX_PARALLELISM: { kind: 'int', field: 'argon2MaxParallelism', default: '4' },
-  PASSWORD_MIN_LENGTH: { kind: 'int', field: 'passwordMinLength', default: '8' },
+  PASSWORD_HASH: { kind: 'string', field: 'passwordHash', default: 'argon2id', oneOf: ['argon2id', 'bcrypt'] },
+  BCRYPT_COST_MIN: { kind: 'int', field: 'bcryptCostMin', default: '10', min: 4, max: 31 },
+  BCRYPT_COST_MAX: { kind: 'int', field: 'bcryptCostMax', default: '14', min: 4, max: 31, atLeast: 'BCRYPT_COST_MIN' },
+  ARGON2_MAX_MEMORY_KIB: { kind: 'int', field: 'argon2MaxMemoryKib', default: '65536', unit: 'KiB', atLeast: 'ARGON2_MEMORY_KIB' },
+  ARGON2_MAX_TIME_COST: { kind: 'int', field: 'argon2MaxTimeCost', default: '10', atLeast: 'ARGON2_TIME_COST' },
+  ARGON2_MAX_PARALLELISM: { kind: 'int', field: 'argon2MaxParallelism', default: '4', atLeast: 'ARGON2_PARALLELISM' },
+  PASSWORD_MIN_LENGTH: { kind: 'int', field: 'passwordMinLength', default: '8', min: 1, max: 256, unit: 'characters' },
   PERSON_ID_PATTERN: { kind: 'regex', field: 'personIdPattern', default: '^[A-Za-z0-9._-]{1,128}$' },
   RECORD_ID_PATTERN: { kind: 'regex', field: 'recordIdPattern', default: '^[A-Za-z0-9._-]{1,128}$' },
-  LOCKOUT_PAIR_FAILURES: { kind: 'int', field: 'lockoutPairFailures', default: '10' },
-  LOCKOUT_ACCOUNT_FAILURES: { kind: 'int', field: 'lockoutAccountFailures', default: '100' },
-  LOCKOUT_ADDRESS_FAILURES: { kind: 'int', field: 'lockoutAddressFailures', default: '200' },
-  LOCKOUT_WINDOW: { kind: 'int', field: 'lockoutWindow', default: '900' },
-  LOCKOUT_IPV6_PREFIX: { kind: 'int', field: 'lockoutIpv6Prefix', default: '56' },
-  LOCKOUT_KNOWN_ADDRESS_DAYS: { kind: 'int', field: 'lockoutKnownAddressDays', default: '30' },
-  TRUSTED_PROXIES: { kind: 'list', field: 'trustedProxies', default: '127.0.0.1 ::1' },
-  AUDIT_RETENTION_DAYS: { kind: 'int', field: 'auditRetentionDays', default: '2190' },
+  LOCKOUT_PAIR_FAILURES: { kind: 'int', field: 'lockoutPairFailures', default: '10', min: 1 },
+  LOCKOUT_ACCOUNT_FAILURES: { kind: 'int', field: 'lockoutAccountFailures', default: '100', min: 1 },
+  LOCKOUT_ADDRESS_FAILURES: { kind: 'int', field: 'lockoutAddressFailures', default: '200', min: 1 },
+  LOCKOUT_WINDOW: { kind: 'int', field: 'lockoutWindow', default: '900', min: 1, unit: 'seconds' },
+  LOCKOUT_IPV6_PREFIX: { kind: 'int', field: 'lockoutIpv6Prefix', default: '56', min: 32, max: 64 },
+  LOCKOUT_KNOWN_ADDRESS_DAYS: { kind: 'int', field: 'lockoutKnownAddressDays', default: '30', unit: 'days' },
+  TRUSTED_PROXIES: { kind: 'list', field: 'trustedProxies', default: '127.0.0.1 ::1', check: everyItem((p) => parseNetwork(p) !== undefined, 'an address or CIDR range') },
+  AUDIT_RETENTION_DAYS: { kind: 'int', field: 'auditRetentionDays', default: '2190', unit: 'days' },
   ADMIN_LISTEN: { kind: 'listen', field: 'adminListen', default: '127.0.0.1:9191' },
-  SHUTDOWN_TIMEOUT: { kind: 'int', field: 'shutdownTimeout', default: '10000' },
+  SHUTDOWN_TIMEOUT: { kind: 'int', field: 'shutdownTimeout', default: '10000', unit: 'ms' },
   TLS_CERT: { kind: 'path', field: 'tlsCert', default: '' },
   TLS_KEY: { kind: 'path', field: 'tlsKey', default: '' },
   DEBUG: { kind: 'bool', field: 'debug', default: 'False' },
-  CHANGES_RETENTION_DAYS: { kind: 'int', field: 'changesRetentionDays', default: '90' },
-  CHANGES_HEARTBEAT_MS: { kind: 'int', field: 'changesHeartbeatMs', default: '15000' },
-  CHANGES_LIMIT_MAX: { kind: 'int', field: 'changesLimitMax', default: '1000' },
-  CHANGES_LONGPOLL_MAX_MS: { kind: 'int', field: 'changesLongpollMaxMs', default: '300000' },
-  CHANGES_SSE_BUFFER: { kind: 'size', field: 'changesSseBuffer', default: '256KiB' },
+  CHANGES_RETENTION_DAYS: { kind: 'int', field: 'changesRetentionDays', default: '90', unit: 'days' },
+  CHANGES_HEARTBEAT_MS: { kind: 'int', field: 'changesHeartbeatMs', default: '15000', min: 100, unit: 'ms' },
+  CHANGES_LIMIT_MAX: { kind: 'int', field: 'changesLimitMax', default: '1000', min: 1 },
+  CHANGES_LONGPOLL_MAX_MS: { kind: 'int', field: 'changesLongpollMaxMs', default: '300000', unit: 'ms' },
+  CHANGES_SSE_BUFFER: { kind: 'size', field: 'changesSseBuffer', default: '256KiB', min: 1024, unit: 'bytes' },
   CHANGES_MAX_STREAMS: { kind: 'int', field: 'changesMaxStreams', default: '10000' },
-  CHANGES_STREAMS_PER_ACCOUNT: { kind: 'int', field: 'changesStreamsPerAccount', default: '100' },
-  CHANGES_STREAMS_PER_ADDRESS: { kind: 'int', field: 'changesStreamsPerAddress', default: '1000' },
-  CHANGES_STREAM_MAX_SECONDS: { kind: 'int', field: 'changesStreamMaxSeconds', default: '3600' },
-  CHANGES_PAGE_BYTES: { kind: 'size', field: 'changesPageBytes', default: '1MiB' },
-  SUBSCRIPTION_BATCH: { kind: 'int', field: 'subscriptionBatch', default: '100' },
-  SUBSCRIPTION_TIMEOUT_MS: { kind: 'int', field: 'subscriptionTimeoutMs', default: '10000' },
-  SUBSCRIPTION_RETRY_MIN_MS: { kind: 'int', field: 'subscriptionRetryMinMs', default: '1000' },
-  SUBSCRIPTION_RETRY_MAX_MS: { kind: 'int', field: 'subscriptionRetryMaxMs', default: '300000' },
-  SUBSCRIPTION_PAUSE_AFTER: { kind: 'int', field: 'subscriptionPauseAfter', default: '86400' },
+  CHANGES_STREAMS_PER_ACCOUNT: { kind: 'int', field: 'changesStreamsPerAccount', default: '100', min: 1 },
+  CHANGES_STREAMS_PER_ADDRESS: { kind: 'int', field: 'changesStreamsPerAddress', default: '1000', min: 1 },
+  CHANGES_STREAM_MAX_SECONDS: { kind: 'int', field: 'changesStreamMaxSeconds', default: '3600', unit: 'seconds' },
+  CHANGES_PAGE_BYTES: { kind: 'size', field: 'changesPageBytes', default: '1MiB', min: 4096, unit: 'bytes' },
+  SUBSCRIPTION_BATCH: { kind: 'int', field: 'subscriptionBatch', default: '100', min: 1 },
+  SUBSCRIPTION_TIMEOUT_MS: { kind: 'int', field: 'subscriptionTimeoutMs', default: '10000', min: 100, unit: 'ms' },
+  SUBSCRIPTION_RETRY_MIN_MS: { kind: 'int', field: 'subscriptionRetryMinMs', default: '1000', min: 10, unit: 'ms', atMost: 'SUBSCRIPTION_RETRY_MAX_MS' },
+  SUBSCRIPTION_RETRY_MAX_MS: { kind: 'int', field: 'subscriptionRetryMaxMs', default: '300000', unit: 'ms' },
+  SUBSCRIPTION_PAUSE_AFTER: { kind: 'int', field: 'subscriptionPauseAfter', default: '86400', unit: 'seconds' },
   SUBSCRIPTION_ALLOW_HTTP: { kind: 'bool', field: 'subscriptionAllowHttp', default: 'False' },
-  SUBSCRIPTION_ALLOW_HOSTS: { kind: 'list', field: 'subscriptionAllowHosts', default: '' },
-  SUBSCRIPTION_CONCURRENCY: { kind: 'int', field: 'subscriptionConcurrency', default: '32' },
-  SUBSCRIPTION_MAX_PER_OWNER: { kind: 'int', field: 'subscriptionMaxPerOwner', default: '20' },
+  SUBSCRIPTION_ALLOW_HOSTS: { kind: 'list', field: 'subscriptionAllowHosts', default: '', check: everyItem((h) => parseNetwork(h) !== undefined || HOST_NAME.test(h), 'a host name, an address or a CIDR range') },
+  SUBSCRIPTION_CONCURRENCY: { kind: 'int', field: 'subscriptionConcurrency', default: '32', min: 1 },
+  SUBSCRIPTION_MAX_PER_OWNER: { kind: 'int', field: 'subscriptionMaxPerOwner', default: '20', min: 1 },
 };
+
+/** Former names of keys, still read: the name a file or THALAMUS_<NAME> may use -> the key it sets. */
+const RENAMED: Record<string, string> = Object.fromEntries(
+  Object.entries(KEYS).filter(([, spec]) => spec.renamedFrom).map(([key, spec]) => [spec.renamedFrom!, key]));
 
 /** Environment variables read for a key after THALAMUS_<KEY>, as other PostgreSQL tools name them. */
 const ALIASES: Record<string, string[]> = { POSTGRESQL_URI: ['DATABASE_URL', 'POSTGRESQL_URI'], READ_DATABASE_URL: ['READ_DATABASE_URL'] };
@@ -250,91 +264,12 @@ const ALIASES: Record<string, string[]> = { POSTGRESQL_URI: ['DATABASE_URL', 'PO
 /** Every key a configuration file may hold, in the order they are documented. */
 export const CONFIG_KEY_NAMES: readonly string[] = Object.keys(KEYS);
 
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-/** The project root: the folder holding package.json, found from this module. */
-export const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
-
-function findRoot(dir: string): string {
-  for (let d = dir; ; d = dirname(d)) {
-    if (existsSync(join(d, 'package.json'))) return d;
-    if (dirname(d) === d) return dir;
-  }
-}
-
-export class ConfigError extends Error {}
-
-/** Turns one raw value into its typed form, or says what is wrong with it. */
-function convert(spec: KeySpec, raw: string, base: string): unknown {
-  switch (spec.kind) {
-    case 'string': return raw;
-    case 'path': return raw === '' ? '' : resolve(base, raw);
-    case 'int': {
-      if (!/^\d+$/.test(raw)) throw new Error(`expected a whole number, got ${JSON.stringify(raw)}`);
-      return Number(raw);
-    }
-    case 'bool': {
-      if (/^(true|yes|on|1)$/i.test(raw)) return true;
-      if (/^(false|no|off|0)$/i.test(raw)) return false;
-      throw new Error(`expected True or False, got ${JSON.stringify(raw)}`);
-    }
-    case 'size': {
-      const m = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(raw);
-      if (!m) throw new Error(`expected a size such as 1048576 or "1MiB", got ${JSON.stringify(raw)}`);
-      const unit = (m[2] ?? 'b').toLowerCase()[0];
-      return Number(m[1]) * ({ b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[unit!]!;
-    }
-    case 'listen': {
-      const m = /^(?:\[?([^\]]*?)\]?:)?(\d{1,5})$/.exec(raw);
-      const port = m ? Number(m[2]) : -1;
-      if (!m || port > 65535) throw new Error(`expected HOST:PORT, got ${JSON.stringify(raw)}`);
-      return { host: m[1] || '127.0.0.1', port };
-    }
-    case 'list': return raw.split(/[\s,]+/).filter(Boolean);
-    case 'regex': {
-      try {
-        return new RegExp(raw);
-      } catch (err) {
-        throw new Error(`not a valid regular expression: ${(err as Error).message}`);
-      }
-    }
-    case 'level': {
-      if (!LEVELS.includes(raw)) throw new Error(`expected one of ${LEVELS.join(', ')}, got ${JSON.stringify(raw)}`);
-      return raw;
-    }
-  }
-}
-
-/**
- * Reads a `KEY = VALUE` literal as upstream's Python config holds it: quoted string,
- * number, True/False, each optionally followed by a `# comment` (which may hold quotes).
- */
-function literal(text: string): string {
-  const q = /^(["'])((?:\\.|(?!\1)[^\\])*)\1\s*(#.*)?$/.exec(text);
-  if (q) return q[2]!.replace(/\\(["'\\])/g, '$1');
-  const bare = text.replace(/\s*#.*$/, '');
-  if (/^-?\d+(\.\d+)?$/.test(bare) || /^(True|False)$/.test(bare)) return bare;
-  throw new Error(`expected a quoted string, a number, True or False, got ${text}`);
-}
+/** The project root (lib/root.ts), exported here too for the callers that read the configuration. */
+export { ROOT, ConfigError };
 
 /** Parses the text of a configuration file into raw values; errors name file and line. */
 export function parseConfigText(text: string, file: string): Map<string, { value: string; line: number }> {
-  const out = new Map<string, { value: string; line: number }>();
-  text.split(/\r?\n/).forEach((source, i) => {
-    const line = source.replace(/^\s+|\s+$/g, '');
-    if (line === '' || line.startsWith('#')) return;
-    const where = `${file}:${i + 1}`;
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (!m) throw new ConfigError(`${where}: expected KEY = VALUE`);
-    const key = m[1]!;
-    if (!(key in KEYS)) throw new ConfigError(`${where}: unknown key ${key}`);
-    try {
-      out.set(key, { value: literal(m[2]!), line: i + 1 });
-    } catch (err) {
-      throw new ConfigError(`${where}: ${key}: ${(err as Error).message}`);
-    }
-  });
-  return out;
+  return parseConfigLines(text, file, (key) => key in KEYS || key in RENAMED);
 }
 
 /** The default location of the configuration file. */
@@ -354,90 +289,94 @@ export function loadConfig(file = defaultConfigFile(), env: NodeJS.ProcessEnv = 
 /** Where each key's value came from: `file:line`, `environment variable NAME` or `default of KEY`. */
 export type ConfigSources = Map<string, string>;
 
-/** The keys a configuration file may hold, in the order of the documentation, with the Config field each sets. */
-export function configKeys(): Array<{ key: string; field: keyof Config }> {
-  return Object.entries(KEYS).map(([key, spec]) => ({ key, field: spec.field }));
+/** A key a configuration file may hold, as its row declares it. */
+export interface ConfigKey {
+  key: string;
+  /** The Config field it sets. */
+  field: keyof Config;
+  /** As written in the file. */
+  default: string;
+  /** Deprecated: read into another key, with a warning. */
+  deprecated: boolean;
+  /** Its former name, still read with a warning. */
+  renamedFrom?: string;
+}
+
+/** The keys a configuration file may hold, in the order of the documentation. */
+export function configKeys(): ConfigKey[] {
+  return Object.entries(KEYS).map(([key, spec]) => ({ key, field: spec.field, default: spec.default, deprecated: spec.deprecated === true, renamedFrom: spec.renamedFrom }));
+}
+
+/**
+ * The raw value of `key` and where it came from: the environment over the file over the
+ * default, and at each level a key's current name over its former one (`ignored` then
+ * says where the former one was given).
+ */
+function rawValue(key: string, spec: KeySpec, fromFile: Map<string, { value: string; line: number }>, file: string, env: NodeJS.ProcessEnv) {
+  const names = spec.renamedFrom ? [spec.renamedFrom, key] : [key];
+  // Every place the key was given, in rising precedence: the last one is the value.
+  const hits: Array<{ raw: string; where: string; name: string }> = [];
+  for (const name of names) {
+    const inFile = fromFile.get(name);
+    if (inFile) hits.push({ raw: inFile.value, where: `${file}:${inFile.line}`, name });
+  }
+  for (const name of names) {
+    const variable = [`THALAMUS_${name}`, ...(ALIASES[name] ?? [])].find((v) => env[v] !== undefined);
+    if (variable) hits.push({ raw: env[variable]!, where: `environment variable ${variable}`, name });
+  }
+  const found = hits.at(-1);
+  if (!found) return { raw: spec.default, where: `default of ${key}`, name: key, given: false, ignored: undefined };
+  const ignored = found.name === key ? hits.find((h) => h.name !== key)?.where : undefined;
+  return { ...found, given: true, ignored };
 }
 
 /** loadConfig, also telling where each value came from (`thalamus config check`). */
 export function loadConfigWithSources(file = defaultConfigFile(), env: NodeJS.ProcessEnv = process.env): { config: Config; sources: ConfigSources } {
   const fromFile = existsSync(file) ? parseConfigText(readFileSync(file, 'utf8'), file) : new Map();
-  const base = ROOT;
-  const config = { file: existsSync(file) ? file : '' } as Record<string, unknown>;
+  const config: Record<string, unknown> = { file: existsSync(file) ? file : '' };
   const origin = new Map<string, string>();
+  const deprecations: string[] = [];
+  /** The name each value was given under, for the messages: a former name is named as the operator wrote it. */
+  const spelled = new Map<string, string>();
   for (const [key, spec] of Object.entries(KEYS)) {
-    let raw = spec.default;
-    let where = `default of ${key}`;
-    const inFile = fromFile.get(key);
-    if (inFile) { raw = inFile.value; where = `${file}:${inFile.line}`; }
-    const variable = [`THALAMUS_${key}`, ...(ALIASES[key] ?? [])].find((v) => env[v] !== undefined);
-    if (variable) { raw = env[variable]!; where = `environment variable ${variable}`; }
+    const { raw, where, name, given, ignored } = rawValue(key, spec, fromFile, file, env);
     origin.set(key, where);
-    if (key === 'DATA_DIR') config.dataDirGiven = Boolean(inFile || variable);
+    spelled.set(key, name);
+    if (name !== key) deprecations.push(`${where}: ${name} is deprecated, renamed ${key}; read as ${key}`);
+    if (ignored) deprecations.push(`${ignored}: ${spec.renamedFrom} is deprecated and ignored: ${key} is set`);
+    if (key === 'DATA_DIR') config.dataDirGiven = given;
+    let value: unknown;
     try {
-      config[spec.field] = convert(spec, raw.trim(), base);
+      value = convert(spec, raw.trim(), ROOT);
     } catch (err) {
-      throw new ConfigError(`${where}: ${key}: ${(err as Error).message}`);
+      throw new ConfigError(`${where}: ${name}: ${(err as Error).message}`);
     }
+    const problem = outOfBounds(spec, value);
+    if (problem) throw new ConfigError(`${where}: ${name}: ${problem}`);
+    config[spec.field] = value;
+  }
+  const valueOf = (key: string) => config[KEYS[key]!.field] as number;
+  const given = (key: string) => !origin.get(key)!.startsWith('default of ');
+  for (const [key, spec] of Object.entries(KEYS)) {
+    const problem = outOfRelation(spec, valueOf(key), valueOf);
+    if (!problem) continue;
+    // Named where the operator's value is: this key's, or the other's when only that one was given.
+    const other = (spec.atLeast ?? spec.atMost ?? spec.longerThan)!;
+    throw new ConfigError(`${origin.get(given(key) || !given(other) ? key : other)}: ${spelled.get(key)}: ${problem}`);
   }
   const c = config as unknown as Config;
-  const range = (key: string, why: string) => new ConfigError(`${origin.get(key)}: ${key}: ${why}`);
-  const given = (key: string) => !origin.get(key)!.startsWith('default of ');
-  c.deprecations = [];
-  if (c.listingShape !== 'rows' && c.listingShape !== 'objects') throw range('LISTING_SHAPE', 'must be rows or objects');
   if (given('LEGACY_ROW_ARRAYS')) {
     const shape = c.legacyRowArrays ? 'rows' : 'objects';
-    c.deprecations.push(given('LISTING_SHAPE')
+    deprecations.unshift(given('LISTING_SHAPE')
       ? `${origin.get('LEGACY_ROW_ARRAYS')}: LEGACY_ROW_ARRAYS is deprecated and ignored: LISTING_SHAPE is set`
       : `${origin.get('LEGACY_ROW_ARRAYS')}: LEGACY_ROW_ARRAYS is deprecated; read as LISTING_SHAPE = ${shape}`);
     if (!given('LISTING_SHAPE')) c.listingShape = shape;
   }
+  c.deprecations = deprecations;
   if (c.processes === 0) c.processes = availableParallelism();
-  if (c.bodyLimit < 1024) throw range('BODY_LIMIT', 'must be at least 1 KiB');
-  if (c.documentLimit < 1024) throw range('DOCUMENT_LIMIT', 'must be at least 1 KiB');
-  if (c.uploadConcurrency < 1) throw range('UPLOAD_CONCURRENCY', 'must be at least 1');
-  if (c.pageLimitMax < 1) throw range('PAGE_LIMIT_MAX', 'must be at least 1');
-  for (const key of ['LISTINGS_PER_WORKER', 'LISTINGS_PER_ACCOUNT', 'LISTINGS_PER_ADDRESS', 'LISTING_QUEUE_TIMEOUT', 'LISTING_BATCH_BYTES'] as const) {
-    if ((c[KEYS[key]!.field] as number) < 1) throw range(key, 'must be at least 1');
-  }
-  if (c.listingIdleTimeout <= c.listingStallMs) throw range('LISTING_IDLE_TIMEOUT', `must be longer than LISTING_STALL_MS (${c.listingStallMs})`);
+  // Bounds of several keys at once, which no one key's row can state.
   const weak = argon2Weakness({ memoryCost: c.argon2MemoryKib, timeCost: c.argon2TimeCost, parallelism: c.argon2Parallelism });
   if (weak) throw new ConfigError(`ARGON2_MEMORY_KIB, ARGON2_TIME_COST, ARGON2_PARALLELISM: ${weak}`);
-  if (c.lockoutPairFailures < 1) throw range('LOCKOUT_PAIR_FAILURES', 'must be at least 1');
-  if (c.lockoutAccountFailures < 1) throw range('LOCKOUT_ACCOUNT_FAILURES', 'must be at least 1');
-  if (c.lockoutAddressFailures < 1) throw range('LOCKOUT_ADDRESS_FAILURES', 'must be at least 1');
-  if (c.lockoutWindow < 1) throw range('LOCKOUT_WINDOW', 'must be at least 1 second');
-  if (c.lockoutIpv6Prefix < 32 || c.lockoutIpv6Prefix > 64) throw range('LOCKOUT_IPV6_PREFIX', 'must be from 32 to 64');
-  const badProxy = c.trustedProxies.find((p) => !parseNetwork(p));
-  if (badProxy !== undefined) throw range('TRUSTED_PROXIES', `${JSON.stringify(badProxy)} is not an address or CIDR range`);
-  if (c.passwordHash !== 'argon2id' && c.passwordHash !== 'bcrypt') throw range('PASSWORD_HASH', 'must be argon2id or bcrypt');
-  if (c.bcryptCostMin < 4 || c.bcryptCostMax > 31 || c.bcryptCostMin > c.bcryptCostMax) throw range('BCRYPT_COST_MAX', 'BCRYPT_COST_MIN and BCRYPT_COST_MAX must satisfy 4 <= min <= max <= 31');
-  if (c.argon2MemoryKib > c.argon2MaxMemoryKib) throw range('ARGON2_MAX_MEMORY_KIB', `must be at least ARGON2_MEMORY_KIB (${c.argon2MemoryKib})`);
-  if (c.argon2TimeCost > c.argon2MaxTimeCost) throw range('ARGON2_MAX_TIME_COST', `must be at least ARGON2_TIME_COST (${c.argon2TimeCost})`);
-  if (c.argon2Parallelism > c.argon2MaxParallelism) throw range('ARGON2_MAX_PARALLELISM', `must be at least ARGON2_PARALLELISM (${c.argon2Parallelism})`);
-  if (c.passwordMinLength < 1 || c.passwordMinLength > 256) throw range('PASSWORD_MIN_LENGTH', 'must be from 1 to 256');
-  if (c.changesHeartbeatMs < 100) throw range('CHANGES_HEARTBEAT_MS', 'must be at least 100');
-  if (c.changesLimitMax < 1) throw range('CHANGES_LIMIT_MAX', 'must be at least 1');
-  if (c.changesSseBuffer < 1024) throw range('CHANGES_SSE_BUFFER', 'must be at least 1 KiB');
-  if (c.changesStreamsPerAccount < 1) throw range('CHANGES_STREAMS_PER_ACCOUNT', 'must be at least 1');
-  if (c.changesStreamsPerAddress < 1) throw range('CHANGES_STREAMS_PER_ADDRESS', 'must be at least 1');
-  if (c.changesPageBytes < 4096) throw range('CHANGES_PAGE_BYTES', 'must be at least 4 KiB');
-  if (c.subscriptionBatch < 1) throw range('SUBSCRIPTION_BATCH', 'must be at least 1');
-  if (c.subscriptionTimeoutMs < 100) throw range('SUBSCRIPTION_TIMEOUT_MS', 'must be at least 100');
-  if (c.subscriptionRetryMinMs < 10 || c.subscriptionRetryMinMs > c.subscriptionRetryMaxMs) throw range('SUBSCRIPTION_RETRY_MIN_MS', 'must be at least 10 and at most SUBSCRIPTION_RETRY_MAX_MS');
-  if (c.subscriptionConcurrency < 1) throw range('SUBSCRIPTION_CONCURRENCY', 'must be at least 1');
-  if (c.subscriptionMaxPerOwner < 1) throw range('SUBSCRIPTION_MAX_PER_OWNER', 'must be at least 1');
-  const badHost = c.subscriptionAllowHosts.find((h) => !parseNetwork(h) && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i.test(h));
-  if (badHost !== undefined) throw range('SUBSCRIPTION_ALLOW_HOSTS', `${JSON.stringify(badHost)} is not a host name, an address or a CIDR range`);
   if (!c.tlsCert !== !c.tlsKey) throw new ConfigError('TLS_CERT and TLS_KEY: set both or neither');
-  if (c.readMaxLag < 1) throw range('READ_MAX_LAG', 'must be at least 1 second');
-  for (const key of ['POSTGRESQL_URI', 'READ_DATABASE_URL'] as const) {
-    try {
-      parseDatabaseUrl(c[KEYS[key]!.field] as string);
-    } catch (err) {
-      if (err instanceof DatabaseUrlError) throw range(key, err.message);
-      throw err;
-    }
-  }
   return { config: c, sources: origin };
 }

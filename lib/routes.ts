@@ -2,6 +2,7 @@
 // the person, how the parameters are checked, what the audit trail records when the
 // request ends, and the handler. `acl: null` is public. HEAD is served by a GET row.
 import type { Method } from './auth/acl.js';
+import type { AclName } from './acl-names.js';
 import type { Config } from './config.js';
 import type { AuditEvent } from './audit/entry.js';
 import type { ResourceContext, Params } from './resources/context.js';
@@ -36,8 +37,8 @@ export interface RouteAudit {
 export interface Route {
   method: Method;
   path: string;
-  /** ACL name checked in roles.cfg, or null for a public route. */
-  acl: string | null;
+  /** ACL name checked in roles.cfg (one of the catalogue's, lib/acl-names.ts), or null for a public route. */
+  acl: AclName | null;
   /** The parameter holding a person id, for the own-id/global rule and PERSON_ID_PATTERN. */
   person?: 'id';
   /** The body: JSON (the default for POST and PATCH), an HTML form, a document upload (lib/http/upload.ts), or none. */

@@ -84,17 +84,17 @@ export function initServices(opts: ServiceOptions): Services {
   const listings = createListingGate({
     perWorker: config.listingsPerWorker, perAccount: config.listingsPerAccount, perAddress: config.listingsPerAddress,
     connections: Math.max(1, config.poolSize - config.listingReserve), queueMs: config.listingQueueTimeout,
-    stallMs: config.listingStallMs, idleMs: config.listingIdleTimeout, batchChars: config.listingBatchBytes,
+    stallMs: config.listingStallMs, idleMs: config.listingIdleTimeout, batchChars: config.listingBatchChars,
   });
   const hub = createHub({ databaseUrl: opts.databaseUrl, log, batch: config.changesLimitMax, pollMs: Math.max(1000, config.changesHeartbeatMs) });
   const services = { pool, reads, passwords, acl, audit, stopPurging, listings, hub, unwatchHosts } as Services;
   services.auth = createAuth({
-    pool, passwords, lockout, timer, acl: () => services.acl, personIdPattern: config.personIdPattern,
+    pool, passwords, lockout, timer, acl, personIdPattern: config.personIdPattern,
     singleRoundTrip: config.singleRoundTrip, standbyInUse: () => reads.stats().inUse, log,
   });
   const destinations = createDestinations({ allowHosts: config.subscriptionAllowHosts, resolve: opts.resolve ?? systemResolver });
   services.deliverer = createDeliverer({
-    databaseUrl: opts.databaseUrl, pool, hub, acl: () => services.acl, log, audit, destinations,
+    databaseUrl: opts.databaseUrl, pool, hub, acl, log, audit, destinations,
     settings: {
       batch: config.subscriptionBatch, timeoutMs: config.subscriptionTimeoutMs, retryMinMs: config.subscriptionRetryMinMs,
       retryMaxMs: config.subscriptionRetryMaxMs, pauseAfterSeconds: config.subscriptionPauseAfter, concurrency: config.subscriptionConcurrency,

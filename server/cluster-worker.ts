@@ -1,4 +1,4 @@
-// A worker process of the cluster: one server (server/worker.ts) on the shared port,
+// A worker process of the cluster: one server (server/http-server.ts) on the shared port,
 // reporting its metrics to the primary and draining when the primary says so.
 import { loadConfig, ConfigError } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';

@@ -15,13 +15,20 @@ import { sdNotify } from './notify.js';
 import { createProbes, ready, demoReadiness } from './readiness.js';
 import { createClusterMetrics } from './cluster-metrics.js';
 import { createSupervisor, type Supervisor } from './supervisor.js';
+import { createRerun } from '../lib/tasks.js';
 
-/** Everything start-up and reload check before a worker is forked; throws a message. */
-function checkConfig(): { config: Config; acl: Acl } {
+/**
+ * Everything start-up and reload check before a worker is forked; throws a message.
+ * `warnings`: what the files hold that changes nothing (deprecated keys, roles.cfg
+ * grants of unknown ACL names or methods), logged rather than refused, so that an
+ * upstream or older file keeps starting; `thalamus config check` refuses the latter.
+ */
+function checkConfig(): { config: Config; acl: Acl; warnings: string[] } {
   const config = loadConfig();
-  const acl = loadAcl(config.acl);
+  const grants: string[] = [];
+  const acl = loadAcl(config.acl, grants);
   loadTls(config);
-  return { config, acl };
+  return { config, acl, warnings: [...config.deprecations, ...grants.map((g) => `${g}: it grants nothing`)] };
 }
 
 const isKnown = (err: unknown) => err instanceof ConfigError || err instanceof AclError || err instanceof TlsError;
@@ -35,9 +42,10 @@ export async function runPrimary(opts: PrimaryOptions = {}): Promise<void> {
   let config: Config;
   let admins: string[];
   let mode: StartMode;
+  let warnings: string[];
   try {
     let acl: Acl;
-    ({ config, acl } = checkConfig());
+    ({ config, acl, warnings } = checkConfig());
     admins = adminRoles(acl);
     mode = startMode(config, { dev: opts.dev ?? false, who: 'server' });
   } catch (err) {
@@ -46,7 +54,7 @@ export async function runPrimary(opts: PrimaryOptions = {}): Promise<void> {
     process.exit(78);
   }
   const log = createLogger(config.logLevel);
-  for (const line of config.deprecations) log.warn(line);
+  for (const line of warnings) log.warn(line);
   for (const line of mode.warnings) log.warn(line);
   if (mode.embedded) log.warn('development start (--dev): an embedded PostgreSQL, with the demo federation when it is empty; never for production');
   // A stop signal while the database is being prepared (initdb, migrations) is acted on
@@ -72,13 +80,12 @@ export async function runPrimary(opts: PrimaryOptions = {}): Promise<void> {
     onCrashLoop: () => void shutdown('crash loop', 1),
   });
 
-  let reloading: Promise<void> | undefined;
-  let reloadAgain = false;
   async function reload(): Promise<void> {
     let next: Config;
+    let warnings: string[];
     try {
       let acl: Acl;
-      ({ config: next, acl } = checkConfig());
+      ({ config: next, acl, warnings } = checkConfig());
       admins = adminRoles(acl);
     } catch (err) {
       if (!isKnown(err)) throw err;
@@ -89,7 +96,7 @@ export async function runPrimary(opts: PrimaryOptions = {}): Promise<void> {
     if (next.postgresqlUri && next.postgresqlUri !== db.url) log.warn('POSTGRESQL_URI changes take effect at the next restart');
     config = next;
     log.level = next.logLevel;
-    for (const line of next.deprecations) log.warn(line);
+    for (const line of warnings) log.warn(line);
     log.info({ processes: next.processes }, 'reloading: replacing workers one at a time');
     try {
       await supervisor.replace(next.processes);
@@ -102,14 +109,9 @@ export async function runPrimary(opts: PrimaryOptions = {}): Promise<void> {
     log.info('reload complete');
     sdNotify(log, '--status=serving (reloaded)');
   }
-  function requestReload(): void {
-    if (stopping) return;
-    if (reloading) { reloadAgain = true; return; }
-    reloading = reload().finally(() => {
-      reloading = undefined;
-      if (reloadAgain) { reloadAgain = false; requestReload(); }
-    });
-  }
+  // A SIGHUP during a reload asks for one more once it ends (the files may have changed again).
+  const reloads = createRerun(reload, { stop: () => stopping });
+  const requestReload = () => { void reloads.request(); };
 
   let admin: Admin | undefined;
   async function shutdown(reason: string, code: number): Promise<void> {

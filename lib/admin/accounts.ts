@@ -45,16 +45,17 @@ export async function deactivate(pool: pg.Pool, source: AuditSource, id: string)
 
 /**
  * Clears the account's lockout: its failures and lock rows from all addresses (scope
- * `account`) and from each address (scope `pair`, keyed `ACCOUNT ADDRESS`). An
+ * `account`) and from each address (scope `pair`, keyed by login_pair_key(), sql/031: the prefix of the
+ * account's keys is its key with an empty address). An
  * address's own count is the address's, not the account's, and stays. Audited even when
  * nothing was there, so the trail shows the request. Returns the failure rows removed.
  */
 export async function unlockAccount(pool: pg.Pool, source: AuditSource, id: string): Promise<number> {
   // starts_with, not LIKE: an id may hold `_`, which LIKE reads as a wildcard.
   const removed = sql`DELETE FROM login_failures WHERE (scope = 'account' AND key = ${id}::text)
-    OR (scope = 'pair' AND starts_with(key, ${id}::text || ' ')) RETURNING 1`;
+    OR (scope = 'pair' AND starts_with(key, login_pair_key(${id}::text, ''))) RETURNING 1`;
   const unlocked = sql`DELETE FROM login_locks WHERE (scope = 'account' AND key = ${id}::text)
-    OR (scope = 'pair' AND starts_with(key, ${id}::text || ' ')) RETURNING 1`;
+    OR (scope = 'pair' AND starts_with(key, login_pair_key(${id}::text, ''))) RETURNING 1`;
   const statement = sql`WITH d AS (${removed}), l AS (${unlocked}),
     a AS (${auditInsert({ ...source, ...event('unlock', id, 200) }, sql`true`)})
     SELECT count(*)::int AS removed FROM d`;

@@ -4,11 +4,10 @@
 // worker runs it; the DELETEs are idempotent.
 import type pg from 'pg';
 import type { Logger } from '../log.js';
+import { schedulePurge } from '../tasks.js';
 
 /** Deletes what is past its time; returns how many rows. */
 export type Purge = () => Promise<number>;
-
-const EVERY_MS = 60 * 60_000;
 
 export async function purgeOnce(pool: pg.Pool, purgeFailures: Purge, retentionDays: number): Promise<{ audit: number; failures: number }> {
   const failures = await purgeFailures();
@@ -20,15 +19,10 @@ export async function purgeOnce(pool: pg.Pool, purgeFailures: Purge, retentionDa
   return { audit, failures };
 }
 
-/** Purges now and then hourly; returns the function that stops it. */
+/** Purges 5 s after start and then hourly (lib/tasks.ts); returns the function that stops it. */
 export function startPurging(pool: pg.Pool, purgeFailures: Purge, retentionDays: number, log: Logger): () => void {
-  const run = () => purgeOnce(pool, purgeFailures, retentionDays).then(
+  return schedulePurge(() => purgeOnce(pool, purgeFailures, retentionDays).then(
     (n) => { if (n.audit || n.failures) log.info(n, 'purged old audit rows and failed logins'); },
     (err) => log.warn({ err }, 'purge failed; will retry'),
-  );
-  const first = setTimeout(run, 5_000);
-  const timer = setInterval(run, EVERY_MS);
-  first.unref();
-  timer.unref();
-  return () => { clearTimeout(first); clearInterval(timer); };
+  ), 5_000);
 }

@@ -1,9 +1,10 @@
 // The roles file (upstream's etc/roles.cfg): a JSON list of
 // {"role", "permissions": {"GET": [...], "POST": [...], "PATCH": [...], "DELETE": [...], "global": "True"}}.
 import { readFileSync } from 'node:fs';
+import { ACL_METHODS, isAclName, type AclName } from '../acl-names.js';
 
-export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
-const METHODS: Method[] = ['GET', 'POST', 'PATCH', 'DELETE'];
+export type Method = typeof ACL_METHODS[number];
+const METHODS: readonly Method[] = ACL_METHODS;
 
 export interface RolePermissions { methods: Record<Method, Set<string>>; global: boolean }
 export type Acl = Map<string, RolePermissions>;
@@ -16,8 +17,29 @@ function isGlobal(value: unknown, where: string): boolean {
   throw new AclError(`${where}: "global" must be "True", "False" or a boolean`);
 }
 
-/** Validates and indexes the parsed roles file. */
-export function parseAcl(value: unknown, file = 'roles.cfg'): Acl {
+/**
+ * What in a role's permissions grants nothing: a key other than the methods and
+ * `global`, or a name no route checks (lib/acl-names.ts). Each names the file,
+ * the role and the name.
+ */
+function unknownGrants(perms: Record<string, unknown>, where: string): string[] {
+  const problems: string[] = [];
+  for (const key of Object.keys(perms)) {
+    if (key !== 'global' && !(METHODS as readonly string[]).includes(key)) problems.push(`${where}: unknown method ${JSON.stringify(key)} (roles.cfg lists names under ${METHODS.join(', ')})`);
+  }
+  for (const m of METHODS) {
+    for (const name of (perms[m] ?? []) as string[]) if (!isAclName(name)) problems.push(`${where}: ${m} names an unknown ACL name ${JSON.stringify(name)}`);
+  }
+  return problems;
+}
+
+/**
+ * Validates and indexes the parsed roles file. What grants nothing (an unknown method
+ * or ACL name) is not an error here, so upstream's files and older ones keep loading:
+ * it is pushed to `problems` when given (`thalamus config check` refuses it, a start
+ * logs it).
+ */
+export function parseAcl(value: unknown, file = 'roles.cfg', problems?: string[]): Acl {
   if (!Array.isArray(value)) throw new AclError(`${file}: expected a JSON list of roles`);
   const acl: Acl = new Map();
   value.forEach((entry, i) => {
@@ -32,6 +54,7 @@ export function parseAcl(value: unknown, file = 'roles.cfg'): Acl {
       methods[m] = new Set(names);
     }
     acl.set(entry.role, { methods, global: isGlobal(perms.global, `${where} (${entry.role})`) });
+    problems?.push(...unknownGrants(perms, `${file}: role ${JSON.stringify(entry.role)}`));
   });
   return acl;
 }
@@ -45,7 +68,8 @@ function jsonErrorLine(text: string, message: string): string {
   return ` (line ${line}, column ${before.length - before.lastIndexOf('\n')})`;
 }
 
-export function loadAcl(file: string): Acl {
+/** Reads and parses the roles file; what grants nothing goes to `problems` when given (parseAcl). */
+export function loadAcl(file: string, problems?: string[]): Acl {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -58,7 +82,7 @@ export function loadAcl(file: string): Acl {
   } catch (err) {
     throw new AclError(`${file}: not valid JSON${jsonErrorLine(text, (err as Error).message)}: ${(err as Error).message}`);
   }
-  return parseAcl(value, file);
+  return parseAcl(value, file, problems);
 }
 
 /**
@@ -104,11 +128,11 @@ export interface Authority {
   /** May grant `role` (holds every right it gives). */
   mayGrant(role: string): boolean;
   /** The grant of another ACL name, as aclGrant answers it (the change feed asks per kind of record). */
-  grantFor(method: Method, name: string, personId?: string): { global: boolean } | undefined;
+  grantFor(method: Method, name: AclName, personId?: string): { global: boolean } | undefined;
 }
 
 /** The ACL name of account administration (roles, `active`, others' passwords, pre-made hashes). */
-export const ADMINISTER = 'roles';
+export const ADMINISTER: AclName = 'roles';
 
 export function authorityOf(acl: Acl, roles: readonly string[], method: Method, grant: { global: boolean }, personId: string | undefined, self: string): Authority {
   return {

@@ -60,8 +60,8 @@ export interface AuthOptions {
   passwords: Passwords;
   lockout: Lockout;
   timer: FailureTimer;
-  /** The current roles file; a function so a reload can swap it. */
-  acl: () => Acl;
+  /** The roles file, read once per worker: a reload replaces the workers. */
+  acl: Acl;
   /** PERSON_ID_PATTERN: an account id outside it never logs in. */
   personIdPattern: RegExp;
   /** SINGLE_ROUND_TRIP: whether a principal verified before may be answered in one round trip. */

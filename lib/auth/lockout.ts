@@ -69,7 +69,7 @@ export function lockoutAddress(address: string, prefix: number): string {
 export function lockedForSql(account: Sql, address: Sql): Sql {
   // max() of no rows is NULL (GREATEST would turn that into a number).
   return sql`(SELECT ceil(extract(epoch FROM max(until) - now()))::int FROM login_locks
-    WHERE ((scope, key) IN (('pair', ${account} || ' ' || ${address}), ('address', ${address}))
+    WHERE ((scope, key) IN (('pair', login_pair_key(${account}, ${address})), ('address', ${address}))
       OR (scope = 'account' AND key = ${account} AND NOT EXISTS (SELECT 1 FROM login_known k
         WHERE k.account = ${account} AND k.address = ${address} AND k.until > now())))
     AND until > now())`;

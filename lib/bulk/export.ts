@@ -136,7 +136,8 @@ export async function exportNdjson(pool: pg.Pool, out: Writable, opts: ExportOpt
 /**
  * The audit row of an export made outside a request (the CLI), written before the first
  * line leaves: an export cut short has still left its trace. (Requests to GET /export
- * are audited as every request is, lib/audit/requests.ts.)
+ * are audited when they end, as every read is: the route's `audit` in lib/routes.ts,
+ * written by lib/audit/log.ts.)
  */
 export async function auditExport(pool: pg.Pool, source: AuditSource, kinds: readonly BulkKind[]): Promise<void> {
   const statement = auditInsert({ ...source, action: 'export', recordId: null, person: null, status: 200, detail: { kinds } }, sql`true`);

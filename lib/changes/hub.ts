@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { newClient } from '../db/target.js';
 import type { Logger } from '../log.js';
 import { headSeq, readAfter, type ChangeRow } from './reader.js';
+import { createRerun } from '../tasks.js';
 
 export interface LiveBatch {
   /** Consecutive rows of the log, in seq order. */
@@ -75,8 +76,6 @@ export function createHub(opts: HubOptions): Hub {
   let client: pg.Client | undefined;
   let head = 0;
   let known = false;
-  let reading = false;
-  let again = false;
   let closed = false;
   let retryMs = RETRY_MIN_MS;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -96,29 +95,24 @@ export function createHub(opts: HubOptions): Hub {
     }
   };
 
-  async function read(): Promise<void> {
-    if (reading) { again = true; return; }
+  /** Reads every row after the head; asked while it reads, it reads again after a pause(). */
+  async function readRows(): Promise<void> {
     const c = client;
     if (!c || !known) return;
-    reading = true;
     try {
-      do {
-        if (again) await pause();
-        again = false;
-        for (;;) {
-          const rows = await readAfter(c, head, opts.batch);
-          if (!rows.length || closed) break;
-          head = rows[rows.length - 1]!.seq;
-          emit(rows);
-          if (rows.length < opts.batch) break;
-        }
-      } while (again && !closed);
+      for (;;) {
+        const rows = await readAfter(c, head, opts.batch);
+        if (!rows.length || closed) break;
+        head = rows[rows.length - 1]!.seq;
+        emit(rows);
+        if (rows.length < opts.batch) break;
+      }
     } catch (err) {
       if (!closed) { opts.log.warn({ err }, 'reading the change log failed; reconnecting'); lost(c); }
-    } finally {
-      reading = false;
     }
   }
+  const reader = createRerun(readRows, { stop: () => closed, pause });
+  const read = () => { void reader.request(); };
 
   /** The wait between reads under a stream of commits; wake() ends it. */
   function pause(): Promise<void> {
@@ -145,7 +139,7 @@ export function createHub(opts: HubOptions): Hub {
     const c = newClient(opts.databaseUrl, { application_name: 'thalamus-listen' });
     c.on('error', () => lost(c));
     c.on('end', () => lost(c));
-    c.on('notification', () => void read());
+    c.on('notification', read);
     client = c;
     try {
       await c.connect();
@@ -155,7 +149,7 @@ export function createHub(opts: HubOptions): Hub {
       if (!known) { head = await headSeq(c); known = true; }
       retryMs = RETRY_MIN_MS;
       markReady();
-      await read();
+      read();
     } catch (err) {
       if (!closed) opts.log.warn({ err }, 'the change listener could not connect; retrying');
       lost(c);
@@ -163,7 +157,7 @@ export function createHub(opts: HubOptions): Hub {
   }
 
   void connect();
-  const poll = setInterval(() => void read(), opts.pollMs);
+  const poll = setInterval(read, opts.pollMs);
   poll.unref();
 
   return {
@@ -176,7 +170,7 @@ export function createHub(opts: HubOptions): Hub {
       return () => { followers.delete(f); };
     },
     size: () => followers.size,
-    poke: () => { wake(); void read(); },
+    poke: () => { wake(); read(); },
     ready,
     async close() {
       if (closed) return;

@@ -4,6 +4,7 @@
 // document's metadata (never its bytes), a domiciliary unit, an institution, each as
 // its own route serves it.
 import { BY_FEED, KIND_ROWS, ownerColumn, type FeedKind } from '../kinds/registry.js';
+import type { AclName } from '../acl-names.js';
 
 export type Kind = FeedKind;
 
@@ -14,9 +15,9 @@ export interface KindSpec {
    * GET ACL name whose global grant shows every change of this kind: the listing
    * right, since the feed enumerates records as a listing does.
    */
-  all: string;
+  all: AclName;
   /** GET ACL name whose grant for the principal's own id shows their own changes; null: no person. */
-  own: string | null;
+  own: AclName | null;
 }
 
 export const KIND_SPECS = Object.fromEntries(KIND_ROWS.map((k) => [k.feed, { all: k.acl.list, own: k.acl.own }])) as Record<Kind, KindSpec>;

@@ -3,8 +3,8 @@
 // kept so that a `since` below it answers 410 instead of silently missing rows.
 import type pg from 'pg';
 import type { Logger } from '../log.js';
+import { schedulePurge } from '../tasks.js';
 
-const EVERY_MS = 60 * 60_000;
 const FIRST_MS = 7_000;
 
 /** Purges rows older than `days` days; returns how many went. */
@@ -17,13 +17,8 @@ export async function purgeChanges(pool: pg.Pool, days: number): Promise<number>
 /** Purges soon after start and then hourly; returns the function that stops it. 0 days keeps every row. */
 export function startChangesPurging(pool: pg.Pool, days: number, log: Logger): () => void {
   if (days < 1) return () => undefined;
-  const run = () => purgeChanges(pool, days).then(
+  return schedulePurge(() => purgeChanges(pool, days).then(
     (n) => { if (n) log.info({ removed: n, days }, 'purged old change rows'); },
     (err) => log.warn({ err }, 'change log purge failed; will retry'),
-  );
-  const first = setTimeout(run, FIRST_MS);
-  const timer = setInterval(run, EVERY_MS);
-  first.unref();
-  timer.unref();
-  return () => { clearTimeout(first); clearInterval(timer); };
+  ), FIRST_MS);
 }

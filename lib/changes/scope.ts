@@ -8,10 +8,11 @@
 // The same rule serves GET /changes and the subscriptions (with the owner's roles).
 import sql, { join, type Sql } from 'sql-template-tag';
 import type { Method } from '../auth/acl.js';
+import type { AclName } from '../acl-names.js';
 import { KINDS, KIND_SPECS, type Kind } from './kinds.js';
 
 /** The grant of `name` for `method` (about `personId`, if any), as lib/auth/acl.ts aclGrant answers. */
-export type GrantFor = (method: Method, name: string, personId?: string) => { global: boolean } | undefined;
+export type GrantFor = (method: Method, name: AclName, personId?: string) => { global: boolean } | undefined;
 
 export interface Scope {
   /** The principal's own person id. */
@@ -22,7 +23,7 @@ export interface Scope {
   own: Kind[];
 }
 
-export const CHANGES_ACL = 'changes';
+export const CHANGES_ACL: AclName = 'changes';
 
 export function scopeOf(grantFor: GrantFor, self: string): Scope {
   const feed = grantFor('GET', CHANGES_ACL);

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { ROOT } from '../config.js';
+import { ROOT } from '../root.js';
 import { checkout } from './pool.js';
 
 const SQL_DIR = join(ROOT, 'sql');

@@ -2,9 +2,9 @@
 // once, one account at most half of them, so that no client (however many connections
 // it opens) can make a worker hold more than a stated bound. A request waiting for its
 // turn is not read (TCP holds its bytes back); after `queueMs` it is answered 503 with
-// Retry-After. Two are used (lib/app.ts): uploads (UPLOAD_CONCURRENCY; each about three
-// times its size at the peak: the bytes, and their copy in the protocol message to
-// PostgreSQL) and large JSON or form bodies (LARGE_BODIES, over LARGE_BODY bytes or of
+// Retry-After. Two are used (lib/app.ts): uploads (UPLOAD_CONCURRENCY; each about twice
+// its size at the peak: the one buffer of its bytes, and their copy in the protocol
+// message to PostgreSQL) and large JSON or form bodies (LARGE_BODIES, over LARGE_BODY bytes or of
 // unknown length; smaller ones pass at once, a few hundred of them being bounded anyway).
 import { Gate, type Release } from './gate.js';
 import type { HttpError } from './errors.js';

@@ -1,5 +1,7 @@
 // The one catalogue of errors a client can receive. Each has a status and a stable
-// code; lib/http/reply.ts turns a thrown HttpError into `{"error", "code"}`.
+// code, and its body() is `{"error", "code"}`. The request handler's one error path
+// (lib/app.ts) answers whatever a request throws with one of these: a PostgreSQL error
+// through fromPgError below, anything else 500 INTERNAL with no detail.
 
 import { classifyDbError } from '../db/errors.js';
 

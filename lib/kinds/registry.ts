@@ -8,6 +8,7 @@
 // (sql/020_changes.sql, 022_bulk_changes.sql); test/kinds.test.ts checks them against
 // these rows. docs/architecture.md says how to add a kind.
 import { DOCUMENT_VALUES, PERSON_VALUES, type KeyRule, type ValueRule } from './rules.js';
+import type { AclName } from '../acl-names.js';
 
 export interface KindRow {
   /** The NDJSON `kind` of the export and import, and its name in messages. */
@@ -36,7 +37,7 @@ export interface KindRow {
    * kind in the feed), one record (`one`), and the GET name whose grant for one's own id
    * shows one's own changes (`own`; null: no person, only a global grant shows them).
    */
-  acl: { list: string; one: string; own: string | null };
+  acl: { list: AclName; one: AclName; own: AclName | null };
   /** What the record's own id must be: a person id, a new record id (RECORD_ID_PATTERN, NFKC), or any id. */
   id: 'person' | 'record' | 'any';
   /** SQL of one record's JSON text, as its routes and the feed's include_docs serve it. */

@@ -20,6 +20,7 @@ import { ownerFilter } from './owner.js';
 import { createPoster } from './webhook.js';
 import type { Destinations } from './destination.js';
 import { openLockConnection } from './locks.js';
+import { createRerun, type Rerun } from '../tasks.js';
 
 export interface DeliverySettings {
   batch: number;
@@ -37,7 +38,8 @@ export interface DelivererOptions {
   databaseUrl: string;
   pool: pg.Pool;
   hub: Hub;
-  acl: () => Acl;
+  /** The roles file, as the worker read it. */
+  acl: Acl;
   log: Logger;
   audit?: AuditLog;
   settings: DeliverySettings;
@@ -62,7 +64,8 @@ export interface Deliverer {
 const SCAN_MS = 2000;
 const SOON_MS = 50;
 
-interface Held { running: boolean; again: boolean; timer?: NodeJS.Timeout }
+/** A subscription this worker holds: its delivery loop, run again when asked while it runs. */
+interface Held { delivery: Rerun; timer?: NodeJS.Timeout }
 
 type Step = 'more' | 'done';
 
@@ -73,8 +76,6 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
   const loops = new Set<Promise<void>>();
   const poster = createPoster(opts.destinations);
   let closed = false;
-  let scanning = false;
-  let rescan = false;
   /** The last scan left due subscriptions unheld for want of room: a new batch looks again. */
   let crowded = false;
   /** ...and some of them behind: a held one that finishes its run makes room for them. */
@@ -107,24 +108,27 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     h.timer = setTimeout(() => run(id), Math.max(10, ms));
   }
 
-  /** Runs the delivery loop of a held subscription, once more if asked while it runs. */
-  function run(id: number): void {
-    const h = held.get(id);
-    if (!h || closed) return;
-    if (h.running) { h.again = true; return; }
-    h.running = true;
-    const loop = (async () => {
-      do {
-        h.again = false;
+  /** Takes `id` as held: its delivery loop runs while this worker holds it, once more if asked while it runs. */
+  function hold(id: number): void {
+    const h: Held = {
+      delivery: createRerun(async () => {
         try {
           while (!closed && held.get(id) === h && (await deliverOnce(id)) === 'more');
         } catch (err) {
           if (!closed) { log.warn({ err, subscription: id }, 'delivery failed; retrying'); later(id, settings.retryMinMs); }
         }
-      } while (h.again && !closed && held.get(id) === h);
-      h.running = false;
-      if (waitingTurns > 0) scanSoon();
-    })();
+      }, {
+        stop: () => closed || held.get(id) !== h,
+        idle: () => { if (waitingTurns > 0) scanSoon(); },
+      }),
+    };
+    held.set(id, h);
+  }
+
+  /** Runs the delivery loop of a held subscription, once more if asked while it runs. */
+  function run(id: number): void {
+    const loop = held.get(id)?.delivery.request();
+    if (!loop || loops.has(loop)) return;
     loops.add(loop);
     void loop.finally(() => loops.delete(loop));
   }
@@ -138,7 +142,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     const sub = await loadSubscription(pool, id);
     if (!sub || sub.state === 'paused') { release(id); return 'done'; }
     if (sub.dueInMs > 0) { later(id, sub.dueInMs); return 'done'; }
-    const filter = ownerFilter(opts.acl(), sub);
+    const filter = ownerFilter(opts.acl, sub);
     if (!filter) { await writer((db) => pause(db, id, 'OWNER_NOT_ALLOWED: the owner may no longer follow these changes')); release(id); return 'done'; }
     let page;
     try {
@@ -190,7 +194,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
   async function scanOnce(): Promise<number> {
     const due = await dueSubscriptions(pool, 1000);
     const listed = new Set(due.map((d) => d.id));
-    for (const id of held.keys()) if (!listed.has(id) && !held.get(id)!.running) release(id);
+    for (const id of held.keys()) if (!listed.has(id) && !held.get(id)!.delivery.running) release(id);
     let waiting = 0;
     crowded = false;
     const dueHeld: number[] = [];
@@ -203,7 +207,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
       if (await tryLock(id)) {
         // The hub reads slowly while this worker holds none: from now on it is waited on.
         if (!held.size) opts.hub.poke();
-        held.set(id, { running: false, again: false });
+        hold(id);
         run(id);
       }
     }
@@ -213,10 +217,10 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     let freed = 0;
     for (const [id, h] of [...held]) {
       if (waiting <= 0) break;
-      if (!h.running && !dueHeld.includes(id)) { release(id); waiting--; freed++; }
+      if (!h.delivery.running && !dueHeld.includes(id)) { release(id); waiting--; freed++; }
     }
     for (const id of dueHeld) {
-      if (waiting > 0 && !held.get(id)?.running) { release(id); waiting--; freed++; } else run(id);
+      if (waiting > 0 && !held.get(id)?.delivery.running) { release(id); waiting--; freed++; } else run(id);
     }
     waitingTurns = waiting;
     return freed;
@@ -228,25 +232,19 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     soon = setTimeout(() => { soon = undefined; scan(); }, SOON_MS);
   }
 
-  function scan(): void {
-    if (closed) return;
-    if (scanning) { rescan = true; return; }
-    scanning = true;
-    void (async () => {
-      let refilled = false;
-      do {
-        rescan = false;
-        try {
-          // Slots let go for waiting subscriptions are given to them now (once per scan),
-          // in the scan's order, rather than at the next scan.
-          if ((await scanOnce()) > 0 && !refilled) { refilled = true; rescan = true; }
-        } catch (err) {
-          if (!closed) log.warn({ err }, 'looking for due subscriptions failed');
-        }
-      } while (rescan && !closed);
-      scanning = false;
-    })();
-  }
+  /** Whether the scan in progress let slots go: its one extra scan gives them to those waiting. */
+  let refilled = false;
+  const scans = createRerun(async () => {
+    try {
+      // Slots let go for waiting subscriptions are given to them now (once per scan),
+      // in the scan's order, rather than at the next scan.
+      if ((await scanOnce()) > 0 && !refilled) { refilled = true; void scans.request(); }
+    } catch (err) {
+      if (!closed) log.warn({ err }, 'looking for due subscriptions failed');
+    }
+  }, { stop: () => closed, idle: () => { refilled = false; } });
+  /** Looks for due subscriptions now, or once more after the scan in progress. */
+  const scan = () => { void scans.request(); };
 
   const unfollow = opts.hub.follow({ batch: () => { for (const id of held.keys()) run(id); if (crowded) scan(); }, end: () => undefined, idle: () => held.size === 0 });
   const timer = setInterval(scan, opts.scanMs ?? SCAN_MS);

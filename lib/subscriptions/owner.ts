@@ -3,10 +3,11 @@
 // an owner who lost `subscriptions`, `changes`, a kind asked for, or their login
 // (deleted, deactivated) gets nothing more pushed.
 import { aclGrant, ADMINISTER, type Acl, type Authority } from '../auth/acl.js';
+import type { AclName } from '../acl-names.js';
 import { refusal, scopeOf, type Filter } from '../changes/scope.js';
 import type { Subscription } from './progress.js';
 
-export const SUBSCRIPTIONS_ACL = 'subscriptions';
+export const SUBSCRIPTIONS_ACL: AclName = 'subscriptions';
 
 /**
  * Whether a request reaches every account's subscriptions, not only its principal's.
@@ -22,7 +23,7 @@ export function reachesEveryOwner(authority: Authority): boolean {
 export function ownerFilter(acl: Acl, sub: Pick<Subscription, 'owner' | 'ownerRoles' | 'kinds' | 'person'>): Filter | undefined {
   const roles = sub.ownerRoles;
   if (!roles) return undefined;
-  const grantFor = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', name: string, personId?: string) => aclGrant(acl, roles, method, name, personId, sub.owner);
+  const grantFor = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', name: AclName, personId?: string) => aclGrant(acl, roles, method, name, personId, sub.owner);
   if (!grantFor('POST', SUBSCRIPTIONS_ACL)) return undefined;
   const filter: Filter = { scope: scopeOf(grantFor, sub.owner), kinds: sub.kinds ?? undefined, person: sub.person ?? undefined };
   if (refusal(filter) || (!filter.scope.all.length && !filter.scope.own.length)) return undefined;

@@ -9,16 +9,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../lib/config.js';
 import { Command, CommanderError } from 'commander';
-import type { Logger } from '../../lib/log.js';
 import { runClusterWorker } from '../cluster-worker.js';
 import { CliError, EXIT } from './errors.js';
 import { createCliLogger } from './log.js';
+import type { Globals } from './runtime.js';
 import { registerServer } from './commands/server.js';
 import { registerConfig } from './commands/config.js';
 import { registerUser } from './commands/user.js';
 import { registerBulk } from './commands/bulk.js';
-
-export interface Globals { log: Logger; verbose: boolean; dev: boolean }
 
 function buildProgram(): { program: Command; globals: () => Globals } {
   const program = new Command('thalamus')

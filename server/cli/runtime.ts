@@ -27,9 +27,10 @@ export function readConfig(): Config {
   return config;
 }
 
-export function readAcl(config: Config): Acl {
+/** The roles file; with `problems`, what grants nothing (unknown ACL names or methods) goes there (lib/auth/acl.ts). */
+export function readAcl(config: Config, problems?: string[]): Acl {
   try {
-    return loadAcl(config.acl);
+    return loadAcl(config.acl, problems);
   } catch (err) {
     if (err instanceof AclError) throw new CliError(`configuration error: ${err.message}`, EXIT.config);
     throw err;
@@ -53,6 +54,9 @@ export interface DatabaseOptions {
 
 /** What the global options say: where to log, and whether --dev allows the embedded PostgreSQL. */
 export interface CommandContext { log: Logger; dev: boolean }
+
+/** The global options every command reads: main.ts parses them and imports the commands, so the type lives here. */
+export interface Globals extends CommandContext { verbose: boolean }
 
 /**
  * Runs `fn` with a pool on the configured database (or, with --dev outside production,

@@ -8,8 +8,16 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT as PROJECT } from '../../lib/config.js';
-import { parseAcl } from '../../lib/auth/acl.js';
+import { ROOT as PROJECT, loadConfig } from '../../lib/config.js';
+import { ADMINISTER, aclAllows, loadAcl, parseAcl } from '../../lib/auth/acl.js';
+import { ACL_NAMES, isAclName } from '../../lib/acl-names.js';
+import { apiRoutes, type Route } from '../../lib/routes.js';
+import { passwordPages } from '../../lib/pages/password.js';
+import { createCsrf } from '../../lib/pages/csrf.js';
+import { changesRoutes } from '../../lib/changes/handlers.js';
+import { KIND_SPECS } from '../../lib/changes/kinds.js';
+import { subscriptionRoutes } from '../../lib/subscriptions/handlers.js';
+import { createDestinations, systemResolver } from '../../lib/subscriptions/destination.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { call, ANA, CAMERON, ROOT, type Account } from '../helpers/http.js';
 import { dumpRows } from '../helpers/rows.js';
@@ -191,3 +199,54 @@ t('the matrix changed no row', async () => {
 });
 
 t.run();
+
+// The catalogue of ACL names (lib/acl-names.ts), as lib/http/errors.ts is of errors.
+const names = suite('acl names');
+
+/** Every route the server registers, as openapi.test.ts builds them. */
+function allRoutes(): Route[] {
+  return [
+    ...apiRoutes(passwordPages(createCsrf('a secret of the test, long enough')), loadConfig(undefined, {})),
+    ...changesRoutes({ pool: undefined as never, reads: undefined as never, hub: undefined as never, settings: undefined as never }),
+    ...subscriptionRoutes({ allowHttp: false, maxPerOwner: 20, destinations: createDestinations({ allowHosts: [], resolve: systemResolver }), wake: () => undefined }),
+  ];
+}
+
+names('every name a route or a rule checks is in the catalogue, and every name of the catalogue is checked somewhere', () => {
+  const used = new Set<string>([ADMINISTER]);
+  for (const r of allRoutes()) if (r.acl !== null) used.add(r.acl);
+  for (const spec of Object.values(KIND_SPECS)) { used.add(spec.all); if (spec.own) used.add(spec.own); }
+  assert.equal([...used].filter((n) => !isAclName(n)), [], 'names not in the catalogue');
+  assert.equal(Object.keys(ACL_NAMES).filter((n) => !used.has(n)), [], 'names of the catalogue nothing checks');
+  // The matrix above covers each route's name.
+  for (const c of CASES) assert.ok(isAclName(c.acl), c.acl);
+});
+
+names('the shipped etc/roles.cfg and a file with upstream\'s names and shape grant nothing unknown', () => {
+  const problems: string[] = [];
+  loadAcl(join(PROJECT, 'etc', 'roles.cfg'), problems);
+  parseAcl([
+    { role: 'end_user', permissions: { GET: ['login', 'person', 'book', 'page', 'password'], POST: ['page', 'password'], PATCH: ['person', 'page'], DELETE: [], global: 'False' } },
+    { role: 'health_professional', permissions: { GET: ['login', 'people', 'person', 'book', 'page'], POST: ['person', 'page'], PATCH: ['person', 'page'], DELETE: [], global: 'True' } },
+    { role: 'root', permissions: { GET: ['login', 'people', 'person', 'book', 'page', 'password'], POST: ['person', 'page', 'password'], PATCH: ['person', 'page'], DELETE: ['person', 'page'], global: 'True' } },
+  ], 'upstream-roles.cfg', problems);
+  assert.equal(problems, []);
+});
+
+names('an unknown method or ACL name is reported with the file, the role and the name; it still loads, granting nothing', () => {
+  const problems: string[] = [];
+  const acl = parseAcl([
+    { role: 'node', permissions: { GET: ['login', 'pepole'], PUT: ['person'], global: 'True' } },
+    { role: 'clerk', permissions: { GET: ['person'], POST: ['Person'], get: ['book'], global: 'False' } },
+  ], '/etc/thalamus/roles.cfg', problems);
+  assert.equal(problems, [
+    '/etc/thalamus/roles.cfg: role "node": unknown method "PUT" (roles.cfg lists names under GET, POST, PATCH, DELETE)',
+    '/etc/thalamus/roles.cfg: role "node": GET names an unknown ACL name "pepole"',
+    '/etc/thalamus/roles.cfg: role "clerk": unknown method "get" (roles.cfg lists names under GET, POST, PATCH, DELETE)',
+    '/etc/thalamus/roles.cfg: role "clerk": POST names an unknown ACL name "Person"',
+  ]);
+  assert.equal([...acl.keys()], ['node', 'clerk']);
+  assert.not.ok(aclAllows(acl, ['node'], 'GET', 'people', undefined, 'X'), 'a misspelt name grants nothing');
+});
+
+names.run();

@@ -10,7 +10,9 @@ import { call, ANA, CAMERON, ROOT, type Account } from '../helpers/http.js';
 import { startHttpServer } from '../../server/http-server.js';
 import { createLogger } from '../../lib/log.js';
 import { lockoutAddress } from '../../lib/auth/lockout.js';
-import { loadConfig } from '../../lib/config.js';
+import { loadConfig, ROOT as PROJECT } from '../../lib/config.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const wrong = (user: string, n = 0): Account => ({ user, password: `wrong-password-${n}` });
 const from = (address: string) => ({ 'x-forwarded-for': address });
@@ -81,6 +83,25 @@ pair('every worker and instance on the database sees the same count', async () =
   } finally {
     await w.close(1000);
   }
+});
+
+pair('the pair key is spelled once, by login_pair_key() (sql/031): the rows and locks use it, nothing else spells it', async () => {
+  const locks = await s.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM login_locks WHERE scope = 'pair' AND key = login_pair_key($1, '198.51.100.10')`, [ANA.user]);
+  assert.is(locks.rows[0]!.n, 1);
+  const failures = await s.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM login_failures WHERE scope = 'pair' AND key = login_pair_key($1, '198.51.100.10')`, [ANA.user]);
+  assert.is(failures.rows[0]!.n, 10);
+  // The live definitions of the functions that write pair rows call it.
+  const defs = await s.db.pool.query<{ name: string; calls: boolean }>(
+    `SELECT proname AS name, prosrc LIKE '%login_pair_key(p_account, p_address)%' AS calls FROM pg_proc WHERE proname IN ('login_reserve', 'login_fail') ORDER BY 1`);
+  assert.equal(defs.rows, [{ name: 'login_fail', calls: true }, { name: 'login_reserve', calls: true }]);
+  // No module of lib/ concatenates an account and an address itself.
+  const spelled: string[] = [];
+  for (const dir of ['auth', 'admin']) {
+    for (const f of readdirSync(join(PROJECT, 'lib', dir)).filter((n) => n.endsWith('.ts'))) {
+      if (/\|\|\s*' '/.test(readFileSync(join(PROJECT, 'lib', dir, f), 'utf8'))) spelled.push(`lib/${dir}/${f}`);
+    }
+  }
+  assert.equal(spelled, []);
 });
 
 pair('IPv6 clients are counted by their /56 (LOCKOUT_IPV6_PREFIX), or /64', async () => {

@@ -124,7 +124,7 @@ rss('the worker\'s peak RSS stays within the bound of docs/speed.md', async () =
   // docs/speed.md: each listing holds at most two batches (one read, one written), each
   // at most 2 x LISTING_BATCH_BYTES + the largest row, three times over (the rows, the
   // joined text, the socket's copy).
-  const batch = 2 * config.listingBatchBytes + largestRow;
+  const batch = 2 * config.listingBatchChars + largestRow;
   const bound = readers.length * 2 * 3 * batch;
   const growth = peak - before;
   process.stdout.write(`  [memory] book ${(Number(rows[0]!.total) / MiB).toFixed(0)} MiB (largest page ${(largestRow / MiB).toFixed(2)} MiB); six readers that never read: worker RSS ${(before / MiB).toFixed(0)} MiB before, peak ${(peak / MiB).toFixed(0)} MiB, growth ${(growth / MiB).toFixed(1)} MiB (bound ${(bound / MiB).toFixed(1)} MiB)\n`);

@@ -4,10 +4,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, loadConfigWithSources, parseConfigText, ConfigError, ROOT, CONFIG_KEY_NAMES } from '../../lib/config.js';
+import { loadConfig, loadConfigWithSources, parseConfigText, configKeys, ConfigError, ROOT, CONFIG_KEY_NAMES } from '../../lib/config.js';
 import { runCli } from '../helpers/cli.js';
 
 const t = suite('config');
@@ -50,6 +50,68 @@ t('the shipped etc/thalamus.cfg loads, with the documented defaults', () => {
   assert.is(c.logLevel, 'info');
   assert.is(c.dataDir, join(ROOT, 'var'));
   assert.is(c.dataDirGiven, false, 'the default, which a root start may move out of a private home folder');
+});
+
+t('etc/thalamus.cfg documents every key: a `KEY = value` line, or `# KEY = value` with the default; a deprecated one named in a comment', () => {
+  const text = readFileSync(join(ROOT, 'etc', 'thalamus.cfg'), 'utf8');
+  const lines = text.split('\n');
+  // Examples rather than defaults: the default is empty (no TLS).
+  const examples = new Set(['TLS_CERT', 'TLS_KEY']);
+  const missing: string[] = [];
+  const wrongDefault: string[] = [];
+  for (const { key, default: value, deprecated, renamedFrom } of configKeys()) {
+    if (renamedFrom && !text.includes(renamedFrom)) missing.push(`${renamedFrom} (the former name of ${key})`);
+    if (deprecated) { if (!text.includes(key)) missing.push(key); continue; }
+    const line = lines.find((l) => new RegExp(`^(# )?${key} = `).test(l));
+    if (!line) { missing.push(key); continue; }
+    if (!line.startsWith('#') || examples.has(key)) continue;
+    // A commented line shows the default: read alone, it gives what no line gives.
+    const field = configKeys().find((k) => k.key === key)!.field;
+    const shown = loadConfig(cfg(line.slice(2)), {})[field];
+    const byDefault = loadConfig(join(dir, 'none.cfg'), {})[field];
+    if (JSON.stringify(shown) !== JSON.stringify(byDefault) || String(shown) !== String(byDefault)) wrongDefault.push(`${line} (default ${value})`);
+  }
+  assert.equal(missing, [], 'keys etc/thalamus.cfg does not document');
+  assert.equal(wrongDefault, [], 'commented lines that are not the default');
+  for (const line of lines.filter((l) => /^(# )?[A-Z][A-Z0-9_]+ = /.test(l))) {
+    const key = line.replace(/^# /, '').split(' ')[0]!;
+    assert.ok(CONFIG_KEY_NAMES.includes(key), `${key}: documented, but no key`);
+  }
+});
+
+t('LISTING_BATCH_CHARS, formerly LISTING_BATCH_BYTES: the old name is still read, with a warning naming the new one', () => {
+  const old = cfg('\nLISTING_BATCH_BYTES = "32KiB"\n');
+  const c = loadConfig(old, {});
+  assert.is(c.listingBatchChars, 32 * 1024);
+  assert.equal(c.deprecations, [`${old}:2: LISTING_BATCH_BYTES is deprecated, renamed LISTING_BATCH_CHARS; read as LISTING_BATCH_CHARS`]);
+  const both = cfg('LISTING_BATCH_BYTES = "32KiB"\nLISTING_BATCH_CHARS = 1000\n');
+  assert.equal([loadConfig(both, {}).listingBatchChars, loadConfig(both, {}).deprecations],
+    [1000, [`${both}:1: LISTING_BATCH_BYTES is deprecated and ignored: LISTING_BATCH_CHARS is set`]]);
+  assert.is(loadConfig(old, { THALAMUS_LISTING_BATCH_CHARS: '16KiB' }).listingBatchChars, 16 * 1024, 'the environment over the file');
+  assert.is(loadConfig(cfg('LISTING_BATCH_CHARS = 1000\n'), { THALAMUS_LISTING_BATCH_BYTES: '2000' }).listingBatchChars, 2000, 'the former name in the environment over the file');
+  assert.is(configError(() => loadConfig(old, { THALAMUS_LISTING_BATCH_BYTES: '0' })),
+    'environment variable THALAMUS_LISTING_BATCH_BYTES: LISTING_BATCH_BYTES: must be at least 1 character', 'named as the operator wrote it');
+  assert.equal(loadConfig(join(ROOT, 'etc', 'thalamus.cfg'), {}).deprecations, [], 'the shipped file uses the new name');
+});
+
+t('bounds are declared with each key: the messages say the bound, its unit, or the other key', () => {
+  const none = join(dir, 'none.cfg');
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ THALAMUS_DOCUMENT_LIMIT: '1000' }, 'environment variable THALAMUS_DOCUMENT_LIMIT: DOCUMENT_LIMIT: must be at least 1 KiB'],
+    [{ THALAMUS_CHANGES_PAGE_BYTES: '4095' }, 'environment variable THALAMUS_CHANGES_PAGE_BYTES: CHANGES_PAGE_BYTES: must be at least 4 KiB'],
+    [{ THALAMUS_LOCKOUT_WINDOW: '0' }, 'environment variable THALAMUS_LOCKOUT_WINDOW: LOCKOUT_WINDOW: must be at least 1 second'],
+    [{ THALAMUS_CHANGES_HEARTBEAT_MS: '99' }, 'environment variable THALAMUS_CHANGES_HEARTBEAT_MS: CHANGES_HEARTBEAT_MS: must be at least 100 ms'],
+    [{ THALAMUS_PASSWORD_MIN_LENGTH: '257' }, 'environment variable THALAMUS_PASSWORD_MIN_LENGTH: PASSWORD_MIN_LENGTH: must be from 1 to 256 characters'],
+    [{ THALAMUS_BCRYPT_COST_MAX: '32' }, 'environment variable THALAMUS_BCRYPT_COST_MAX: BCRYPT_COST_MAX: must be from 4 to 31'],
+    [{ THALAMUS_PASSWORD_HASH: 'md5' }, 'environment variable THALAMUS_PASSWORD_HASH: PASSWORD_HASH: must be argon2id or bcrypt'],
+    [{ THALAMUS_TRUSTED_PROXIES: '127.0.0.1 proxy' }, 'environment variable THALAMUS_TRUSTED_PROXIES: TRUSTED_PROXIES: "proxy" is not an address or CIDR range'],
+    // A relation is named where the operator's value is, whichever of the two keys it was given to.
+    [{ THALAMUS_BCRYPT_COST_MIN: '15' }, 'environment variable THALAMUS_BCRYPT_COST_MIN: BCRYPT_COST_MAX: must be at least BCRYPT_COST_MIN (15)'],
+    [{ THALAMUS_SUBSCRIPTION_RETRY_MAX_MS: '500' }, 'environment variable THALAMUS_SUBSCRIPTION_RETRY_MAX_MS: SUBSCRIPTION_RETRY_MIN_MS: must be at most SUBSCRIPTION_RETRY_MAX_MS (500)'],
+    [{ THALAMUS_ARGON2_MAX_TIME_COST: '1' }, 'environment variable THALAMUS_ARGON2_MAX_TIME_COST: ARGON2_MAX_TIME_COST: must be at least ARGON2_TIME_COST (2)'],
+  ];
+  for (const [env, message] of cases) assert.is(configError(() => loadConfig(none, env)), message);
+  assert.is(loadConfig(none, { THALAMUS_BCRYPT_COST_MIN: '4', THALAMUS_BCRYPT_COST_MAX: '31' }).bcryptCostMax, 31, 'the bounds themselves accepted');
 });
 
 t('DATA_DIR given in the file or the environment is marked as given', () => {
@@ -228,6 +290,15 @@ t('thalamus config check prints every value with its source, and never a secret'
   assert.not.match(out + r.stderr, /hunter2|correct-horse/);
 });
 
+t('thalamus config check warns of a deprecated key, as a start does, and reads it under its new name', async () => {
+  const file = cfg('# site\nLISTING_BATCH_BYTES = "64KiB"\n');
+  const r = await runCli(['config', 'check'], { env: { THALAMUS_CONFIG: file } });
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stderr, `thalamus: warning: ${file}:2: LISTING_BATCH_BYTES is deprecated, renamed LISTING_BATCH_CHARS; read as LISTING_BATCH_CHARS\n`);
+  assert.match(r.stdout, new RegExp(`\nLISTING_BATCH_CHARS +65536 +${file.replace(/[.]/g, '\\.')}:2\n`));
+  assert.not.match(r.stdout, /LISTING_BATCH_BYTES/);
+});
+
 t('thalamus config check: exit 78 naming the file and line of a bad thalamus.cfg or roles.cfg', async () => {
   const bad = cfg('LOG_LEVEL = "info"\nPROCESSES = "two"\n');
   const r = await runCli(['config', 'check'], { env: { THALAMUS_CONFIG: bad } });
@@ -239,6 +310,46 @@ t('thalamus config check: exit 78 naming the file and line of a bad thalamus.cfg
   const a = await runCli(['config', 'check'], { env: { THALAMUS_CONFIG: cfg(`ACL = "${roles}"\n`) } });
   assert.is(a.code, 78);
   assert.match(a.stderr, new RegExp(`^thalamus: configuration error: ${roles.replace(/[.]/g, '\\.')}: not valid JSON \\(line 3, column \\d+\\): `));
+});
+
+t('thalamus config check: exit 78 naming the file, the role and the name of an unknown ACL name or method in roles.cfg', async () => {
+  const roles = join(dir, 'typo-roles.cfg');
+  writeFileSync(roles, JSON.stringify([
+    { role: 'end_user', permissions: { GET: ['login', 'person'], global: 'False' } },
+    { role: 'node', permissions: { GET: ['login', 'pepole'], PUT: ['person'], global: 'True' } },
+  ]));
+  const r = await runCli(['config', 'check'], { env: { THALAMUS_CONFIG: cfg(`ACL = "${roles}"\n`) } });
+  assert.is(r.code, 78);
+  assert.is(r.stdout, '');
+  assert.is(r.stderr, [
+    `thalamus: configuration error: ${roles}: role "node": unknown method "PUT" (roles.cfg lists names under GET, POST, PATCH, DELETE)`,
+    `thalamus: configuration error: ${roles}: role "node": GET names an unknown ACL name "pepole"`,
+    '',
+  ].join('\n'));
+});
+
+t('a start with such a roles.cfg warns of each, naming file, role and name, and goes on (upstream and older files keep starting)', async () => {
+  const roles = join(dir, 'typo-start-roles.cfg');
+  writeFileSync(roles, JSON.stringify([{ role: 'node', permissions: { GET: ['login', 'pepole'], global: 'True' } }]));
+  // The warnings come before the database is opened: one that answers nothing is enough.
+  const file = cfg(`ACL = "${roles}"\nLISTING_BATCH_BYTES = "64KiB"\nPOSTGRESQL_URI = "postgresql://thalamus@127.0.0.1:1/none"\n`);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, THALAMUS_CONFIG: file }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const closed = new Promise((r) => child.once('close', r));
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => { out += chunk; });
+  child.stderr.on('data', (chunk: Buffer) => { out += chunk; });
+  const deadline = Date.now() + 30_000;
+  // It may also end by itself, the database answering nothing.
+  while (!/pepole/.test(out) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGKILL');
+  await closed;
+  const warnings = out.split('\n').filter((l) => l.includes('"level":40')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+  assert.equal(warnings.slice(0, 2), [
+    `${file}:2: LISTING_BATCH_BYTES is deprecated, renamed LISTING_BATCH_CHARS; read as LISTING_BATCH_CHARS`,
+    `${roles}: role "node": GET names an unknown ACL name "pepole": it grants nothing`,
+  ], out);
 });
 
 t.run();

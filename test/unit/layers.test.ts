@@ -51,6 +51,40 @@ t('no module of lib/ imports from a layer above its own', () => {
   assert.equal(wrong, []);
 });
 
+/**
+ * The modules directly in lib/ that lib/`dir` imports (`config` for '../config.js'):
+ * importedLayers sees folders only, so a lower layer reaching up to the composing
+ * modules (config, app, routes, services) would pass it unseen.
+ */
+function importedTopModules(text: string, dir: string): string[] {
+  const out = new Set<string>();
+  for (const m of text.matchAll(/\bfrom\s+'(\.\.?\/[^']+)'|\bimport\(\s*'(\.\.?\/[^']+)'\s*\)/g)) {
+    const parts = join('lib', dir, m[1] ?? m[2]!).split('/');
+    if (parts[0] === 'lib' && parts.length === 2) out.add(parts[1]!.replace(/\.js$/, ''));
+  }
+  return [...out];
+}
+
+/** The modules directly in lib/ that import nothing of lib/ (or only each other): any layer may use them. */
+const LEAVES = ['root', 'log', 'net', 'acl-names'];
+
+t('lib/db and lib/http import no module directly in lib/ but its leaves (lib/root.ts, not lib/config.ts)', () => {
+  const wrong: string[] = [];
+  for (const layer of ['db', 'http']) {
+    for (const name of readdirSync(join(ROOT, 'lib', layer)).filter((f) => f.endsWith('.ts'))) {
+      const used = importedTopModules(readFileSync(join(ROOT, 'lib', layer, name), 'utf8'), layer);
+      for (const m of used.filter((u) => !LEAVES.includes(u))) wrong.push(`lib/${layer}/${name} imports lib/${m}.ts`);
+    }
+  }
+  assert.equal(wrong, []);
+  for (const leaf of LEAVES) {
+    const text = readFileSync(join(ROOT, 'lib', `${leaf}.ts`), 'utf8');
+    assert.equal(importedLayers(text, '.'), [], `lib/${leaf}.ts imports no folder of lib/`);
+    assert.equal(importedTopModules(text, '.').filter((m) => !LEAVES.includes(m)), [], `lib/${leaf}.ts imports no other module of lib/`);
+  }
+  assert.equal(importedTopModules(`import { ROOT } from '../config.js';`, 'db'), ['config'], 'the reading sees it');
+});
+
 t('the reading finds each form of import', () => {
   const text = `import type { Principal } from '../auth/authenticate.js';\nimport { x } from './bytes.js';\nexport { y } from '../pages/csrf.js';\nconst z = await import('../resources/records.js');`;
   assert.equal(importedLayers(text, 'http').sort(), ['auth', 'http', 'pages', 'resources']);

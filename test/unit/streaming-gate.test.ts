@@ -86,7 +86,7 @@ const cfg = suite('streaming: listing settings');
 cfg('etc/thalamus.cfg gives the documented defaults', () => {
   const c = loadConfig(join(ROOT, 'etc', 'thalamus.cfg'), {});
   assert.equal(
-    [c.listingsPerWorker, c.listingsPerAccount, c.listingsPerAddress, c.listingReserve, c.listingQueueTimeout, c.listingStallMs, c.listingIdleTimeout, c.listingBatchBytes],
+    [c.listingsPerWorker, c.listingsPerAccount, c.listingsPerAddress, c.listingReserve, c.listingQueueTimeout, c.listingStallMs, c.listingIdleTimeout, c.listingBatchChars],
     [32, 4, 16, 3, 10_000, 500, 60_000, 256 * 1024]);
 });
 
@@ -106,6 +106,6 @@ cfg('refused: zero limits, an idle timeout not longer than the stall bound', () 
       assert.match((err as Error).message, message);
     }
   }
-  assert.is(loadConfig(join(ROOT, 'etc', 'thalamus.cfg'), { THALAMUS_LISTING_BATCH_BYTES: '64KiB' }).listingBatchBytes, 64 * 1024);
+  assert.is(loadConfig(join(ROOT, 'etc', 'thalamus.cfg'), { THALAMUS_LISTING_BATCH_BYTES: '64KiB' }).listingBatchChars, 64 * 1024);
 });
 cfg.run();

@@ -7,10 +7,9 @@ import { KindError, KIND_ORDER, countOf, parseKinds } from '../../../lib/bulk/ki
 import { auditExport, exportNdjson, ExportAborted } from '../../../lib/bulk/export.js';
 import { importNdjson, ImportRaced, ImportStopped, type ImportSummary } from '../../../lib/bulk/import.js';
 import { CliError, usage } from '../errors.js';
-import { readConfig, withDatabase, operator } from '../runtime.js';
+import { readConfig, withDatabase, operator, type Globals } from '../runtime.js';
 import { passwordSettingsOf } from '../../../lib/auth/password-settings.js';
 import { createProgress, rate } from '../progress.js';
-import type { Globals } from '../main.js';
 
 function kindsOf(list: string | undefined) {
   try {

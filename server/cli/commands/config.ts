@@ -1,7 +1,8 @@
 // `thalamus config check`: reads thalamus.cfg, roles.cfg and the TLS files as a start
 // would, and prints every effective value with where it came from (file and line,
 // environment variable, or default). Secrets are never printed: SECRET_KEY shows its
-// length, a database URL its password as ***.
+// length, a database URL its password as ***. Deprecated keys are warned of; a roles.cfg
+// granting an ACL name no route checks, or under an unknown method, is exit 78.
 import type { Command } from 'commander';
 import { ConfigError, configKeys, defaultConfigFile, loadConfigWithSources, type Config } from '../../../lib/config.js';
 import { loadTls, TlsError } from '../../tls.js';
@@ -50,7 +51,16 @@ export function registerConfig(program: Command): void {
         throw err;
       }
       const { config: c, sources } = loaded;
-      const acl = readAcl(c);
+      // What a start logs as warnings: deprecated keys, read under their new meaning.
+      for (const line of c.deprecations) process.stderr.write(`thalamus: warning: ${line}\n`);
+      const grants: string[] = [];
+      const acl = readAcl(c, grants);
+      // A grant of a name no route checks, or under no method, allows nothing: a typo an
+      // operator wants to hear of before a user is refused (a start only warns of it).
+      if (grants.length) {
+        for (const g of grants.slice(0, -1)) process.stderr.write(`thalamus: configuration error: ${g}\n`);
+        throw new CliError(`configuration error: ${grants.at(-1)!}`, EXIT.config);
+      }
       try {
         loadTls(c);
       } catch (err) {

@@ -2,8 +2,7 @@
 import type { Command } from 'commander';
 import { runPrimary } from '../../primary.js';
 import { loadDemo, migrate, pendingMigrations } from '../../../lib/db/migrate.js';
-import { readConfig, withDatabase } from '../runtime.js';
-import type { Globals } from '../main.js';
+import { readConfig, withDatabase, type Globals } from '../runtime.js';
 
 export function registerServer(program: Command, globals: () => Globals): void {
   program.command('serve')

@@ -11,9 +11,8 @@ import { hashPassword } from '../../../lib/auth/passwords.js';
 import { passwordSettingsOf } from '../../../lib/auth/password-settings.js';
 import { addAccount, deactivate, setPasswordHash, setRoles, unlockAccount } from '../../../lib/admin/accounts.js';
 import { CliError, usage } from '../errors.js';
-import { readConfig, readAcl, withDatabase, operator } from '../runtime.js';
+import { readConfig, readAcl, withDatabase, operator, type Globals } from '../runtime.js';
 import { readNewPassword } from '../password.js';
-import type { Globals } from '../main.js';
 
 /** A person id as the API takes it from a URL: the pattern (before upper-casing), then upper case. */
 function accountId(raw: string, config: Config): string {
