@@ -66,7 +66,7 @@ t('a plan is data: its statements come from the engine, the first rows only unde
 
 t('the standby choice is the guard\'s: the full path may read a standby, a principal\'s guard never', () => {
   assert.is(UNGUARDED.standby, true);
-  const guard = principalGuard({ account: 'X', hash: 'h', rolesJson: 'null', lockoutAddress: '127.0.0.1' });
+  const guard = principalGuard({ principal: { id: 'X', roles: [] }, hash: 'h', rolesJson: 'null', lockoutAddress: '127.0.0.1' });
   assert.is(guard.standby === true, false);
 });
 
