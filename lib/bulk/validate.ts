@@ -5,7 +5,7 @@
 // back, plus the shape of the NDJSON record (a line's fields are its table's columns).
 // Parsing here is for checking only: the line's text goes to PostgreSQL, whose jsonb
 // keeps its numbers exactly.
-import { MAX_DEPTH, hasHugeExponent, hasUnderflow, shapeProblem } from '../http/body.js';
+import { MAX_DEPTH, hasUnreadableNumber, shapeProblem } from '../http/body.js';
 import { isNewRecordId, upperAscii, validId } from '../http/params.js';
 import { isPasswordHash, premadeHashProblem } from '../auth/passwords.js';
 import { BY_BULK, columnsOf, ownerColumn } from '../kinds/registry.js';
@@ -127,7 +127,7 @@ function check(text: string, rules: Rules): CheckedRecord {
   // The walk is needed only when the text could nest that deep or hold a number too long for a double.
   const shape = openers(text) > MAX_DEPTH || /\d{309}/.test(text) ? shapeProblem(data, MAX_DEPTH) : undefined;
   if (shape === 'deep') throw problem(`"data" nests deeper than ${MAX_DEPTH} levels`);
-  if (shape === 'number' || hasHugeExponent(text) || hasUnderflow(text)) {
+  if (shape === 'number' || hasUnreadableNumber(text)) {
     throw problem('a number beyond what can be stored and read back exactly (an exponent beyond ±308, or a non-zero magnitude below 2.2250738585072014e-308)');
   }
   // Only escapes can make such strings: a line without `\u` is spared the walk.

@@ -90,44 +90,29 @@ export function shapeProblem(value: unknown, max: number): 'deep' | 'number' | u
 /** Largest decimal exponent written in a number that is still kept (as a double can hold). */
 const MAX_EXPONENT = 308;
 
-/**
- * Whether valid JSON text holds a number written with an exponent beyond MAX_EXPONENT:
- * such as 1e-400, which a double reads as 0 but PostgreSQL would keep as 400 digits.
- * Outside strings an `e` follows a digit only in a number's exponent.
- */
-export function hasHugeExponent(text: string): boolean {
-  // Most texts hold no exponent of three digits at all; a native scan tells.
-  if (!/\d[eE][+-]?\d{3}/.test(text)) return false;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if ((c === 0x65 || c === 0x45) && i > 0 && text.charCodeAt(i - 1) >= 0x30 && text.charCodeAt(i - 1) <= 0x39) {
-      const m = /^[+-]?(\d+)/.exec(text.slice(i + 1, i + 40));
-      if (m && Number(m[1]) > MAX_EXPONENT) return true;
-    }
-  }
-  return false;
-}
-
 /** The smallest positive normal double: between it and zero a double keeps fewer digits, or none. */
 const MIN_NORMAL = 2.2250738585072014e-308;
 /** A JSON number, where one begins (outside strings). */
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
+/** Whether a client reading this JSON number as a double would not get it back. */
+function unreadable(token: string): boolean {
+  const [mantissa = '', exponent] = token.split(/[eE]/);
+  if (exponent !== undefined && Number(exponent.replace(/^[+-]/, '')) > MAX_EXPONENT) return true;
+  const value = Math.abs(Number(token));
+  return value === 0 ? /[1-9]/.test(mantissa) : value < MIN_NORMAL;
+}
+
 /**
- * Whether valid JSON text holds a non-zero number of magnitude below MIN_NORMAL: a
- * double reads `0.` then 400 zeros then `1` as 0, and 1e-310 with fewer digits than
- * written, though jsonb would keep every digit. Below 1e-308 a number is written either
- * with a three-digit exponent or with over 200 zeros (an exponent of two digits moves it
- * by 99 places at most): texts with neither are spared the scan.
+ * Whether valid JSON text holds a number a double cannot read back, though jsonb would
+ * keep every digit: an exponent beyond MAX_EXPONENT (1e400 reads as Infinity, 1e-400 as
+ * 0), or a non-zero magnitude below MIN_NORMAL (`0.` then 400 zeros then `1` reads as 0,
+ * 1e-310 with fewer digits than written). Either is written with a three-digit exponent
+ * or with over 200 zeros (an exponent of two digits moves a number by 99 places at
+ * most): texts with neither, nearly all, are spared the scan.
  */
-export function hasUnderflow(text: string): boolean {
-  if (!/[eE]-\d{3}|0{200}/.test(text)) return false;
+export function hasUnreadableNumber(text: string): boolean {
+  if (!/\d[eE][+-]?\d{3}|0{200}/.test(text)) return false;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -139,8 +124,7 @@ export function hasUnderflow(text: string): boolean {
     } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       NUMBER.lastIndex = i;
       const token = NUMBER.exec(text)?.[0] ?? text[i]!;
-      const value = Math.abs(Number(token));
-      if (value === 0 ? /[1-9]/.test(token.split(/[eE]/)[0]!) : value < MIN_NORMAL) return true;
+      if (unreadable(token)) return true;
       i += token.length - 1;
     }
   }
@@ -168,6 +152,6 @@ export async function readJsonObject(req: IncomingMessage, limit: number): Promi
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw errors.notObject();
   const problem = shapeProblem(value, MAX_DEPTH);
   if (problem === 'deep') throw errors.tooDeep(MAX_DEPTH);
-  if (problem === 'number' || hasHugeExponent(text) || hasUnderflow(text)) throw errors.numberOutOfRange();
+  if (problem === 'number' || hasUnreadableNumber(text)) throw errors.numberOutOfRange();
   return { value: value as Record<string, unknown>, text };
 }
