@@ -5,7 +5,8 @@
 //
 //   test/unit    pure: no database, no server; one process, seconds.
 //   test/api     a server on a database of its own per file: files run in parallel
-//                (TEST_JOBS at once, default the CPU count + 1), each in its process.
+//                (TEST_JOBS at once, default the CPU count + 1, fewer when the server's
+//                max_connections would not hold them), each in its process.
 //   test/system  process models, nginx, chromium, the PostgreSQL test bed, memory and
 //                latency bounds. Those whose first line is `// test: alone (why)` measure
 //                something other work on the machine would disturb: they run last, one
@@ -18,6 +19,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { startEmbedded, type EmbeddedDatabase } from '../lib/db/embedded.js';
 
 /** A phase of the run: files (`tier/name`) run `jobs` at a time, or all in one process. */
@@ -39,11 +41,29 @@ const largestFirst = (files: string[]) => [...files].sort((a, b) => statSync(`te
 /** Whether a file declares, on its first line, that it must have the machine to itself. */
 const alone = (file: string) => /^\/\/ test: alone\b/.test(readFileSync(`test/${file}`, 'utf8'));
 
-function phases(): Phase[] {
+/** Connections a test file may hold at once: its servers' pools, its own, a spawned cluster's. */
+const CONNECTIONS_PER_FILE = 40;
+
+/** How many files the server's max_connections lets run at once (at most JOBS). */
+async function jobsFor(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ max_connections: string }>('SHOW max_connections');
+    return Math.max(1, Math.min(JOBS, Math.floor((Number(rows[0]!.max_connections) - 10) / CONNECTIONS_PER_FILE)));
+  } catch {
+    return JOBS;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function phases(jobs: number): Phase[] {
   const system = quick ? [] : filesOf('system');
   return [
     { name: 'unit', files: filesOf('unit'), jobs: 1, together: true },
-    { name: 'parallel', files: largestFirst([...filesOf('api'), ...system.filter((f) => !alone(f))]), jobs: JOBS },
+    { name: 'parallel', files: largestFirst([...filesOf('api'), ...system.filter((f) => !alone(f))]), jobs },
     { name: 'alone', files: system.filter(alone), jobs: 1 },
   ];
 }
@@ -165,7 +185,8 @@ async function main(): Promise<number> {
   const began = Date.now();
   const outcomes: Outcome[] = [];
   const times: string[] = [];
-  for (const phase of phases()) {
+  const jobs = await jobsFor(url);
+  for (const phase of phases(jobs)) {
     const start = Date.now();
     const done = await runPhase(phase, env);
     outcomes.push(...done);
