@@ -11,6 +11,7 @@ import { CHANGE_BYTES, readDocGroup } from './docs.js';
 import { changeJson, pageEnd, PAGE_START } from './format.js';
 import type { Release } from '../http/gate.js';
 import { errors } from '../http/errors.js';
+import { whenAborted } from '../http/departure.js';
 
 export interface DocsOptions {
   /** Where documents are read. */
@@ -71,24 +72,21 @@ export async function writePage(res: ServerResponse, page: ChangePage, opts: Doc
   res.end((n ? '' : PAGE_START) + pageEnd(n < page.rows.length ? page.rows[n - 1]!.seq : page.lastSeq));
 }
 
-/** Runs `write` holding a turn of the listing gate, given back when the response is done; nothing when the client left while it waited. */
-export async function withTurn(res: ServerResponse, admit: (signal: AbortSignal) => Promise<Release>, write: () => Promise<void>): Promise<void> {
-  const gone = new AbortController();
-  const onClose = () => gone.abort();
-  if (res.destroyed) return;
-  res.once('close', onClose);
+/**
+ * Runs `write` holding a turn of the listing gate, given back when the response is done;
+ * nothing when the client left while it waited. `admit` gives up when `left` (the
+ * request's departure signal, lib/http/departure.ts) aborts.
+ */
+export async function withTurn(left: AbortSignal, admit: () => Promise<Release>, write: () => Promise<void>): Promise<void> {
   let release: Release;
   try {
-    release = await admit(gone.signal);
+    release = await admit();
   } catch (err) {
-    res.off('close', onClose);
-    if (gone.signal.aborted) return;
+    if (left.aborted) return;
     throw err;
   }
-  res.off('close', onClose);
-  if (res.destroyed) { release(); return; }
-  res.once('close', release);
-  await write();
+  whenAborted(left, release);
+  if (!left.aborted) await write();
 }
 
 /** Resolves true once `res` drained, false when it closed or stayed full for `ms`. */

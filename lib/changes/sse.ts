@@ -39,8 +39,8 @@ export interface StreamOptions {
   maxSeconds: number;
   /** How documents are read and written (include_docs); maxBytes is Infinity here. */
   docs: Omit<DocsOptions, 'allowed' | 'stop' | 'noWait'>;
-  /** A turn of the listing gate, held while a stream with documents catches up. */
-  admit(signal: AbortSignal): Promise<Release>;
+  /** A turn of the listing gate, held while a stream with documents catches up; rejects when the client leaves. */
+  admit(): Promise<Release>;
 }
 
 /** How long a dropped client gets to read its close event before its socket is destroyed. */
@@ -144,14 +144,7 @@ export async function streamChanges(res: ServerResponse, pool: pg.Pool, hub: Hub
   let page: ChangePage;
   try {
     if (includeDocs) {
-      const gone = new AbortController();
-      const onGone = () => gone.abort();
-      res.once('close', onGone);
-      try {
-        turn = await opts.admit(gone.signal);
-      } finally {
-        res.off('close', onGone);
-      }
+      turn = await opts.admit();
       if (ended) turn();
     }
     const since = opts.since === 'now' ? await positionNow(pool, filter.scope) : opts.since;
