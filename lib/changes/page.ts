@@ -12,6 +12,7 @@ import { changeJson, pageEnd, PAGE_START } from './format.js';
 import type { Release } from '../http/gate.js';
 import { errors } from '../http/errors.js';
 import { whenAborted } from '../http/departure.js';
+import { drained } from '../http/drain.js';
 
 export interface DocsOptions {
   /** Where documents are read. */
@@ -54,7 +55,7 @@ export async function writeWithDocs(res: ServerResponse, rows: readonly ChangeRo
       ok = res.write(t) && ok;
       n++;
     }
-    if (!ok && !opts.noWait && !(await drained(res, opts.idleMs))) { res.destroy(); return n; }
+    if (!ok && !opts.noWait && (await drained(res, opts.idleMs)) !== true) { res.destroy(); return n; }
   }
   return n;
 }
@@ -89,15 +90,3 @@ export async function withTurn(left: AbortSignal, admit: () => Promise<Release>,
   if (!left.aborted) await write();
 }
 
-/** Resolves true once `res` drained, false when it closed or stayed full for `ms`. */
-export function drained(res: ServerResponse, ms = 0): Promise<boolean> {
-  if (res.destroyed) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => () => { clearTimeout(timer); res.off('drain', onDrain); res.off('close', onClose); resolve(ok); };
-    const onDrain = done(true);
-    const onClose = done(false);
-    const timer = ms > 0 ? setTimeout(done(false), ms) : undefined;
-    res.once('drain', onDrain);
-    res.once('close', onClose);
-  });
-}

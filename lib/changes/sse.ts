@@ -18,7 +18,8 @@ import type { Hub, LiveBatch } from './hub.js';
 import { positionNow, readPage, type ChangePage, type ChangeRow } from './reader.js';
 import { matches, seesAll, type Filter } from './scope.js';
 import { sseClose, sseEvent, sseEvents, sseHeartbeat, type CloseReason } from './format.js';
-import { drained, writeWithDocs, type DocsOptions } from './page.js';
+import { writeWithDocs, type DocsOptions } from './page.js';
+import { drained } from '../http/drain.js';
 import type { StreamOwner, Streams } from './streams.js';
 import type { Release } from '../http/gate.js';
 import { HttpError, errors } from '../http/errors.js';
@@ -134,7 +135,7 @@ export async function streamChanges(res: ServerResponse, pool: pg.Pool, hub: Hub
       const wrote = res.write(sseEvents(page.rows));
       seen(page.rows[page.rows.length - 1]!.seq);
       // A client that reads nothing for LISTING_IDLE_TIMEOUT gives its slot back.
-      if (!wrote && !(await drained(res, opts.docs.idleMs))) finish('overflow', { buffered: res.writableLength });
+      if (!wrote && (await drained(res, opts.docs.idleMs)) !== true) finish('overflow', { buffered: res.writableLength });
     }
     cursor = page.lastSeq;
     visible = Math.max(visible, page.lastSeq);

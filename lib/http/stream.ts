@@ -27,6 +27,7 @@ import type { Release } from './gate.js';
 import type { ListingGate, ListingSettings, Requester } from './listings.js';
 import { formatOf, type ListingFormat } from './shape.js';
 import { ClientLeft, departureOf, unlessLeft } from './departure.js';
+import { drained, GONE, LATE } from './drain.js';
 
 export interface StreamOptions {
   /** Most rows per read. */
@@ -55,27 +56,6 @@ const UNGATED: Pick<ListingSettings, 'stallMs' | 'idleMs' | 'batchChars'> = { st
 
 /** Rows at least this long are written as they are, not joined: joining would copy them once more. */
 const DIRECT_CHARS = 16 * 1024;
-
-const GONE = Symbol('gone');
-const LATE = Symbol('late');
-
-/** Waits for 'drain' (true), the response's close (GONE) or `ms` (LATE). */
-function drained(res: ServerResponse, ms: number): Promise<true | typeof GONE | typeof LATE> {
-  if (res.destroyed) return Promise.resolve(GONE);
-  return new Promise((resolve) => {
-    const done = (v: true | typeof GONE | typeof LATE) => {
-      clearTimeout(timer);
-      res.off('drain', onDrain);
-      res.off('close', onClose);
-      resolve(v);
-    };
-    const onDrain = () => done(true);
-    const onClose = () => done(GONE);
-    const timer = setTimeout(() => done(LATE), Math.max(0, ms));
-    res.once('drain', onDrain);
-    res.once('close', onClose);
-  });
-}
 
 /** Releases `release` once the response is in the kernel's hands, destroying it if that takes over `ms`. */
 function releaseWhenSent(res: ServerResponse, release: Release, ms: number): void {
