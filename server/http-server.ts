@@ -52,8 +52,16 @@ export async function startHttpServer(config: Config, databaseUrl: string, log: 
   const tls = loadTls(config);
   const services = initServices({ config, databaseUrl, log, observe: opts.observe, resolve: opts.resolve });
   let draining = false;
+  // Responses in flight when the drain starts close their connection too, when their
+  // headers are not out yet: else a slow upload's keep-alive connection would hold the
+  // worker until the hard deadline.
+  const inFlight = new Set<http.ServerResponse>();
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (draining) res.setHeader('Connection', 'close');
+    else {
+      inFlight.add(res);
+      res.once('close', () => inFlight.delete(res));
+    }
     services.handler(req, res);
   };
   const options = { requestTimeout: 120_000, headersTimeout: 30_000 };
@@ -80,16 +88,19 @@ export async function startHttpServer(config: Config, databaseUrl: string, log: 
     tls: Boolean(tls),
     async close(graceMs = 10_000) {
       draining = true;
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
       // Change streams never end by themselves: end them first (clients reconnect elsewhere).
       const streams = endStreams(services);
       // net's close, not http's: http's would also cut idle keep-alive connections at
-      // once, failing a request a client is sending on one at that moment.
+      // once, failing a request a client is sending on one at that moment. After the
+      // grace, idle ones are closed, again as long as some remain (a listing whose headers
+      // were out before the drain leaves its connection idle when it ends).
       const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
-      const idle = setTimeout(() => server.closeIdleConnections(), Math.min(IDLE_GRACE_MS, graceMs / 4));
+      const idle = setInterval(() => server.closeIdleConnections(), Math.min(IDLE_GRACE_MS, graceMs / 4));
       const hard = setTimeout(() => server.closeAllConnections(), graceMs);
       await streams;
       await closed;
-      clearTimeout(idle);
+      clearInterval(idle);
       clearTimeout(hard);
       server.close(() => undefined); // stops http's connection-checking timer
       await closeServices(services);

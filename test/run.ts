@@ -71,7 +71,7 @@ function phases(jobs: number): Phase[] {
 /** A file stuck for good must not hold CI: the longest (the cluster bed) takes about a minute. */
 const FILE_LIMIT_MS = 8 * 60_000;
 /** uvu printed its summary: a process that does not exit soon after left something running. */
-const EXIT_GRACE_MS = 30_000;
+const EXIT_GRACE_MS = 5_000;
 
 interface Outcome {
   file: string; total: number; passed: number; skipped: number; failed: number; ms: number; note?: string;

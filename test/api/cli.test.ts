@@ -230,20 +230,24 @@ db('serve runs the cluster (what npm start runs) and stops with exit 0 on SIGTER
   const child = spawn(process.execPath, [BIN, 'serve'], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATABASE_URL: d.url, THALAMUS_LISTEN: `127.0.0.1:${port}`,
       THALAMUS_ADMIN_LISTEN: `127.0.0.1:${await freePort()}`, THALAMUS_PROCESSES: '1', THALAMUS_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => { stderr += chunk; });
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { exitCode = code; resolve(code); }));
   try {
+    // Until it answers, or it has ended (then its stderr says why); a busy machine may take a while.
     let status = 0;
-    for (let i = 0; i < 200 && status !== 200; i++) {
+    for (let i = 0; i < 600 && status !== 200 && exitCode === undefined; i++) {
       status = await call(`http://127.0.0.1:${port}`, 'GET', '/login', { as: { user: 'ARGBUE111FAV', password: 'freedom' } }).then((res) => res.status, () => 0);
       if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    assert.is(status, 200);
+    assert.is(status, 200, `serve did not answer (exit ${exitCode}): ${stderr}`);
   } finally {
     child.kill('SIGTERM');
   }
-  assert.is(await exited, 0);
+  assert.is(await exited, 0, stderr);
 });
 
 db.run();

@@ -16,14 +16,12 @@ import { ROOT } from '../../lib/config.js';
 import { checkout, closePool, createPool } from '../../lib/db/pool.js';
 import { bindPieces, ByteParts, PartsQuery } from '../../lib/db/parts.js';
 import { ADMIN_URL } from '../helpers/server.js';
+import { within } from '../helpers/cluster.js';
 
 const t = suite('pg internals');
 let pool: pg.Pool;
 t.before(() => { pool = createPool({ url: ADMIN_URL, size: 3, applicationName: 'thalamus-test-internals' }); });
 t.after(async () => { await closePool(pool); });
-
-const within = <T>(work: Promise<T>, ms: number, what: string): Promise<T> =>
-  Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms))]);
 
 t('pg and pg-cursor are pinned to the exact versions installed', () => {
   const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };

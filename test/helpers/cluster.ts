@@ -11,6 +11,16 @@ export { freePort };
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/**
+ * `work`, or a rejection naming `what` when it takes longer than `ms`. The timer is
+ * cleared when `work` settles, so it never keeps the test's process alive after.
+ */
+export function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms); });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 export interface Exit { code: number | null; signal: NodeJS.Signals | null }
 
 export interface ClusterProcess {

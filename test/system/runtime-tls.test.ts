@@ -14,7 +14,7 @@ import { startHttpServer } from '../../server/http-server.js';
 import { startServer, createDatabase, type TestServer, type TestDatabase } from '../helpers/server.js';
 import { CAMERON, basic } from '../helpers/http.js';
 import { makeCert, handshake, type Cert } from '../helpers/tls.js';
-import { startCluster, metric, waitFor } from '../helpers/cluster.js';
+import { startCluster, metric, waitFor, within } from '../helpers/cluster.js';
 
 const t = suiteNeeding('runtime: native HTTPS', [TOOLS.openssl]);
 let dir: string;
@@ -69,7 +69,7 @@ t('an unreadable certificate or key stops startHttpServer with a message naming 
 
 t('the cluster refuses to start with an unreadable key: exit 78 and the reason', async () => {
   const c = await startCluster({ DATABASE_URL: 'postgresql://unused@127.0.0.1:1/none', THALAMUS_TLS_CERT: a.cert, THALAMUS_TLS_KEY: join(dir, 'missing.key') }, { ready: false });
-  const exit = await Promise.race([c.exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still running')), 20_000))]).finally(() => c.stop(100));
+  const exit = await within(c.exited, 20_000, 'the refused start').finally(() => c.stop(100));
   assert.equal(exit, { code: 78, signal: null });
   assert.match(c.output(), `thalamus: configuration error: cannot read the TLS key (TLS_KEY) ${join(dir, 'missing.key')}: ENOENT`);
 });
