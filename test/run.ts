@@ -16,9 +16,9 @@
 // embedded PostgreSQL is started in a temporary folder and removed after.
 import '../server/threadpool.js';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { startEmbedded, type EmbeddedDatabase } from '../lib/db/embedded.js';
 
@@ -35,14 +35,50 @@ function filesOf(tier: string): string[] {
   return readdirSync(`test/${tier}`).filter((f) => f.endsWith('.test.ts') && pattern.test(f)).sort().map((f) => `${tier}/${f}`);
 }
 
-/** The biggest files (most tests, as a rule the longest) first, so that none starts last and runs on alone. */
-const largestFirst = (files: string[]) => [...files].sort((a, b) => statSync(`test/${b}`).size - statSync(`test/${a}`).size || a.localeCompare(b));
+/**
+ * How long each file took when it last ran here, kept between runs (in node_modules, so a
+ * fresh clone starts without): a file's size says little of its time (the guarded-routes
+ * file is small and takes half a minute).
+ */
+const DURATIONS = 'node_modules/.cache/thalamus/test-durations.json';
+
+function readDurations(): Record<string, number> {
+  try {
+    return JSON.parse(readFileSync(DURATIONS, 'utf8')) as Record<string, number>;
+  } catch {
+    return {};
+  }
+}
+
+function saveDurations(outcomes: Outcome[]): void {
+  const all = readDurations();
+  for (const o of outcomes) if (o.file.endsWith('.test.ts')) all[o.file] = o.ms;
+  try {
+    mkdirSync(dirname(DURATIONS), { recursive: true });
+    writeFileSync(DURATIONS, `${JSON.stringify(all, null, 1)}\n`);
+  } catch { /* a read-only checkout: the next run orders by size */ }
+}
+
+/**
+ * The longest files first, so that none starts last and runs on alone: by the time each
+ * took last time; files never timed here go before them, the biggest first.
+ */
+function longestFirst(files: string[]): string[] {
+  const known = readDurations();
+  const ms = (f: string) => known[`test/${f}`];
+  const size = (f: string) => statSync(`test/${f}`).size;
+  return [...files].sort((a, b) => {
+    const [ma, mb] = [ms(a), ms(b)];
+    if (ma === undefined || mb === undefined) return (ma === undefined ? 0 : 1) - (mb === undefined ? 0 : 1) || size(b) - size(a) || a.localeCompare(b);
+    return mb - ma || a.localeCompare(b);
+  });
+}
 
 /** Whether a file declares, on its first line, that it must have the machine to itself. */
 const alone = (file: string) => /^\/\/ test: alone\b/.test(readFileSync(`test/${file}`, 'utf8'));
 
-/** Connections a test file may hold at once: its servers' pools, its own, a spawned cluster's. */
-const CONNECTIONS_PER_FILE = 40;
+/** Connections a test file may hold at once: its servers' pools, its own, a spawned cluster's (17 at most, sampled across a whole run). */
+const CONNECTIONS_PER_FILE = 30;
 
 /** How many files the server's max_connections lets run at once (at most JOBS). */
 async function jobsFor(url: string): Promise<number> {
@@ -63,7 +99,7 @@ function phases(jobs: number): Phase[] {
   const system = quick ? [] : filesOf('system');
   return [
     { name: 'unit', files: filesOf('unit'), jobs: 1, together: true },
-    { name: 'parallel', files: largestFirst([...filesOf('api'), ...system.filter((f) => !alone(f))]), jobs },
+    { name: 'parallel', files: longestFirst([...filesOf('api'), ...system.filter((f) => !alone(f))]), jobs },
     { name: 'alone', files: system.filter(alone), jobs: 1 },
   ];
 }
@@ -194,6 +230,7 @@ async function main(): Promise<number> {
   }
   await embedded?.stop().catch(() => undefined);
   if (dir) rmSync(dir, { recursive: true, force: true });
+  saveDurations(outcomes);
   const openapi = openapiLine(reports);
   rmSync(reports, { recursive: true, force: true });
 

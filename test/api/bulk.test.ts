@@ -34,7 +34,7 @@ const importAudit = async (db: TestDatabase) => (await db.pool.query(
   `SELECT actor, action, route, status, detail FROM audit WHERE action = 'import' ORDER BY id`)).rows;
 
 t.before(async () => {
-  s = await startServer();
+  s = await startServer({}, { upstreamHashes: true }); // the export gives the stored bcrypt hashes as they are
   // 2,000 people with a page each beside the demo: batches of 5,000 records turn over.
   await generatePeople(s.db.pool, 2000, { pages: 1 });
   target = await createDatabase();

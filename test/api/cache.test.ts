@@ -1,9 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startServer, createDatabase, type TestServer, type TestDatabase } from '../helpers/server.js';
+import { startServer, createDatabase, type TestServer, type TestDatabase, loadTestDemo } from '../helpers/server.js';
 import { spawnServer, type ServerProcess } from '../helpers/process.js';
 import { call, ANA, CAMERON, ROOT } from '../helpers/http.js';
-import { migrate, loadDemo } from '../../lib/db/migrate.js';
+import { migrate } from '../../lib/db/migrate.js';
 import { createCredentialCache } from '../../lib/auth/cache.js';
 
 const hits = suite('credential cache: a hit skips the hash');
@@ -72,7 +72,7 @@ let b: ServerProcess;
 two.before(async () => {
   db = await createDatabase();
   await migrate(db.pool);
-  await loadDemo(db.pool);
+  await loadTestDemo(db.pool);
   [a, b] = await Promise.all([spawnServer(db.url), spawnServer(db.url)]);
 });
 two.after(async () => {

@@ -34,7 +34,7 @@ async function refused(method: string, path: string, opts: CallOptions, status: 
 const forbiddenField = (field: string) => ({ error: `Changing "${field}" here needs the account administration right (ACL name "roles")`, code: 'FORBIDDEN_FIELD' });
 const pageNotFound = { error: 'Page not found', code: 'NOT_FOUND' };
 
-t.before(async () => { s = await startServer(); });
+t.before(async () => { s = await startServer({}, { upstreamHashes: true }); }); // the bcrypt upgrade is tested
 t.after(async () => { await s.close(); });
 
 t('a demo bcrypt password is upgraded to argon2id by a successful login, not by a failed one', async () => {

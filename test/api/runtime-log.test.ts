@@ -8,9 +8,9 @@ import pino from 'pino';
 import { request } from 'undici';
 import { loadConfig } from '../../lib/config.js';
 import { REDACT } from '../../lib/log.js';
-import { migrate, loadDemo } from '../../lib/db/migrate.js';
+import { migrate } from '../../lib/db/migrate.js';
 import { startHttpServer, type HttpServer } from '../../server/http-server.js';
-import { createDatabase, type TestDatabase } from '../helpers/server.js';
+import { createDatabase, type TestDatabase, loadTestDemo } from '../helpers/server.js';
 import { CAMERON, basic } from '../helpers/http.js';
 
 const t = suite('request log');
@@ -22,7 +22,7 @@ const lines: Record<string, unknown>[] = [];
 t.before(async () => {
   db = await createDatabase();
   await migrate(db.pool);
-  await loadDemo(db.pool);
+  await loadTestDemo(db.pool);
   const sink = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
   const log = pino({ level: 'info', redact: { paths: REDACT, censor: '[redacted]' } }, sink);
   worker = await startHttpServer({ ...loadConfig(undefined, {}), listen: { host: '127.0.0.1', port: 0 } }, db.url, log);

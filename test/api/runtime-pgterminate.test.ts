@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request, Agent } from 'undici';
 import type pg from 'pg';
-import { migrate, loadDemo } from '../../lib/db/migrate.js';
+import { migrate } from '../../lib/db/migrate.js';
 import { createPool, inTransaction } from '../../lib/db/pool.js';
 import { generatePeople } from '../../bench/generate.js';
-import { adminQuery, createDatabase, type TestDatabase } from '../helpers/server.js';
+import { adminQuery, createDatabase, type TestDatabase, loadTestDemo } from '../helpers/server.js';
 import { ANA, CAMERON, ROOT, basic, type Account } from '../helpers/http.js';
 import { startCluster, adminGet, metric, childPids, waitFor, sleep, type ClusterProcess } from '../helpers/cluster.js';
 
@@ -35,7 +35,7 @@ let c: ClusterProcess | undefined;
 t.before(async () => {
   db = await createDatabase();
   await migrate(db.pool);
-  await loadDemo(db.pool);
+  await loadTestDemo(db.pool);
   await generatePeople(db.pool, PEOPLE - 3);
   c = await startCluster({ DATABASE_URL: db.url });
 });

@@ -6,8 +6,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { request, Agent } from 'undici';
-import { migrate, loadDemo } from '../../lib/db/migrate.js';
-import { createDatabase, type TestDatabase } from '../helpers/server.js';
+import { migrate } from '../../lib/db/migrate.js';
+import { createDatabase, type TestDatabase, loadTestDemo } from '../helpers/server.js';
 import { ANA, CAMERON, basic } from '../helpers/http.js';
 import { startCluster, adminGet, sleep, type ClusterProcess } from '../helpers/cluster.js';
 
@@ -17,7 +17,7 @@ let c: ClusterProcess | undefined;
 t.before(async () => {
   db = await createDatabase();
   await migrate(db.pool);
-  await loadDemo(db.pool);
+  await loadTestDemo(db.pool);
   c = await startCluster({ DATABASE_URL: db.url, THALAMUS_POOL_SIZE: '2' });
 });
 t.after(async () => {

@@ -13,7 +13,8 @@ import pg from 'pg';
 import { freePort } from '../../lib/net.js';
 import { pgAccount, type PgAccount } from '../../lib/db/pg-account.js';
 import { initCluster, startPostmaster, type Postmaster } from '../../lib/db/postmaster.js';
-import { migrate, loadDemo } from '../../lib/db/migrate.js';
+import { migrate } from '../../lib/db/migrate.js';
+import { loadTestDemo } from './server.js';
 
 const NEEDED = ['initdb', 'postgres', 'pg_basebackup'];
 
@@ -144,7 +145,7 @@ export async function startPgCluster(): Promise<PgCluster> {
     pool.on('error', () => undefined);
     try {
       await migrate(pool);
-      await loadDemo(pool);
+      await loadTestDemo(pool);
     } finally {
       await pool.end();
     }

@@ -2,7 +2,9 @@
 // PostgreSQL (migrated, with the demo data), and a worker on an ephemeral port.
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { loadConfig, type Config } from '../../lib/config.js';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, ROOT, type Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
 import { migrate, loadDemo } from '../../lib/db/migrate.js';
 import { startHttpServer, type HttpServer } from '../../server/http-server.js';
@@ -66,11 +68,40 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * The demo accounts' argon2id hashes with the default parameters, of the same passwords
+ * (gnusolidario for ESPGNU777ORG and ITAPYT999HON, freedom for ARGBUE111FAV), made once
+ * with the npm argon2 package as lib/auth/passwords.ts makes them.
+ */
+const DEMO_ARGON2 = {
+  gnusolidario: '$argon2id$v=19$m=19456,p=1,t=2$jSmp8CFjx1tSdu/ctIDbQA$w6LJyE8m6U7pYIay/jh9mgORoQT/TTI+Z5fBO122wiU',
+  freedom: '$argon2id$v=19$m=19456,p=1,t=2$qNqOKtj0fRtAuwtTWypGxg$AjrmoegomR4ygPxRFrBsRcB6KmRQtZsEcPWZiSVC6cY',
+};
+
+/**
+ * Loads the demo federation for a test. Its three accounts come with upstream's bcrypt
+ * hashes (cost 12): about 200 ms of CPU each to verify, then an argon2id rehash, on each
+ * server's first login of each; across the suite that was a third of its CPU. Unless
+ * `upstreamHashes` (for the tests of bcrypt and of the upgrade), they hold the argon2id
+ * hashes above instead: loaded in their place, so that nothing else changes (no update,
+ * no change-log row).
+ */
+export async function loadTestDemo(pool: pg.Pool | pg.Client, opts: { upstreamHashes?: boolean } = {}): Promise<void> {
+  if (opts.upstreamHashes) return loadDemo(pool as pg.Pool);
+  const dir = join(ROOT, 'sql', 'demo');
+  for (const name of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+    const sql = readFileSync(join(dir, name), 'utf8').replace(/^\('(\w+)', '(.*)"password": "\$2b\$12\$[^"]+"/gm,
+      (_, id: string, before: string) => `('${id}', '${before}"password": "${id === 'ARGBUE111FAV' ? DEMO_ARGON2.freedom : DEMO_ARGON2.gnusolidario}"`);
+    if (sql.includes('$2b$12$')) throw new Error(`${name}: a demo bcrypt hash was not replaced; update loadTestDemo`);
+    await pool.query(sql);
+  }
+}
+
 /** Starts a worker on a new migrated database holding the demo federation. */
-export async function startServer(overrides: Partial<Config> = {}, opts: { demo?: boolean; resolve?: Resolver } = {}): Promise<TestServer> {
+export async function startServer(overrides: Partial<Config> = {}, opts: { demo?: boolean; upstreamHashes?: boolean; resolve?: Resolver } = {}): Promise<TestServer> {
   const db = await createDatabase();
   await migrate(db.pool);
-  if (opts.demo !== false) await loadDemo(db.pool);
+  if (opts.demo !== false) await loadTestDemo(db.pool, { upstreamHashes: opts.upstreamHashes });
   const config: Config = { ...loadConfig(undefined, {}), listen: { host: '127.0.0.1', port: 0 }, logLevel: 'silent', ...overrides };
   const worker = await startHttpServer(config, db.url, createLogger(process.env.TEST_LOG_LEVEL ?? config.logLevel), { resolve: opts.resolve });
   return {

@@ -5,8 +5,8 @@
 // every change, and stay within the stated memory bound (docs/relay.md).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { migrate, loadDemo } from '../../lib/db/migrate.js';
-import { createDatabase, type TestDatabase } from '../helpers/server.js';
+import { migrate } from '../../lib/db/migrate.js';
+import { createDatabase, type TestDatabase, loadTestDemo } from '../helpers/server.js';
 import { spawnServer, rssOf, type ServerProcess } from '../helpers/process.js';
 import { call, CAMERON } from '../helpers/http.js';
 import { openSse, changesOf, type SseClient } from '../helpers/sse.js';
@@ -23,7 +23,7 @@ const clients: SseClient[] = [];
 t.before(async () => {
   db = await createDatabase();
   await migrate(db.pool);
-  await loadDemo(db.pool);
+  await loadTestDemo(db.pool);
   // One account from one address opens all of them: above the per-account and per-address limits' defaults.
   server = await spawnServer(db.url, { THALAMUS_CHANGES_HEARTBEAT_MS: '5000', THALAMUS_CHANGES_STREAMS_PER_ACCOUNT: '2000', THALAMUS_CHANGES_STREAMS_PER_ADDRESS: '2000' });
 });

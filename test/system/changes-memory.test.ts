@@ -11,10 +11,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'undici';
-import { migrate, loadDemo } from '../../lib/db/migrate.js';
+import { migrate } from '../../lib/db/migrate.js';
 import { loadConfig } from '../../lib/config.js';
 import { hashPassword } from '../../lib/auth/passwords.js';
-import { createDatabase, type TestDatabase } from '../helpers/server.js';
+import { createDatabase, type TestDatabase, loadTestDemo } from '../helpers/server.js';
 import { spawnServer, highestRss, type ServerProcess } from '../helpers/process.js';
 import { agent, basic, call, type Account } from '../helpers/http.js';
 import { openSse, changesOf } from '../helpers/sse.js';
@@ -38,7 +38,7 @@ let proc: ServerProcess | undefined;
 t.before(async () => {
   db = await createDatabase();
   await migrate(db.pool);
-  await loadDemo(db.pool);
+  await loadTestDemo(db.pool);
   await db.pool.query(`INSERT INTO people (id, data) VALUES ($1::varchar, jsonb_build_object('id', $1::varchar, 'name', 'Mem', 'active', true,
     'roles', '["end_user"]'::jsonb, 'password', $2::text))`, [USER.user, await hashPassword(USER.password)]);
   proc = await spawnServer(db.url);

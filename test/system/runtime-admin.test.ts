@@ -10,9 +10,9 @@ import { spawnSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { readdirSync } from 'node:fs';
 import { request } from 'undici';
-import { migrate, loadDemo } from '../../lib/db/migrate.js';
+import { migrate } from '../../lib/db/migrate.js';
 import { ADMIN_IDLE_MS, ADMIN_MAX_CONNECTIONS } from '../../server/admin.js';
-import { createDatabase, type TestDatabase } from '../helpers/server.js';
+import { createDatabase, type TestDatabase, loadTestDemo } from '../helpers/server.js';
 import { ANA, basic } from '../helpers/http.js';
 import { startCluster, adminGet, sleep, type ClusterProcess } from '../helpers/cluster.js';
 
@@ -24,7 +24,7 @@ const sockets: Socket[] = [];
 t.before(async () => {
   db = await createDatabase();
   await migrate(db.pool);
-  await loadDemo(db.pool);
+  await loadTestDemo(db.pool);
   c = await startCluster({ DATABASE_URL: db.url, THALAMUS_PROCESSES: '1' });
 });
 

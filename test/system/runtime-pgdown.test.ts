@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbedded, type EmbeddedDatabase } from '../../lib/db/embedded.js';
-import { migrate, loadDemo } from '../../lib/db/migrate.js';
+import { migrate } from '../../lib/db/migrate.js';
 import { CAMERON } from '../helpers/http.js';
-import { testPool } from '../helpers/server.js';
+import { testPool, loadTestDemo } from '../helpers/server.js';
 import { startCluster, startLoad, adminGet, metric, childPids, freePort, waitFor, sleep, tally, type ClusterProcess } from '../helpers/cluster.js';
 
 const t = suite('runtime: PostgreSQL down under load');
@@ -28,7 +28,7 @@ t.before(async () => {
   pgServer = await startEmbedded(dir, undefined, { port });
   const pool = testPool(pgServer.url, 1);
   await migrate(pool);
-  await loadDemo(pool);
+  await loadTestDemo(pool);
   await pool.end();
   c = await startCluster({ DATABASE_URL: pgServer.url });
 });

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { loadConfig } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
-import { migrate, loadDemo } from '../../lib/db/migrate.js';
+import { migrate } from '../../lib/db/migrate.js';
 import { startHttpServer } from '../../server/http-server.js';
-import { startServer, createDatabase, type TestServer, type TestDatabase } from '../helpers/server.js';
+import { startServer, createDatabase, type TestServer, type TestDatabase, loadTestDemo } from '../helpers/server.js';
 import { CAMERON, basic } from '../helpers/http.js';
 import { makeCert, handshake, type Cert } from '../helpers/tls.js';
 import { startCluster, metric, waitFor, within } from '../helpers/cluster.js';
@@ -81,7 +81,7 @@ t('SIGHUP picks up a renewed certificate', async () => {
   copyFileSync(a.key, live.key);
   db = await createDatabase();
   await migrate(db.pool);
-  await loadDemo(db.pool);
+  await loadTestDemo(db.pool);
   const c = await startCluster({ DATABASE_URL: db.url, THALAMUS_TLS_CERT: live.cert, THALAMUS_TLS_KEY: live.key }, { scheme: 'https' });
   try {
     const port = Number(new URL(c.base).port);

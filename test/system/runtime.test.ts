@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { ROOT } from '../../lib/config.js';
-import { migrate, loadDemo } from '../../lib/db/migrate.js';
-import { createDatabase, type TestDatabase } from '../helpers/server.js';
+import { migrate } from '../../lib/db/migrate.js';
+import { createDatabase, type TestDatabase, loadTestDemo } from '../helpers/server.js';
 import { CAMERON, ANA, basic } from '../helpers/http.js';
 import { startCluster, startLoad, adminGet, metric, childPids, waitFor, sleep, tally, within, type ClusterProcess } from '../helpers/cluster.js';
 
@@ -31,7 +31,7 @@ function report(name: string, outcomes: { status: number }[], extra = ''): void 
 t.before(async () => {
   db = await createDatabase();
   await migrate(db.pool);
-  await loadDemo(db.pool);
+  await loadTestDemo(db.pool);
   dir = mkdtempSync(join(tmpdir(), 'thalamus-runtime-'));
   cfg = join(dir, 'thalamus.cfg');
   roles = join(dir, 'roles.cfg');

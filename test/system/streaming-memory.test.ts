@@ -6,12 +6,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type net from 'node:net';
-import { createDatabase, startServer, type TestDatabase, type TestServer } from '../helpers/server.js';
+import { createDatabase, startServer, type TestDatabase, type TestServer, loadTestDemo } from '../helpers/server.js';
 import { spawnServer, highestRss, type ServerProcess } from '../helpers/process.js';
 import { basic, call, ROOT } from '../helpers/http.js';
 import { addPages, addReaders, readerAccounts } from '../helpers/books.js';
 import { stalledReader } from '../helpers/stall.js';
-import { migrate, loadDemo } from '../../lib/db/migrate.js';
+import { migrate } from '../../lib/db/migrate.js';
 import sql from 'sql-template-tag';
 import { BatchReader } from '../../lib/db/listing/batches.js';
 import { loadConfig } from '../../lib/config.js';
@@ -85,7 +85,7 @@ const readers = readerAccounts(6);
 rss.before(async () => {
   db = await createDatabase();
   await migrate(db.pool);
-  await loadDemo(db.pool);
+  await loadTestDemo(db.pool);
   await addPages(db.pool, BOOK, 500, 100, 'A');
   await addPages(db.pool, BOOK, 95, MiB, 'B');
   await addReaders(db.pool, readers);

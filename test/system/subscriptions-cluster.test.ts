@@ -5,8 +5,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { migrate, loadDemo } from '../../lib/db/migrate.js';
-import { createDatabase, type TestDatabase } from '../helpers/server.js';
+import { migrate } from '../../lib/db/migrate.js';
+import { createDatabase, type TestDatabase, loadTestDemo } from '../helpers/server.js';
 import { spawnServer, type ServerProcess } from '../helpers/process.js';
 import { startCluster, childPids, waitFor, sleep, type ClusterProcess } from '../helpers/cluster.js';
 import { call, ROOT } from '../helpers/http.js';
@@ -56,7 +56,7 @@ let db: TestDatabase;
 t.before(async () => {
   db = await createDatabase();
   await migrate(db.pool);
-  await loadDemo(db.pool);
+  await loadTestDemo(db.pool);
 });
 t.after(async () => { await db.drop(); });
 
