@@ -76,9 +76,9 @@ export function initServices(opts: ServiceOptions): Services {
     addressFailures: config.lockoutAddressFailures, windowSeconds: config.lockoutWindow,
     ipv6Prefix: config.lockoutIpv6Prefix, knownAddressDays: config.lockoutKnownAddressDays,
   });
-  const timer = createFailureTimer();
-  // Failed logins are padded to the dearest hash kind from the first request on.
-  passwords.measureVerifications(timer.record).catch((err) => log.warn({ err }, 'measuring hash verification times failed'));
+  // Failed logins are padded to the dearest hash kind, measured before the first is answered.
+  const timer = createFailureTimer((record) =>
+    passwords.measureVerifications(record).catch((err) => log.warn({ err }, 'measuring hash verification times failed')));
   const audit = createAuditLog(pool, log);
   const stopPurging = startPurging(pool, () => lockout.purge(), config.auditRetentionDays, log);
   const listings = createListingGate({
