@@ -24,7 +24,7 @@ import { isUnpreflightedBrowserWrite } from './http/cross-site.js';
 import { requestedShape } from './http/shape.js';
 import { readUpload, type Upload } from './http/upload.js';
 import { createAdmission, isLargeBody, LARGE_BODIES, type Admission } from './http/admission.js';
-import { ClientLeft, departureOf, unlessLeft, whenAborted } from './http/departure.js';
+import { ClientLeft, Departure, unlessLeft, whenAborted } from './http/departure.js';
 import type { ListingGate } from './http/listings.js';
 import { UNGUARDED, type Guard } from './db/run.js';
 import { DatabaseUnavailableError } from './db/errors.js';
@@ -61,8 +61,8 @@ export interface RequestInfo { method: string; route: string; status: number; se
 
 type Req = PolkaRequest & {
   id?: string; route?: Route; label?: string; client?: string; validParams?: Params;
-  /** Aborts when the client leaves (lib/http/departure.ts): made before anything is awaited. */
-  left?: AbortSignal;
+  /** Whether the client left, and a signal that aborts when it does (lib/http/departure.ts): made before anything is awaited. */
+  left?: Departure;
   /** Set by auth.admit: the account the credentials name, the principal, what its verification relied on. */
   account?: string; principal?: Principal; standing?: Verified;
 };
@@ -110,7 +110,7 @@ export function createApp(deps: AppDeps): App {
     const start = process.hrtime.bigint();
     const given = req.headers['x-request-id'];
     req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    req.left = departureOf(res);
+    req.left = new Departure(res);
     req.client = clientAddress(req);
     res.setHeader('X-Request-Id', req.id);
     setSecurityHeaders(res);
@@ -132,7 +132,7 @@ export function createApp(deps: AppDeps): App {
   async function answer(req: Req, res: ServerResponse, route: Route, authority: Authority, guard: Guard, body: Body): Promise<void> {
     const ctx: ResourceContext = {
       pool, reads: deps.reads, guard, standing: req.standing, principal: req.principal, authority, passwords: deps.passwords, params: req.validParams!, query: req.query, body: body.value, bodyText: body.text, upload: body.upload,
-      head: req.method === 'HEAD', audit: sourceOf(req), signal: req.left!,
+      head: req.method === 'HEAD', audit: sourceOf(req), left: req.left!,
       conditions: { ifNoneMatch: header(req, 'if-none-match'), lastEventId: header(req, 'last-event-id') },
       listing: { shape: requestedShape(req.headers.accept, config.listingShape), pageLimitMax: config.pageLimitMax, timeout: config.listingTimeout, gate: deps.listings },
     };
@@ -170,7 +170,7 @@ interface Admissions { uploads: Admission; large: Admission }
 async function bodyOf(req: Req, route: Route, config: Config, admissions: Admissions): Promise<Body> {
   if (req.method !== 'POST' && req.method !== 'PATCH') return { value: {}, text: '{}' };
   const limit = config.bodyLimit;
-  const left = req.left!;
+  const left = req.left!.signal;
   if (route.body === 'upload') {
     await admitted(req, admissions.uploads);
     return { value: {}, text: '{}', upload: await unlessLeft(left, readUpload(req, config.documentLimit)) };
@@ -185,7 +185,7 @@ async function bodyOf(req: Req, route: Route, config: Config, admissions: Admiss
  * (done, or the client gone), and is never taken for a client that has already left.
  */
 async function admitted(req: Req, admission: Admission): Promise<void> {
-  const left = req.left!;
+  const left = req.left!.signal;
   if (left.aborted) throw new ClientLeft();
   const release = await admission.admit(req.principal?.id ?? req.client ?? '', left).catch((err: unknown) => {
     if (left.aborted) throw new ClientLeft();

@@ -35,8 +35,8 @@ export interface AdmittedRequest extends AuthorizedRequest {
   /** The client's address. */
   readonly client?: string;
   readonly id?: string;
-  /** Aborts when the client leaves (lib/http/departure.ts): nobody is authenticated for a client that left. */
-  readonly left?: AbortSignal;
+  /** Whether the client left (lib/http/departure.ts): nobody is authenticated for a client that left. */
+  readonly left?: { readonly aborted: boolean };
   /** The account the credentials name, set before anything is checked (a 429's audit row names it). */
   account?: string;
   principal?: Principal;

@@ -108,7 +108,7 @@ async function getChanges(deps: ChangesDeps, shared: Shared, ctx: ResourceContex
   const owner: StreamOwner = { account: ctx.principal!.id, address: ctx.audit.client ?? '', standing: ctx.standing };
   const gate = ctx.listing.gate;
   // A turn of the listing gate, given up when the client leaves (the request's departure signal).
-  const admit = () => gate.admit({ account: owner.account, address: owner.address }, ctx.signal);
+  const admit = () => gate.admit({ account: owner.account, address: owner.address }, ctx.left.signal);
   const docs: DocsOptions = { db: pool, maxBytes: settings.pageBytes, group: groupBytes(settings.pageBytes), idleMs: gate.settings.idleMs };
   if (feed === 'normal') {
     const from = since === 'now' ? await positionNow(pool, filter.scope) : since;
@@ -117,7 +117,7 @@ async function getChanges(deps: ChangesDeps, shared: Shared, ctx: ResourceContex
     const page = await deps.reads.run((db) => readPage(db, filter, from, limit),
       (err) => !(err instanceof HttpError) || err.fields.newest_seq !== undefined);
     if (!includeDocs) return json(200, pageJson(page));
-    return { kind: 'stream', write: (res) => withTurn(ctx.signal, admit, () => writePage(res, page, docs)) };
+    return { kind: 'stream', write: (res) => withTurn(ctx.left.signal, admit, () => writePage(res, page, docs)) };
   }
   if (feed === 'longpoll') {
     return {
@@ -128,7 +128,7 @@ async function getChanges(deps: ChangesDeps, shared: Shared, ctx: ResourceContex
         if (!includeDocs) return sendReply(res, json(200, pageJson(page)), false);
         // The documents are read after the rights were checked: checked again before they go.
         const allowed = () => (owner.standing ? shared.check.stands(owner.standing) : Promise.resolve(false));
-        await withTurn(ctx.signal, admit, () => writePage(res, page, { ...docs, allowed }));
+        await withTurn(ctx.left.signal, admit, () => writePage(res, page, { ...docs, allowed }));
       },
     };
   }

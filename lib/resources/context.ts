@@ -13,6 +13,7 @@ import type { Guard } from '../db/run.js';
 import type { Upload } from '../http/upload.js';
 import type { Reads } from '../db/reads.js';
 import type { Passwords } from '../auth/passwords.js';
+import type { Departure } from '../http/departure.js';
 
 /** The URL's parameters, decoded and validated; person ids upper-cased. */
 export interface Params {
@@ -68,8 +69,8 @@ export interface ResourceContext {
   audit: AuditSource;
   /** The server's password settings, for a password a body sets. */
   passwords: Passwords;
-  /** Aborts when the client leaves (lib/http/departure.ts): what a handler holds is given back on it. */
-  signal: AbortSignal;
+  /** The client's departure (lib/http/departure.ts): what a handler holds is given back on its signal. */
+  left: Departure;
 }
 
 /** A write statement (with RETURNING) that appends its audit row in the same statement. */

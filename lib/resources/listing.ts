@@ -41,7 +41,7 @@ export async function listingReply(ctx: ResourceContext, l: Listing): Promise<Re
   const format = formatOf(ctx.listing.shape === 'rows' && !l.upstream ? 'objects' : ctx.listing.shape);
   const options = {
     format, timeout: ctx.listing.timeout, gate: ctx.listing.gate,
-    who: { account: ctx.principal?.id, address: ctx.audit.client ?? undefined }, signal: ctx.signal,
+    who: { account: ctx.principal?.id, address: ctx.audit.client ?? undefined }, signal: ctx.left.signal,
   };
   const reads = ctx.guard.standby && ctx.reads.stats().configured ? ctx.reads : undefined;
   const plan = { table: l.table, json: l.json, where: l.where, sortable: l.sortable, ifEmpty: l.ifEmpty };
