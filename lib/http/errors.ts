@@ -80,6 +80,12 @@ export const errors = {
   internal: () => new HttpError(500, 'INTERNAL', 'Internal server error'),
   headersTooLarge: () => new HttpError(431, 'HEADERS_TOO_LARGE', 'The request headers are too large'),
   badHttp: () => new HttpError(400, 'BAD_REQUEST', 'The request is not valid HTTP'),
+  // Answered by the shipped nginx (nginx/thalamus.conf), never by Thalamus itself: its rate
+  // limit, and an upstream that refuses or times out. Here so that one catalogue and
+  // openapi.json hold every code a client of the federation can meet.
+  tooManyRequests: () => new HttpError(429, 'TOO_MANY_REQUESTS', 'Too many requests from this address; slow down', { 'Retry-After': '1' }),
+  serverUnavailable: () => new HttpError(502, 'SERVER_UNAVAILABLE', 'Thalamus is not answering; try again shortly', { 'Retry-After': '5' }),
+  serverTimeout: () => new HttpError(504, 'SERVER_TIMEOUT', 'Thalamus took too long to answer'),
 } as const;
 
 /** The answer to a database failure a client's request can cause (lib/db/errors.ts), if it is one. */

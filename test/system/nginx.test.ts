@@ -1,9 +1,10 @@
 // nginx/thalamus.conf as shipped, run by the real nginx (a foreground child with a
 // temporary prefix, ports and certificate templated in) in front of a real worker:
-// HTTPS, HTTP/2, request ids, a person, a new page, a CORS preflight and the body limit.
+// HTTPS, HTTP/2, request ids, a person, a new page, a CORS preflight and the body limit;
+// HSTS, the port-80 redirect, and nginx's own refusals (413, 429, 502) in the API's JSON.
 import * as assert from 'uvu/assert';
 import { suiteNeeding, TOOLS } from '../helpers/tools.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -12,7 +13,8 @@ import { startServer, type TestServer } from '../helpers/server.js';
 import { ANA, CAMERON, basic } from '../helpers/http.js';
 import { makeCert, handshake, type Cert } from '../helpers/tls.js';
 import { freePort } from '../helpers/cluster.js';
-import { NGINX, shippedSite, startNginx, swap, type Nginx } from '../helpers/nginx.js';
+import { NGINX, plainHttp, shippedSite, startNginx, swap, type Nginx } from '../helpers/nginx.js';
+import { errors } from '../../lib/http/errors.js';
 
 const t = suiteNeeding('nginx: TLS reverse proxy', [TOOLS.nginx, TOOLS.openssl]);
 let dir: string;
@@ -21,7 +23,27 @@ let cert: Cert;
 let nginx: Nginx | undefined;
 let base: string;
 let port: number;
+let httpPort: number;
 let dispatcher: Agent;
+
+/** The shipped site on loopback ports, in front of `upstream`. */
+function siteOn(upstream: number, tls: number, plain?: number): string {
+  let site = shippedSite();
+  site = swap(site, 'server 127.0.0.1:8080', `server 127.0.0.1:${upstream}`);
+  site = swap(site, 'listen 8443 ssl http2;', `listen 127.0.0.1:${tls} ssl http2;`);
+  site = swap(site, /\n\s*listen \[::\]:8443 ssl http2;/, '');
+  site = swap(site, '/etc/thalamus/tls/cert.pem', cert.cert);
+  site = swap(site, '/etc/thalamus/tls/key.pem', cert.key);
+  return plainHttp(site, tls, plain);
+}
+
+/** The JSON nginx answers must be the catalogue's: same code for the same status. */
+function isCatalogued(status: number, body: { error?: unknown; code?: unknown }): void {
+  const known = Object.values(errors).map((make) => (make as (...a: unknown[]) => { status: number; code: string })('x', 'y')).find((e) => e.code === body.code);
+  assert.ok(known, `code ${String(body.code)} is in lib/http/errors.ts`);
+  assert.is(known!.status, status);
+  assert.type(body.error, 'string');
+}
 
 t.before(async () => {
   if (!NGINX) return;
@@ -29,13 +51,8 @@ t.before(async () => {
   cert = makeCert(dir, 'site');
   s = await startServer();
   port = await freePort();
-  let site = shippedSite();
-  site = swap(site, 'server 127.0.0.1:8080', `server 127.0.0.1:${s.worker.address.port}`);
-  site = swap(site, 'listen 8443 ssl http2;', `listen 127.0.0.1:${port} ssl http2;`);
-  site = swap(site, /\n\s*listen \[::\]:8443 ssl http2;/, '');
-  site = swap(site, '/etc/thalamus/tls/cert.pem', cert.cert);
-  site = swap(site, '/etc/thalamus/tls/key.pem', cert.key);
-  nginx = await startNginx(dir, site, port);
+  httpPort = await freePort();
+  nginx = await startNginx(dir, siteOn(s.worker.address.port, port, httpPort), port);
   base = `https://127.0.0.1:${port}`;
   dispatcher = new Agent({ connect: { ca: cert.pem, servername: 'localhost' } });
 });
@@ -100,8 +117,45 @@ t('a body over client_max_body_size (BODY_LIMIT, 1 MiB) is 413 at nginx', async 
   if (!NGINX) return;
   const body = JSON.stringify({ summary: 'x'.repeat(1024 * 1024 + 10) });
   const res = await request(`${base}/pols/ESPGNU777ORG/NGINX-BIG`, { method: 'POST', body, headers: { authorization: basic(ANA) }, dispatcher });
-  await res.body.dump();
   assert.is(res.statusCode, 413);
+  assert.match(String(res.headers['content-type']), /^application\/json/);
+  const json = await res.body.json() as { error: string; code: string };
+  assert.is(json.code, 'BODY_TOO_LARGE');
+  isCatalogued(413, json);
+  assert.is(res.headers['strict-transport-security'], 'max-age=31536000');
+});
+
+t('HSTS on every answer; plain HTTP on the redirect port is sent to https with method and path kept (308)', async () => {
+  if (!NGINX) return;
+  const ok = await request(`${base}/people/ESPGNU777ORG`, { headers: { authorization: basic(ANA) }, dispatcher });
+  await ok.body.dump();
+  assert.is(ok.statusCode, 200);
+  assert.is(ok.headers['strict-transport-security'], 'max-age=31536000');
+  const plain = await request(`http://127.0.0.1:${httpPort}/people/ESPGNU777ORG?x=1`, { method: 'POST', body: '{}' });
+  await plain.body.dump();
+  assert.is(plain.statusCode, 308);
+  assert.is(plain.headers.location, `https://127.0.0.1:${port}/people/ESPGNU777ORG?x=1`);
+});
+
+t("Thalamus not answering: nginx's 502 is the API's JSON, with Retry-After", async () => {
+  if (!NGINX) return;
+  const down = join(dir, 'down');
+  mkdirSync(down);
+  const tls = await freePort();
+  const refusing = await freePort(); // nothing listens there
+  const other = await startNginx(down, siteOn(refusing, tls), tls);
+  try {
+    const res = await request(`https://127.0.0.1:${tls}/people/ESPGNU777ORG`, { headers: { authorization: basic(ANA) }, dispatcher });
+    assert.is(res.statusCode, 502);
+    assert.match(String(res.headers['content-type']), /^application\/json/);
+    assert.is(res.headers['retry-after'], '5');
+    assert.is(res.headers['strict-transport-security'], 'max-age=31536000');
+    const json = await res.body.json() as { error: string; code: string };
+    assert.is(json.code, 'SERVER_UNAVAILABLE');
+    isCatalogued(502, json);
+  } finally {
+    await other.stop();
+  }
 });
 
 t('a 10 MiB document upload (DOCUMENT_LIMIT) passes nginx; a larger one is 413 at nginx', async () => {
@@ -113,8 +167,33 @@ t('a 10 MiB document upload (DOCUMENT_LIMIT) passes nginx; a larger one is 413 a
   assert.is(res.statusCode, 201);
   assert.equal([meta.size, meta.hash], [bytes.length, createHash('sha512').update(bytes).digest('hex')]);
   const big = await request(`${base}${path}-2`, { method: 'POST', body: Buffer.alloc(12 * 1024 * 1024), headers: { authorization: basic(ANA), 'content-type': 'application/pdf' }, dispatcher });
-  await big.body.dump();
   assert.is(big.statusCode, 413);
+  assert.is((await big.body.json() as { code: string }).code, 'BODY_TOO_LARGE');
+});
+
+// Last: it empties the address's allowance (20 a second, bursts of 100).
+t("a burst past the rate limit: nginx's 429 is the API's JSON, with Retry-After; the rest reach Thalamus", async () => {
+  if (!NGINX) return;
+  const burst = new Agent({ connect: { ca: cert.pem, servername: 'localhost' }, connections: 200 });
+  try {
+    const answers = await Promise.all(Array.from({ length: 200 }, async () => {
+      const res = await request(`${base}/healthz-not-a-route`, { dispatcher: burst });
+      return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+    }));
+    const limited = answers.filter((a) => a.status === 429);
+    assert.ok(limited.length >= 50, `${limited.length} of 200 refused by the rate limit`);
+    for (const a of limited) {
+      assert.match(String(a.headers['content-type']), /^application\/json/);
+      assert.is(a.headers['retry-after'], '1');
+      assert.is(a.headers['strict-transport-security'], 'max-age=31536000');
+      const json = JSON.parse(a.text) as { error: string; code: string };
+      assert.is(json.code, 'TOO_MANY_REQUESTS');
+      isCatalogued(429, json);
+    }
+    assert.ok(answers.every((a) => a.status === 429 || a.status === 404), JSON.stringify([...new Set(answers.map((a) => a.status))]));
+  } finally {
+    await burst.close();
+  }
 });
 
 t.run();
