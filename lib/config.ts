@@ -168,6 +168,8 @@ const HOST_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])
 
 /** The message of a connection string that names no usable database target. */
 function databaseUrlProblem(url: unknown): string | undefined {
+  // Not echoed: a malformed value may still hold a password.
+  if (url && !/^postgres(ql)?:\/\//.test(url as string)) return 'must be a postgresql:// URL (postgresql://user:password@host:5432/database)';
   try {
     parseDatabaseUrl(url as string);
     return undefined;
@@ -263,6 +265,34 @@ const ALIASES: Record<string, string[]> = { POSTGRESQL_URI: ['DATABASE_URL', 'PO
 
 /** Every key a configuration file may hold, in the order they are documented. */
 export const CONFIG_KEY_NAMES: readonly string[] = Object.keys(KEYS);
+
+/** THALAMUS_ variables that are no key: read by other parts (the file's name, the log's form, the test runner). */
+const OTHER_VARIABLES = new Set(['THALAMUS_CONFIG', 'THALAMUS_LOG_JSON', 'THALAMUS_TEST_REPORTS']);
+
+/** Edit distance of two short names (a misspelt key is one or two edits away). */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/**
+ * THALAMUS_* variables of `env` that set nothing (a misspelt key is silently ignored
+ * otherwise), each as a sentence naming the key it most likely meant.
+ */
+export function unknownVariables(env: NodeJS.ProcessEnv = process.env): string[] {
+  const names = [...Object.keys(KEYS), ...Object.keys(RENAMED)];
+  const known = new Set(names.map((k) => `THALAMUS_${k}`));
+  return Object.keys(env).filter((v) => v.startsWith('THALAMUS_') && !known.has(v) && !OTHER_VARIABLES.has(v)).sort().map((v) => {
+    const name = v.slice('THALAMUS_'.length);
+    const best = names.map((k) => ({ k, d: distance(name, k) })).sort((x, y) => x.d - y.d)[0];
+    return best && best.d <= 2 ? `environment variable ${v} sets nothing (THALAMUS_${best.k}?)` : `environment variable ${v} sets nothing: no key has that name`;
+  });
+}
 
 /** The project root (lib/root.ts), exported here too for the callers that read the configuration. */
 export { ROOT, ConfigError };

@@ -3,7 +3,7 @@
 // workers through the supervisor (supervisor.ts), reloads them on SIGHUP, drains them on
 // SIGTERM/SIGINT, and runs the admin listener (readiness.ts, cluster-metrics.ts).
 import { randomBytes } from 'node:crypto';
-import { loadConfig, ConfigError, type Config } from '../lib/config.js';
+import { loadConfig, ConfigError, unknownVariables, type Config } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { loadAcl, AclError, type Acl } from '../lib/auth/acl.js';
 import { prepareDatabase } from './database.js';
@@ -19,8 +19,9 @@ import { createRerun } from '../lib/tasks.js';
 
 /**
  * Everything start-up and reload check before a worker is forked; throws a message.
- * `warnings`: what the files hold that changes nothing (deprecated keys, roles.cfg
- * grants of unknown ACL names or methods), logged rather than refused, so that an
+ * `warnings`: what the files and environment hold that changes nothing (deprecated keys,
+ * misspelt THALAMUS_ variables, roles.cfg grants of unknown ACL names or methods),
+ * logged rather than refused, so that an
  * upstream or older file keeps starting; `thalamus config check` refuses the latter.
  */
 function checkConfig(): { config: Config; acl: Acl; warnings: string[] } {
@@ -28,7 +29,7 @@ function checkConfig(): { config: Config; acl: Acl; warnings: string[] } {
   const grants: string[] = [];
   const acl = loadAcl(config.acl, grants);
   loadTls(config);
-  return { config, acl, warnings: [...config.deprecations, ...grants.map((g) => `${g}: it grants nothing`)] };
+  return { config, acl, warnings: [...config.deprecations, ...unknownVariables(), ...grants.map((g) => `${g}: it grants nothing`)] };
 }
 
 const isKnown = (err: unknown) => err instanceof ConfigError || err instanceof AclError || err instanceof TlsError;

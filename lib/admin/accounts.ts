@@ -48,17 +48,22 @@ export async function deactivate(pool: pg.Pool, source: AuditSource, id: string)
  * `account`) and from each address (scope `pair`, keyed by login_pair_key(), sql/031: the prefix of the
  * account's keys is its key with an empty address). An
  * address's own count is the address's, not the account's, and stays. Audited even when
- * nothing was there, so the trail shows the request. Returns the failure rows removed.
+ * nothing was there for an account that exists, so the trail shows the request; for an
+ * id that is no account and has no failures, nothing is done. Returns the failure rows
+ * removed and whether the account exists.
  */
-export async function unlockAccount(pool: pg.Pool, source: AuditSource, id: string): Promise<number> {
+export async function unlockAccount(pool: pg.Pool, source: AuditSource, id: string): Promise<{ removed: number; account: boolean }> {
   // starts_with, not LIKE: an id may hold `_`, which LIKE reads as a wildcard.
   const removed = sql`DELETE FROM login_failures WHERE (scope = 'account' AND key = ${id}::text)
     OR (scope = 'pair' AND starts_with(key, login_pair_key(${id}::text, ''))) RETURNING 1`;
   const unlocked = sql`DELETE FROM login_locks WHERE (scope = 'account' AND key = ${id}::text)
     OR (scope = 'pair' AND starts_with(key, login_pair_key(${id}::text, ''))) RETURNING 1`;
+  // An account that does not exist may have failures (they lock the same way); when it
+  // has none either, nothing happened and nothing is audited.
+  const account = sql`EXISTS (SELECT 1 FROM people WHERE id = ${id}::varchar)`;
   const statement = sql`WITH d AS (${removed}), l AS (${unlocked}),
-    a AS (${auditInsert({ ...source, ...event('unlock', id, 200) }, sql`true`)})
-    SELECT count(*)::int AS removed FROM d`;
-  const { rows } = await pool.query<{ removed: number }>(statement.text, statement.values);
-  return rows[0]!.removed;
+    a AS (${auditInsert({ ...source, ...event('unlock', id, 200) }, sql`(${account} OR EXISTS (SELECT 1 FROM d) OR EXISTS (SELECT 1 FROM l))`)})
+    SELECT (SELECT count(*)::int FROM d) AS removed, ${account} AS account`;
+  const { rows } = await pool.query<{ removed: number; account: boolean }>(statement.text, statement.values);
+  return rows[0]!;
 }

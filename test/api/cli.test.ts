@@ -217,6 +217,41 @@ db("user unlock clears the account's lockout (its pairs and its all-address coun
   assert.equal((await auditRows()).at(-1), { actor: OS, actor_roles: [], action: 'unlock', route: 'cli user unlock', record_id: 'ESPGNU777ORG', person: 'ESPGNU777ORG', status: 200, detail: null });
 });
 
+db('user unlock of an id that is no account and has no failures is exit 1, changing nothing; one with failures is cleared and says so', async () => {
+  const audits = (await auditRows()).length;
+  const none = await runCli(['user', 'unlock', 'NOBODY999'], { env: env() });
+  assert.is(none.code, 1);
+  assert.is(none.stdout, '');
+  assert.is(none.stderr, 'thalamus: NOBODY999: no such account, and no failed logins under that id\n');
+  assert.is((await auditRows()).length, audits, 'nothing happened, nothing audited');
+  // Failures for an id that does not exist lock the same way (lockout.test.ts): clearing them is real work.
+  await d.pool.query(`INSERT INTO login_failures (scope, key) VALUES ('account', 'GHOST0001'), ('pair', login_pair_key('GHOST0001', '127.0.0.1'))`);
+  const ghost = await runCli(['user', 'unlock', 'GHOST0001'], { env: env() });
+  assert.is(ghost.code, 0, ghost.stderr);
+  assert.is(ghost.stdout, 'GHOST0001 is no account; its lockout is cleared (2 failed-login rows removed)\n');
+  assert.is((await auditRows()).length, audits + 1);
+});
+
+db('config check: THALAMUS_CONFIG naming no file is exit 78; a misspelt THALAMUS_ variable is a warning naming the key meant', async () => {
+  const missing = await runCli(['config', 'check'], { env: { ...env(), THALAMUS_CONFIG: '/nonexistent/thalamus.cfg' } });
+  assert.is(missing.code, 78);
+  assert.is(missing.stderr, 'thalamus: configuration error: THALAMUS_CONFIG names /nonexistent/thalamus.cfg, which does not exist\n');
+  const typo = await runCli(['config', 'check'], { env: { ...env(), THALAMUS_PROCESSS: '3', THALAMUS_NOTHING_LIKE_IT: '1' } });
+  assert.is(typo.code, 0, typo.stderr);
+  assert.match(typo.stderr, 'thalamus: warning: environment variable THALAMUS_PROCESSS sets nothing (THALAMUS_PROCESSES?)\n');
+  assert.match(typo.stderr, 'thalamus: warning: environment variable THALAMUS_NOTHING_LIKE_IT sets nothing: no key has that name\n');
+  assert.match(typo.stdout, /^PROCESSES +2 +/m);
+});
+
+db('a DATABASE_URL that is no postgresql:// URL is exit 78 naming the variable, without echoing it', async () => {
+  for (const url of ['not-a-url', 'host=db dbname=federation password=s3cret', 'mysql://u:s3cret@h/db']) {
+    const r = await runCli(['user', 'unlock', 'ESPGNU777ORG'], { env: { ...env(), DATABASE_URL: url } });
+    assert.is(r.code, 78, url);
+    assert.is(r.stderr, 'thalamus: configuration error: environment variable DATABASE_URL: POSTGRESQL_URI: must be a postgresql:// URL (postgresql://user:password@host:5432/database)\n');
+    assert.not.match(r.stderr, 's3cret');
+  }
+});
+
 db('a bad configuration is exit 78 naming the file and line, before anything is done', async () => {
   const r = await runCli(['user', 'deactivate', 'ESPGNU777ORG'], { env: { ...env(), THALAMUS_PROCESSES: 'many' } });
   assert.is(r.code, 78);

@@ -4,7 +4,8 @@
 // length, a database URL its password as ***. Deprecated keys are warned of; a roles.cfg
 // granting an ACL name no route checks, or under an unknown method, is exit 78.
 import type { Command } from 'commander';
-import { ConfigError, configKeys, defaultConfigFile, loadConfigWithSources, type Config } from '../../../lib/config.js';
+import { existsSync } from 'node:fs';
+import { ConfigError, configKeys, defaultConfigFile, loadConfigWithSources, unknownVariables, type Config } from '../../../lib/config.js';
 import { loadTls, TlsError } from '../../tls.js';
 import { CliError, EXIT } from '../errors.js';
 import { readAcl } from '../runtime.js';
@@ -43,6 +44,8 @@ export function registerConfig(program: Command): void {
     .description('check thalamus.cfg, roles.cfg and the TLS files; print every value with its source')
     .action(() => {
       const file = defaultConfigFile();
+      // A file named on purpose that is not there: the install is not what its operator thinks.
+      if (process.env.THALAMUS_CONFIG && !existsSync(file)) throw new CliError(`configuration error: THALAMUS_CONFIG names ${file}, which does not exist`, EXIT.config);
       let loaded;
       try {
         loaded = loadConfigWithSources(file);
@@ -53,6 +56,7 @@ export function registerConfig(program: Command): void {
       const { config: c, sources } = loaded;
       // What a start logs as warnings: deprecated keys, read under their new meaning.
       for (const line of c.deprecations) process.stderr.write(`thalamus: warning: ${line}\n`);
+      for (const line of unknownVariables()) process.stderr.write(`thalamus: warning: ${line}\n`);
       const grants: string[] = [];
       const acl = readAcl(c, grants);
       // A grant of a name no route checks, or under no method, allows nothing: a typo an

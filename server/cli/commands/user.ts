@@ -102,7 +102,10 @@ export function registerUser(program: Command, globals: () => Globals): void {
     .action(async (raw: string) => {
       const config = readConfig();
       const id = accountId(raw, config);
-      const removed = await withDatabase(config, globals(), (pool) => unlockAccount(pool, operator('cli user unlock'), id));
-      process.stdout.write(`${id} unlocked (${removed} failed-login ${removed === 1 ? 'row' : 'rows'} removed)\n`);
+      const { removed, account } = await withDatabase(config, globals(), (pool) => unlockAccount(pool, operator('cli user unlock'), id));
+      const rows = `${removed} failed-login ${removed === 1 ? 'row' : 'rows'} removed`;
+      // A script must not take a typo for an unlocked account.
+      if (!account && removed === 0) throw new CliError(`${id}: no such account, and no failed logins under that id`);
+      process.stdout.write(account ? `${id} unlocked (${rows})\n` : `${id} is no account; its lockout is cleared (${rows})\n`);
     });
 }
