@@ -5,7 +5,8 @@ import { createLogger } from '../lib/log.js';
 import { createRequestMetrics, readCounts } from '../lib/metrics.js';
 import { startHttpServer, type HttpServer } from './http-server.js';
 import { probePool } from '../lib/db/pool.js';
-import { isMessage, type DrainRequest, type MetricsMessage, type ProbeRequest, type ProbeResult } from './ipc.js';
+import { listenFailure } from './listen-failure.js';
+import { isMessage, type DrainRequest, type MetricsMessage, type ProbeRequest, type ProbeResult, type StartFailed } from './ipc.js';
 
 /** How often a worker reports its metrics without being asked. */
 const REPORT_MS = 1000;
@@ -24,6 +25,12 @@ export async function runClusterWorker(): Promise<void> {
   try {
     worker = await startHttpServer(config, config.postgresqlUri, log, { observe: metrics.observe });
   } catch (err) {
+    const reason = listenFailure(err, config.listen, 'LISTEN');
+    if (reason && process.send) {
+      // The primary says it once, as the reason the start failed: no stack per worker.
+      process.send({ type: 'thalamus:start-failed', reason } satisfies StartFailed, () => process.exit(1));
+      return;
+    }
     log.fatal({ err }, `worker failed to start: ${(err as Error).message}`);
     process.exit(1);
   }

@@ -12,6 +12,9 @@ export interface ProbeRequest { type: 'thalamus:probe'; id: number; timeoutMs: n
 /** Worker -> primary: the answer to probe `id`; `error` says why the pool failed it. */
 export interface ProbeResult { type: 'thalamus:probed'; id: number; error?: string }
 
+/** A worker that could not start says why before it exits (one line for the operator, not a stack per worker). */
+export interface StartFailed { type: 'thalamus:start-failed'; reason: string }
+
 export type ToWorker = SnapshotRequest | DrainRequest | ProbeRequest;
 
 export function isMessage<T extends { type: string }>(value: unknown, type: T['type']): value is T {

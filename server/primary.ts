@@ -16,6 +16,7 @@ import { createProbes, ready, demoReadiness } from './readiness.js';
 import { createClusterMetrics } from './cluster-metrics.js';
 import { createSupervisor, type Supervisor } from './supervisor.js';
 import { createRerun } from '../lib/tasks.js';
+import { listenFailure } from './listen-failure.js';
 
 /**
  * Everything start-up and reload check before a worker is forked; throws a message.
@@ -140,7 +141,7 @@ export async function runPrimary(opts: PrimaryOptions = {}): Promise<void> {
     admin = await startAdmin(config.adminListen, {
       ready: () => (stopping ? Promise.reject(new Error('shutting down')) : ready(supervisor, probes).then(() => demoReadiness(demo, mode))),
       metrics: () => metrics.render(),
-    });
+    }).catch((err: unknown) => { throw new Error(listenFailure(err, config.adminListen, 'ADMIN_LISTEN') ?? (err as Error).message); });
     await supervisor.start(config.processes);
   } catch (err) {
     log.fatal(`start-up failed: ${(err as Error).message}`);

@@ -6,7 +6,7 @@ import cluster, { type Worker as ClusterWorker } from 'node:cluster';
 import type { Logger } from '../lib/log.js';
 import type { Snapshot } from '../lib/metrics.js';
 import { createRespawnPolicy, CRASH_WINDOW_MS } from './respawn.js';
-import { isMessage, type MetricsMessage, type ProbeResult, type ToWorker } from './ipc.js';
+import { isMessage, type MetricsMessage, type ProbeResult, type StartFailed, type ToWorker } from './ipc.js';
 
 /** A new worker must be listening within this time. */
 const START_TIMEOUT_MS = 30_000;
@@ -21,6 +21,8 @@ export interface Entry {
   /** Waiting for this worker's next metrics message. */
   waiters: (() => void)[];
   exited: Promise<void>;
+  /** Why it could not start, as it said before exiting. */
+  failure?: string;
 }
 
 export interface SupervisorOptions {
@@ -66,6 +68,7 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
     worker.on('error', (err) => log.warn(`worker ${worker.process.pid}: ${err.message}`));
     worker.on('message', (m) => {
       if (isMessage<ProbeResult>(m, 'thalamus:probed')) { opts.onProbed(m); return; }
+      if (isMessage<StartFailed>(m, 'thalamus:start-failed')) { entry.failure = m.reason; return; }
       if (!isMessage<MetricsMessage>(m, 'thalamus:metrics')) return;
       entry.snapshot = m.snapshot;
       entry.waiters.splice(0).forEach((w) => w());
@@ -79,7 +82,7 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { e.worker.process.kill('SIGKILL'); reject(new Error('did not listen in time')); }, START_TIMEOUT_MS);
       e.worker.once('listening', () => { clearTimeout(timer); e.state = 'up'; resolve(); });
-      void e.exited.then(() => { clearTimeout(timer); reject(new Error(`exited with code ${e.worker.process.exitCode}`)); });
+      void e.exited.then(() => { clearTimeout(timer); reject(new Error(e.failure ?? `exited with code ${e.worker.process.exitCode}`)); });
     });
   }
 

@@ -6,6 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -283,6 +284,32 @@ db('serve runs the cluster (what npm start runs) and stops with exit 0 on SIGTER
     child.kill('SIGTERM');
   }
   assert.is(await exited, 0, stderr);
+});
+
+db('serve on a port another process holds: exit 1 and one line naming the setting, for LISTEN and for ADMIN_LISTEN', async () => {
+  for (const key of ['LISTEN', 'ADMIN_LISTEN'] as const) {
+    const held = net.createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => held.listen(port, '127.0.0.1', resolve));
+    try {
+      const other = await freePort();
+      const child = spawn(process.execPath, [BIN, 'serve'], {
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATABASE_URL: d.url, THALAMUS_PROCESSES: '2', THALAMUS_LOG_LEVEL: 'warn',
+          THALAMUS_LISTEN: `127.0.0.1:${key === 'LISTEN' ? port : other}`, THALAMUS_ADMIN_LISTEN: `127.0.0.1:${key === 'ADMIN_LISTEN' ? port : other}` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout!.on('data', (chunk) => { out += chunk; });
+      child.stderr!.on('data', (chunk) => { out += chunk; });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      assert.is(code, 1, out);
+      const said = `start-up failed: cannot listen on 127.0.0.1:${port} (${key}): another process listens there`;
+      assert.is(out.split(said).length - 1, 1, out);
+      assert.not.match(out, /EADDRINUSE|"stack"/);
+    } finally {
+      await new Promise((resolve) => held.close(resolve));
+    }
+  }
 });
 
 db.run();
