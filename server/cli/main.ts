@@ -48,8 +48,9 @@ async function main(argv: string[]): Promise<number | undefined> {
   const { program, globals } = buildProgram();
   try {
     await program.parseAsync(argv);
-    // `serve` keeps running (its primary exits by itself); everything else is done.
-    return program.args[0] === 'serve' ? undefined : EXIT.ok;
+    // `serve` keeps running (its primary exits by itself); everything else is done, with
+    // the code a command set (an import that skipped lines: EXIT.partial).
+    return program.args[0] === 'serve' ? undefined : Number(process.exitCode ?? EXIT.ok);
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version are answers; anything else commander refuses is usage.

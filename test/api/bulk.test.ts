@@ -183,10 +183,10 @@ const GOOD = [
   '{"kind":"page","id":"good-page-1","book":"GOOD0001","data":{"summary":"fine"}}',
 ];
 
-t('bad lines are reported with their line number and skipped; the good ones go in (exit 0)', async () => {
+t('bad lines are reported with their line number and skipped; the good ones go in (exit 3: not all of it)', async () => {
   const text = [GOOD[0], ...BAD.map(([line]) => line), GOOD[1]].join('\n');
   const r = await importInto(target, text);
-  assert.is(r.code, 0, r.stderr);
+  assert.is(r.code, 3, r.stderr);
   BAD.forEach(([, why], i) => {
     const reported = r.stderr.split('\n').find((l) => l.startsWith(`line ${i + 2}: `));
     assert.ok(reported, `line ${i + 2} is reported`);

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { KindError, KIND_ORDER, countOf, parseKinds } from '../../../lib/bulk/kinds.js';
 import { auditExport, exportNdjson, ExportAborted } from '../../../lib/bulk/export.js';
 import { importNdjson, ImportRaced, ImportStopped, type ImportSummary } from '../../../lib/bulk/import.js';
-import { CliError, usage } from '../errors.js';
+import { CliError, EXIT, usage } from '../errors.js';
 import { readConfig, withDatabase, operator, type Globals } from '../runtime.js';
 import { passwordSettingsOf } from '../../../lib/auth/password-settings.js';
 import { createProgress, rate } from '../progress.js';
@@ -94,5 +94,7 @@ export function registerBulk(program: Command, globals: () => Globals): void {
         `imported ${summary.lines.toLocaleString('en-US')} lines: ${rate(records, seconds)}${summary.skipped ? `, ${summary.skipped} skipped` : ''}`,
         ...describe(summary),
       ].join('\n') + '\n');
+      // The good lines are in; the skipped ones are not: a script must not take that for success.
+      if (summary.skipped) process.exitCode = EXIT.partial;
     });
 }
