@@ -244,6 +244,17 @@ db('config check: THALAMUS_CONFIG naming no file is exit 78; a misspelt THALAMUS
   assert.match(typo.stdout, /^PROCESSES +2 +/m);
 });
 
+db('config check warns of what production should not run with: an empty SECRET_KEY, CORS_ORIGINS *, no database', async () => {
+  const lax = await runCli(['config', 'check'], { env: {} });
+  assert.is(lax.code, 0, lax.stderr);
+  assert.match(lax.stderr, 'thalamus: warning: SECRET_KEY is empty: each start makes a random key');
+  assert.match(lax.stderr, 'thalamus: warning: CORS_ORIGINS is *: scripts of any web site may call the API');
+  assert.match(lax.stderr, 'thalamus: warning: no database is configured (DATABASE_URL or POSTGRESQL_URI)');
+  const set = await runCli(['config', 'check'], { env: { ...env(), THALAMUS_SECRET_KEY: 'k'.repeat(32), THALAMUS_CORS_ORIGINS: 'https://portal.example.org' } });
+  assert.is(set.code, 0, set.stderr);
+  assert.not.match(set.stderr, 'warning');
+});
+
 db('a DATABASE_URL that is no postgresql:// URL is exit 78 naming the variable, without echoing it', async () => {
   for (const url of ['not-a-url', 'host=db dbname=federation password=s3cret', 'mysql://u:s3cret@h/db']) {
     const r = await runCli(['user', 'unlock', 'ESPGNU777ORG'], { env: { ...env(), DATABASE_URL: url } });

@@ -38,6 +38,15 @@ function show(key: string, value: unknown): string {
   return value === '' ? '(empty)' : String(value);
 }
 
+/** What a valid configuration may still hold that a production install should not. */
+function productionWarnings(c: Config): string[] {
+  const out: string[] = [];
+  if (!c.secretKey) out.push('SECRET_KEY is empty: each start makes a random key, so password-form tokens do not survive a restart and differ between instances');
+  if (c.corsOrigins.includes('*')) out.push("CORS_ORIGINS is *: scripts of any web site may call the API from a browser (with the credentials they hold); name the portal's origins");
+  if (!c.postgresqlUri) out.push('no database is configured (DATABASE_URL or POSTGRESQL_URI): only `--dev` starts, on an embedded PostgreSQL');
+  return out;
+}
+
 export function registerConfig(program: Command): void {
   const config = program.command('config').description('inspect the configuration');
   config.command('check')
@@ -76,6 +85,8 @@ export function registerConfig(program: Command): void {
       const out = [`configuration file: ${c.file || `${file} (not found: defaults and environment only)`}`];
       for (const [key, value, source] of rows) out.push(`${key.padEnd(width(0))}  ${value.padEnd(width(1))}  ${source}`);
       out.push(`roles: ${c.acl}: ${[...acl.keys()].join(', ')}`);
+      // Last, once the files are known good: what is valid but unfit for production.
+      for (const line of productionWarnings(c)) process.stderr.write(`thalamus: warning: ${line}\n`);
       out.push('configuration OK');
       process.stdout.write(out.join('\n') + '\n');
     });
