@@ -122,9 +122,10 @@ export function needsRehash(stored: string, settings: PasswordSettings = DEFAULT
 
 /**
  * A bcrypt hash at the cost upstream's tools and Python's bcrypt.gensalt() write (12), of
- * 'thalamus-timing': verified at start to learn how long a stored upstream hash takes.
- * Made once (bcrypt.hash('thalamus-timing', 12)) rather than at each start, where making
- * it cost every worker as much CPU again as the verification.
+ * 'thalamus-timing': verified before a worker's first failed login is answered, to learn
+ * how long a stored upstream hash takes (lib/auth/failure-time.ts). Made once
+ * (bcrypt.hash('thalamus-timing', 12)) rather than by every worker, where making it cost
+ * as much CPU again as the verification.
  */
 const UPSTREAM_BCRYPT_SAMPLE = '$2b$12$Zeh5RqiQqwZNRqFtz12veeWj3u4LWCH2WGFjTqSgK25oErPG6fwn2';
 
