@@ -81,7 +81,7 @@ const DEMO_ARGON2 = {
 /**
  * Loads the demo federation for a test. Its three accounts come with upstream's bcrypt
  * hashes (cost 12): about 200 ms of CPU each to verify, then an argon2id rehash, on each
- * server's first login of each; across the suite that was a third of its CPU. Unless
+ * server's first login of each; across `test:quick` about a fifth of its CPU. Unless
  * `upstreamHashes` (for the tests of bcrypt and of the upgrade), they hold the argon2id
  * hashes above instead: loaded in their place, so that nothing else changes (no update,
  * no change-log row).
