@@ -24,14 +24,6 @@ const LEFT = new ClientLeft();
 /** Whether `res` has closed: its client left, or its answer was sent. */
 const closed = (res: ServerResponse) => res.closed || res.destroyed;
 
-/** A signal that aborts (with a ClientLeft) when `res` closes, at once if it has. */
-export function departureOf(res: ServerResponse): AbortSignal {
-  const left = new AbortController();
-  if (closed(res)) left.abort(LEFT);
-  else res.once('close', () => left.abort(LEFT));
-  return left.signal;
-}
-
 /**
  * A request's departure: `aborted` tells whether its response has closed, and `signal`
  * is made when first asked for (what holds a turn, a connection or a body slot asks).
@@ -55,6 +47,9 @@ export class Departure {
     return this.controller.signal;
   }
 }
+
+/** A signal that aborts (with a ClientLeft) when `res` closes, at once if it has. */
+export const departureOf = (res: ServerResponse): AbortSignal => new Departure(res).signal;
 
 /** Calls `fn` once when `signal` aborts, at once if it has. */
 export function whenAborted(signal: AbortSignal, fn: () => void): void {

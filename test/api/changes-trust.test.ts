@@ -15,19 +15,7 @@ import { startServer, type TestServer } from '../helpers/server.js';
 import { basic, call, ANA, CAMERON, ROOT, type Account } from '../helpers/http.js';
 import { openSse, changesOf, type SseClient } from '../helpers/sse.js';
 import { hashPassword } from '../../lib/auth/passwords.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** `promise`, or a failure naming `what` after `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms); });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { sleep, within } from '../helpers/cluster.js';
 
 /** Health professionals made in SQL (global: they follow every change of the federation). */
 async function addProfessionals(s: TestServer, ids: string[], password: string): Promise<Account[]> {

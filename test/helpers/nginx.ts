@@ -26,7 +26,7 @@ export function swap(text: string, from: string | RegExp, to: string): string {
  * The shipped site's port-80 redirect on loopback `httpPort`, pointing at the TLS `port`;
  * without `httpPort`, the redirect's server block is taken out.
  */
-export function plainHttp(site: string, port: number, httpPort?: number): string {
+function plainHttp(site: string, port: number, httpPort?: number): string {
   if (httpPort === undefined) return swap(site, /\n(?:#.*\n)*server \{\n\s*listen 80;[^}]*\}\n/, '\n');
   site = swap(site, /listen 80;\n\s*listen \[::\]:80;/, `listen 127.0.0.1:${httpPort};`);
   return swap(site, 'https://$host:8443$request_uri', `https://$host:${port}$request_uri`);
@@ -35,9 +35,10 @@ export function plainHttp(site: string, port: number, httpPort?: number): string
 /**
  * The shipped site on loopback: TLS on `port` with `cert`, its upstream the given
  * instances (two: the commented block for several instances, in use), and the
- * per-address rate raised to `rate` (one client address sends everything in a test).
+ * per-address rate set to `rate` (raised: one client address sends everything in a
+ * test), and the port-80 redirect on `httpPort`, or taken out without one.
  */
-export function siteFor(port: number, cert: { cert: string; key: string }, upstreams: string[], rate: string): string {
+export function siteFor(port: number, cert: { cert: string; key: string }, upstreams: string[], rate: string, httpPort?: number): string {
   let site = shippedSite();
   if (upstreams.length === 2) {
     site = swap(site, /\nupstream thalamus \{[^}]*\}\n/, '\n');
@@ -49,7 +50,7 @@ export function siteFor(port: number, cert: { cert: string; key: string }, upstr
   } else {
     site = swap(site, 'server 127.0.0.1:8080', `server ${upstreams[0]}`);
   }
-  site = plainHttp(site, port);
+  site = plainHttp(site, port, httpPort);
   site = swap(site, 'rate=20r/s', `rate=${rate}`);
   site = swap(site, 'listen 8443 ssl http2;', `listen 127.0.0.1:${port} ssl http2;`);
   site = swap(site, /\n\s*listen \[::\]:8443 ssl http2;/, '');

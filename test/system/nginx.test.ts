@@ -13,7 +13,7 @@ import { startServer, type TestServer } from '../helpers/server.js';
 import { ANA, CAMERON, basic } from '../helpers/http.js';
 import { makeCert, handshake, type Cert } from '../helpers/tls.js';
 import { freePort } from '../helpers/cluster.js';
-import { NGINX, plainHttp, shippedSite, startNginx, swap, type Nginx } from '../helpers/nginx.js';
+import { NGINX, siteFor, startNginx, type Nginx } from '../helpers/nginx.js';
 import { errors } from '../../lib/http/errors.js';
 
 const t = suiteNeeding('nginx: TLS reverse proxy', [TOOLS.nginx, TOOLS.openssl]);
@@ -26,16 +26,8 @@ let port: number;
 let httpPort: number;
 let dispatcher: Agent;
 
-/** The shipped site on loopback ports, in front of `upstream`. */
-function siteOn(upstream: number, tls: number, plain?: number): string {
-  let site = shippedSite();
-  site = swap(site, 'server 127.0.0.1:8080', `server 127.0.0.1:${upstream}`);
-  site = swap(site, 'listen 8443 ssl http2;', `listen 127.0.0.1:${tls} ssl http2;`);
-  site = swap(site, /\n\s*listen \[::\]:8443 ssl http2;/, '');
-  site = swap(site, '/etc/thalamus/tls/cert.pem', cert.cert);
-  site = swap(site, '/etc/thalamus/tls/key.pem', cert.key);
-  return plainHttp(site, tls, plain);
-}
+/** The shipped site on loopback ports (its own rate limit kept), in front of `upstream`. */
+const siteOn = (upstream: number, tls: number, plain?: number) => siteFor(tls, cert, [`127.0.0.1:${upstream}`], '20r/s', plain);
 
 /** The JSON nginx answers must be the catalogue's: same code for the same status. */
 function isCatalogued(status: number, body: { error?: unknown; code?: unknown }): void {

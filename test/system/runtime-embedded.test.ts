@@ -14,7 +14,7 @@ import { request } from 'undici';
 import { readPidFile, stopPid } from '../../lib/db/postmaster.js';
 import { isAlive, parentOf } from '../../lib/db/proc.js';
 import { ANA, CAMERON, basic, call } from '../helpers/http.js';
-import { startCluster, startLoad, childPids, waitFor, sleep, tally, type ClusterProcess } from '../helpers/cluster.js';
+import { startCluster, startLoad, childPids, waitFor, sleep, tally, within, type ClusterProcess } from '../helpers/cluster.js';
 
 const t = suite('runtime: the embedded PostgreSQL');
 let dir: string;
@@ -28,12 +28,8 @@ function groupOf(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
 }
 
-/** The exit of `c`, or code -1 after `ms` (a timer that does not outlive the answer). */
-async function exitWithin(c: ClusterProcess, ms = 30_000): Promise<{ code: number | null; signal: string | null }> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<{ code: number; signal: null }>((resolve) => { timer = setTimeout(() => resolve({ code: -1, signal: null }), ms); });
-  try { return await Promise.race([c.exited, late]); } finally { clearTimeout(timer); }
-}
+/** The exit of `c`, or a failure after `ms`. */
+const exitWithin = (c: ClusterProcess, ms = 30_000) => within(c.exited, ms, 'the exit');
 
 const postmaster = () => readPidFile(join(dir, 'postgres'))?.pid;
 
