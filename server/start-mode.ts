@@ -33,7 +33,7 @@ export function productionSigns(env: NodeJS.ProcessEnv, terminal: boolean): stri
 }
 
 /** THALAMUS_CONFIG naming a file that does not exist: someone configured this install, and the file is gone. */
-function missingConfigFile(env: NodeJS.ProcessEnv): string | undefined {
+export function missingConfigFile(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (!env.THALAMUS_CONFIG) return undefined;
   const file = defaultConfigFile(env);
   return existsSync(file) ? undefined : `THALAMUS_CONFIG names ${file}, which does not exist`;

@@ -58,10 +58,13 @@ export async function pendingMigrations(pool: pg.Pool, dir = SQL_DIR): Promise<s
 
 /** Loads sql/demo into the database; rows that exist are left as they are. */
 export async function loadDemo(pool: pg.Pool): Promise<void> {
+  for (const { text } of demoFiles()) await pool.query(text);
+}
+
+/** The demo federation's SQL files (sql/demo), in the order they load. */
+export function demoFiles(): { name: string; text: string }[] {
   const dir = join(SQL_DIR, 'demo');
-  for (const name of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
-    await pool.query(readFileSync(join(dir, name), 'utf8'));
-  }
+  return readdirSync(dir).filter((f) => f.endsWith('.sql')).sort().map((name) => ({ name, text: readFileSync(join(dir, name), 'utf8') }));
 }
 
 /** True when the federation holds no person yet. */

@@ -2,11 +2,9 @@
 // PostgreSQL (migrated, with the demo data), and a worker on an ephemeral port.
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadConfig, ROOT, type Config } from '../../lib/config.js';
+import { loadConfig, type Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/log.js';
-import { migrate, loadDemo } from '../../lib/db/migrate.js';
+import { migrate, loadDemo, demoFiles } from '../../lib/db/migrate.js';
 import { startHttpServer, type HttpServer } from '../../server/http-server.js';
 import type { Resolver } from '../../lib/subscriptions/destination.js';
 
@@ -88,9 +86,8 @@ const DEMO_ARGON2 = {
  */
 export async function loadTestDemo(pool: pg.Pool | pg.Client, opts: { upstreamHashes?: boolean } = {}): Promise<void> {
   if (opts.upstreamHashes) return loadDemo(pool as pg.Pool);
-  const dir = join(ROOT, 'sql', 'demo');
-  for (const name of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
-    const sql = readFileSync(join(dir, name), 'utf8').replace(/^\('(\w+)', '(.*)"password": "\$2b\$12\$[^"]+"/gm,
+  for (const { name, text } of demoFiles()) {
+    const sql = text.replace(/^\('(\w+)', '(.*)"password": "\$2b\$12\$[^"]+"/gm,
       (_, id: string, before: string) => `('${id}', '${before}"password": "${id === 'ARGBUE111FAV' ? DEMO_ARGON2.freedom : DEMO_ARGON2.gnusolidario}"`);
     if (sql.includes('$2b$12$')) throw new Error(`${name}: a demo bcrypt hash was not replaced; update loadTestDemo`);
     await pool.query(sql);

@@ -4,9 +4,9 @@
 // length, a database URL its password as ***. Deprecated keys are warned of; a roles.cfg
 // granting an ACL name no route checks, or under an unknown method, is exit 78.
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
 import { ConfigError, configKeys, defaultConfigFile, loadConfigWithSources, unknownVariables, type Config } from '../../../lib/config.js';
 import { loadTls, TlsError } from '../../tls.js';
+import { missingConfigFile } from '../../start-mode.js';
 import { CliError, EXIT } from '../errors.js';
 import { readAcl } from '../runtime.js';
 
@@ -54,7 +54,8 @@ export function registerConfig(program: Command): void {
     .action(() => {
       const file = defaultConfigFile();
       // A file named on purpose that is not there: the install is not what its operator thinks.
-      if (process.env.THALAMUS_CONFIG && !existsSync(file)) throw new CliError(`configuration error: THALAMUS_CONFIG names ${file}, which does not exist`, EXIT.config);
+      const missing = missingConfigFile();
+      if (missing) throw new CliError(`configuration error: ${missing}`, EXIT.config);
       let loaded;
       try {
         loaded = loadConfigWithSources(file);
