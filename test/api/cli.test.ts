@@ -18,6 +18,7 @@ import { freePort } from '../../lib/net.js';
 import { createDatabase, type TestDatabase } from '../helpers/server.js';
 import { call, type Account } from '../helpers/http.js';
 import { runCli, BIN } from '../helpers/cli.js';
+import { startCluster, within } from '../helpers/cluster.js';
 
 const OS = `os:${userInfo().username}`;
 const COMMANDS = ['serve', 'migrate', 'demo', 'config', 'config check', 'user', 'user add', 'user passwd', 'user roles',
@@ -297,23 +298,16 @@ db('serve runs the cluster (what npm start runs) and stops with exit 0 on SIGTER
   assert.is(await exited, 0, stderr);
 });
 
-db('serve on a port another process holds: exit 1 and one line naming the setting, for LISTEN and for ADMIN_LISTEN', async () => {
+db('a start on a port another process holds: exit 1 and one line naming the setting, for LISTEN and for ADMIN_LISTEN', async () => {
   for (const key of ['LISTEN', 'ADMIN_LISTEN'] as const) {
     const held = net.createServer();
     const port = await freePort();
     await new Promise<void>((resolve) => held.listen(port, '127.0.0.1', resolve));
     try {
-      const other = await freePort();
-      const child = spawn(process.execPath, [BIN, 'serve'], {
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATABASE_URL: d.url, THALAMUS_PROCESSES: '2', THALAMUS_LOG_LEVEL: 'warn',
-          THALAMUS_LISTEN: `127.0.0.1:${key === 'LISTEN' ? port : other}`, THALAMUS_ADMIN_LISTEN: `127.0.0.1:${key === 'ADMIN_LISTEN' ? port : other}` },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout!.on('data', (chunk) => { out += chunk; });
-      child.stderr!.on('data', (chunk) => { out += chunk; });
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-      assert.is(code, 1, out);
+      const c = await startCluster({ DATABASE_URL: d.url, [`THALAMUS_${key}`]: `127.0.0.1:${port}` }, { ready: false });
+      const exit = await within(c.exited, 60_000, 'the refused start');
+      const out = c.output();
+      assert.equal(exit, { code: 1, signal: null }, out);
       const said = `start-up failed: cannot listen on 127.0.0.1:${port} (${key}): another process listens there`;
       assert.is(out.split(said).length - 1, 1, out);
       assert.not.match(out, /EADDRINUSE|"stack"/);
